@@ -1,0 +1,47 @@
+"""Batched, on-device augmentation: one random affine transform per image.
+
+Digits tolerate small rotations, shifts and scalings (a 7 tilted by 10 degrees is still a 7) but
+not flips (a mirrored 2 is not a digit), so those are the only transforms. All images of a batch
+are warped in a single `grid_sample` call on the training device.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    rotation_degrees: float = 10.0  # angle ~ U(-d, d)
+    translate_pixels: float = 2.0  # shift ~ U(-p, p) pixels, independently in x and y
+    scale_range: float = 0.1  # zoom ~ U(1 - r, 1 + r)
+
+
+def random_affine(images: torch.Tensor, augmentation: Augmentation, generator: torch.Generator) -> torch.Tensor:
+    """Warp float images [B, C, H, W] (background 0) by one random affine map each.
+
+    Draws 5 numbers per image from `generator`, so a seeded generator gives the same batch.
+    """
+    batch, _, height, width = images.shape
+
+    def uniform(bound: float) -> torch.Tensor:  # [B] values in [-bound, bound]
+        noise = torch.rand(batch, generator=generator, device=images.device, dtype=torch.float32)
+        return (noise * 2 - 1) * bound
+
+    angle = uniform(math.radians(augmentation.rotation_degrees))
+    scale = 1 + uniform(augmentation.scale_range)
+    # affine_grid works in normalized coordinates where the image spans [-1, 1]: one pixel is 2/size.
+    shift_x = uniform(augmentation.translate_pixels) * 2 / width
+    shift_y = uniform(augmentation.translate_pixels) * 2 / height
+
+    # theta maps output coordinates to input coordinates: dividing by `scale` zooms in when scale > 1.
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift_x], dim=1), torch.stack([sin, cos, shift_y], dim=1)], dim=1
+    ).to(images.dtype)  # [B, 2, 3]
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)  # [B, H, W, 2]
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)

@@ -1,0 +1,260 @@
+"""Command line: `python -m mnist_nb {train,evaluate,seeds,models} ...`.
+
+    python -m mnist_nb train --model residual --epochs 15 --seed 0 --out runs/final
+    python -m mnist_nb evaluate runs/final/model.pt
+    python -m mnist_nb seeds --num-seeds 5 --out runs/seeds
+    python -m mnist_nb models
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from mnist_nb.config import TrainConfig, smoke_mode
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _device(text: str) -> str:
+    from mnist_nb.training import DeviceError, select_device
+
+    try:
+        select_device(text)
+    except DeviceError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
+    from mnist_nb.models import FINAL_MODEL, MODEL_NAMES
+
+    defaults = TrainConfig()
+    parser.add_argument("--model", choices=MODEL_NAMES, default=FINAL_MODEL, help="model of the series (default: %(default)s)")
+    parser.add_argument("--epochs", type=_positive_int, default=defaults.num_epochs, help="epochs (default: %(default)s)")
+    parser.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size, help="default: %(default)s")
+    parser.add_argument("--lr", type=_positive_float, default=defaults.learning_rate, help="peak learning rate (default: %(default)s)")
+    parser.add_argument(
+        "--augment", action=argparse.BooleanOptionalAction, default=None, help="augmentation (default: the model's own)"
+    )
+    parser.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    parser.add_argument(
+        "--max-batches", type=_positive_int, default=None, help="batches per epoch, for quick checks (default: all)"
+    )
+
+
+def _config_from(arguments: argparse.Namespace, seed: int) -> TrainConfig:
+    return TrainConfig(
+        model=arguments.model,
+        num_epochs=arguments.epochs,
+        batch_size=arguments.batch_size,
+        learning_rate=arguments.lr,
+        augment=arguments.augment,
+        seed=seed,
+        device=arguments.device,
+        max_batches_per_epoch=arguments.max_batches,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mnist_nb", description="Train and evaluate the mnist-nb models.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train one model, report its test accuracy once at the end")
+    _add_recipe_arguments(train)
+    train.add_argument("--seed", type=_non_negative_int, default=0, help="default: %(default)s")
+    train.add_argument("--out", type=Path, default=None, help="run directory (default: runs/MODEL-seedS)")
+    train.add_argument("--resume", action="store_true", help="continue from OUT/model.pt")
+    train.add_argument("--overwrite", action="store_true", help="start over even if OUT/model.pt exists")
+
+    evaluate = commands.add_parser("evaluate", help="re-evaluate a checkpoint on the official test set")
+    evaluate.add_argument("checkpoint", type=Path, help="a model.pt written by train")
+    evaluate.add_argument("--device", type=_device, default="auto", help="default: auto")
+
+    seeds = commands.add_parser("seeds", help="train several seeds and report mean +- std test accuracy")
+    _add_recipe_arguments(seeds)
+    seeds.add_argument("--num-seeds", type=_positive_int, default=5, help="seeds 0..N-1 (default: %(default)s)")
+    seeds.add_argument("--out", type=Path, default=None, help="directory (default: runs/MODEL-seeds)")
+
+    commands.add_parser("models", help="list the models of the series with their parameter counts")
+    return parser
+
+
+def train_and_report(config: TrainConfig, out: Path, *, resume: bool = False) -> dict:
+    """Train, evaluate once on the test set, write OUT/metrics.json; return the metrics."""
+    from mnist_nb.data import TensorLoader, load_test_set
+    from mnist_nb.results import machine_description, write_json
+    from mnist_nb.training import evaluate, fit
+
+    result = fit(config, checkpoint_path=out / "model.pt", resume=resume)
+    # The one and only look at the test set, after every choice has been made.
+    test_set = load_test_set().to(result.device)
+    test_loader = TensorLoader(test_set, 1000, shuffle=False, normalization=result.normalization)
+    test = evaluate(result.model, test_loader)
+    metrics = {
+        "model": result.config.model,
+        "params": result.parameters,
+        "epochs": len(result.history),
+        "seed": result.config.seed,
+        "device": str(result.device),
+        "val_accuracy": result.final["val_accuracy"],
+        "test_accuracy": test["accuracy"],
+        "test_loss": test["loss"],
+        "train_seconds": result.train_seconds,
+        "seconds_per_epoch": result.train_seconds / len(result.history),
+        "smoke": result.config.max_batches_per_epoch is not None,
+        "config": result.config.to_dict(),
+        "machine": machine_description(result.device),
+        "command": " ".join(["python -m mnist_nb", *sys.argv[1:]]),
+        "history": result.history,
+    }
+    write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def _check_out_directory(out: Path, *, resume: bool, overwrite: bool, parser: argparse.ArgumentParser) -> None:
+    if (out / "model.pt").exists() and not (resume or overwrite):
+        parser.error(f"{out / 'model.pt'} exists: pass --resume to continue it, --overwrite to replace it, or another --out")
+
+
+def command_train(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    config = _config_from(arguments, arguments.seed).with_smoke_mode()
+    out = arguments.out or Path("runs") / f"{config.model}-seed{config.seed}"
+    _check_out_directory(out, resume=arguments.resume, overwrite=arguments.overwrite, parser=parser)
+    print(config.describe(), flush=True)
+    metrics = train_and_report(config, out, resume=arguments.resume)
+    print(
+        f"{metrics['model']}: {metrics['params']:,} parameters, {metrics['epochs']} epochs on {metrics['device']} "
+        f"in {metrics['train_seconds']:.1f}s ({metrics['seconds_per_epoch']:.1f}s/epoch)\n"
+        f"validation accuracy {metrics['val_accuracy']:.2f}%\n"
+        f"test accuracy {metrics['test_accuracy']:.2f}%\n"
+        f"wrote {out / 'metrics.json'} and {out / 'model.pt'}"
+    )
+
+
+def command_evaluate(arguments: argparse.Namespace) -> None:
+    from mnist_nb.checkpoint import load_checkpoint, model_from_checkpoint
+    from mnist_nb.data import TensorLoader, load_test_set
+    from mnist_nb.summary import count_parameters
+    from mnist_nb.training import evaluate, select_device
+
+    device = select_device(arguments.device)
+    checkpoint = load_checkpoint(arguments.checkpoint)
+    model, normalization = model_from_checkpoint(checkpoint, device)
+    test_loader = TensorLoader(load_test_set().to(device), 1000, shuffle=False, normalization=normalization)
+    test = evaluate(model, test_loader)
+    print(
+        f"{checkpoint['model_name']}: {count_parameters(model):,} parameters, trained {checkpoint['epoch']} epochs\n"
+        f"test accuracy {test['accuracy']:.2f}%  (loss {test['loss']:.4f}, 10,000 images, {device})"
+    )
+
+
+def command_seeds(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    from mnist_nb.results import mean_and_std, write_json
+
+    out = arguments.out or Path("runs") / f"{arguments.model}-seeds"
+    rows = []
+    started = time.perf_counter()
+    for seed in range(arguments.num_seeds):
+        config = _config_from(arguments, seed).with_smoke_mode()
+        print(f"--- seed {seed} ---", flush=True)
+        rows.append(train_and_report(config, out / f"seed-{seed}"))
+    test_mean, test_std = mean_and_std([row["test_accuracy"] for row in rows])
+    val_mean, val_std = mean_and_std([row["val_accuracy"] for row in rows])
+    seconds_mean, _ = mean_and_std([row["train_seconds"] for row in rows])
+    summary = {
+        "model": arguments.model,
+        "params": rows[0]["params"],
+        "epochs": rows[0]["epochs"],
+        "seeds": [row["seed"] for row in rows],
+        "device": rows[0]["device"],
+        "test_accuracy": [row["test_accuracy"] for row in rows],
+        "val_accuracy": [row["val_accuracy"] for row in rows],
+        "test_accuracy_mean": test_mean,
+        "test_accuracy_std": test_std,
+        "val_accuracy_mean": val_mean,
+        "val_accuracy_std": val_std,
+        "train_seconds_mean": seconds_mean,
+        "wall_seconds": time.perf_counter() - started,
+        "smoke": rows[0]["smoke"],
+        "command": rows[0]["command"],
+    }
+    write_json(out / "summary.json", summary)
+    print(f"\n{'seed':>4}  {'val %':>6}  {'test %':>6}  {'seconds':>7}")
+    for row in rows:
+        print(f"{row['seed']:>4}  {row['val_accuracy']:6.2f}  {row['test_accuracy']:6.2f}  {row['train_seconds']:7.1f}")
+    print(
+        f"{arguments.model} ({summary['params']:,} parameters, {summary['epochs']} epochs, {len(rows)} seeds): "
+        f"test accuracy {test_mean:.2f} +- {test_std:.2f}%  (validation {val_mean:.2f} +- {val_std:.2f}%)\n"
+        f"wrote {out / 'summary.json'}"
+    )
+
+
+def command_models() -> None:
+    from mnist_nb.models import FINAL_MODEL, MODEL_SPECS, build_model
+    from mnist_nb.summary import count_parameters, receptive_field
+
+    print(f"{'model':<10}  {'parameters':>10}  {'receptive field':>15}  description")
+    for name, spec in MODEL_SPECS.items():
+        model = build_model(name)
+        marker = "  <- final" if name == FINAL_MODEL else ""
+        print(
+            f"{name:<10}  {count_parameters(model):>10,}  {receptive_field(model)[-1].receptive_field:>13}px  "
+            f"{spec.description}{marker}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    from mnist_nb.checkpoint import CheckpointError
+    from mnist_nb.data import MnistDataError
+
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    if smoke_mode():
+        print("smoke mode (MNIST_NB_SMOKE is set): a few batches per epoch, accuracies are not meaningful")
+    try:
+        if arguments.command == "train":
+            command_train(arguments, parser)
+        elif arguments.command == "evaluate":
+            command_evaluate(arguments)
+        elif arguments.command == "seeds":
+            command_seeds(arguments, parser)
+        elif arguments.command == "models":
+            command_models()
+    except (MnistDataError, CheckpointError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted: the last complete epoch's checkpoint is intact; continue with --resume", file=sys.stderr)
+        return 130
+    return 0

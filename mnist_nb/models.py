@@ -1,0 +1,252 @@
+"""Named building blocks and one factory that builds the series of models, by name.
+
+The notebooks walk through six models, each adding one idea to the one before:
+
+    baseline   plain conv stack: conv + ReLU, max-pooling, a dense (fully connected) head
+    batchnorm  + BatchNorm after every convolution
+    dropout    + dropout after each pooled stage, and training-time augmentation
+    gap        + Global Average Pooling head instead of the dense head
+    attention  + channel (squeeze-excitation) and spatial attention after each stage
+    residual   + identity skip connections around the conv pairs  (the final model)
+
+All six share one trunk, so each step changes exactly one thing:
+
+    input            [B,  1, 28, 28]
+    stem             conv 3x3  1 -> 8        [B,  8, 28, 28]
+    stage1           conv 3x3  8 -> 16       [B, 16, 28, 28]
+    pool1            max-pool 2              [B, 16, 14, 14]
+    stage2           2 x conv 3x3 16 -> 16   [B, 16, 14, 14]   (a residual block in the final model)
+    pool2            max-pool 2              [B, 16,  7,  7]
+    stage3           2 x conv 3x3 16 -> 16   [B, 16,  7,  7]
+    head             dense: flatten 784 -> 10, or GAP: mean over 7x7, then 16 -> 10
+
+`print(build_model(name))` reads as that architecture.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from mnist_nb.data import IMAGE_SIZE, NUM_CLASSES
+
+
+class ConvBNAct(nn.Sequential):
+    """conv 3x3 (same padding) -> BatchNorm (optional) -> ReLU (optional).
+
+    With BatchNorm the conv has no bias: BatchNorm's shift would cancel it anyway.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        *,
+        batchnorm: bool = True,
+        activation: bool = True,
+    ) -> None:
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        layers["conv"] = nn.Conv2d(
+            in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=not batchnorm
+        )
+        if batchnorm:
+            layers["norm"] = nn.BatchNorm2d(out_channels)
+        if activation:
+            layers["act"] = nn.ReLU(inplace=True)
+        super().__init__(layers)
+
+
+class ResidualBlock(nn.Module):
+    """out = ReLU(x + body(x)) with body = conv-BN-ReLU, conv-BN: an identity skip, no parameters.
+
+    The skip gives gradients a path around the convolutions, and at initialization the block is
+    close to the identity. `skip=False` turns it into the plain conv pair it replaces.
+    """
+
+    def __init__(self, channels: int, *, batchnorm: bool = True, skip: bool = True) -> None:
+        super().__init__()
+        self.skip = skip
+        self.body = nn.Sequential(
+            OrderedDict(
+                first=ConvBNAct(channels, channels, batchnorm=batchnorm),
+                second=ConvBNAct(channels, channels, batchnorm=batchnorm, activation=False),
+            )
+        )
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, C, H, W] -> [B, C, H, W]
+        out = self.body(x)
+        if self.skip:
+            out = out + x
+        return self.act(out)
+
+    def extra_repr(self) -> str:
+        return f"skip={'identity' if self.skip else 'none'}"
+
+
+class GlobalAveragePool(nn.Module):
+    """[B, C, H, W] -> [B, C]: one number per channel, the mean over all positions.
+
+    No parameters, and the classifier no longer depends on where in the image a feature fired.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.adaptive_avg_pool2d(x, 1).flatten(1)
+
+
+class SqueezeExcitation(nn.Module):
+    """Channel attention (Hu et al., 2018): reweight each channel by a gate in [0, 1].
+
+    squeeze: GAP [B, C, H, W] -> [B, C, 1, 1]; excite: 1x1 conv C -> C/r, ReLU, 1x1 conv -> C,
+    sigmoid; scale: x * gate. The last gate is kept in `last_attention` ([B, C, 1, 1]) for plots.
+    """
+
+    def __init__(self, channels: int, reduction: int = 4) -> None:
+        super().__init__()
+        hidden = max(channels // reduction, 1)
+        self.reduce = nn.Conv2d(channels, hidden, 1)
+        self.expand = nn.Conv2d(hidden, channels, 1)
+        self.last_attention: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        squeezed = x.mean((2, 3), keepdim=True)  # [B, C, 1, 1]
+        gate = torch.sigmoid(self.expand(F.relu(self.reduce(squeezed))))  # [B, C, 1, 1]
+        self.last_attention = gate.detach()
+        return x * gate
+
+
+class SpatialAttention(nn.Module):
+    """Spatial attention (CBAM, Woo et al., 2018): reweight each position by a gate in [0, 1].
+
+    Mean and max over channels [B, 2, H, W] -> 7x7 conv -> sigmoid [B, 1, H, W]; x * gate.
+    The last map is kept in `last_attention` ([B, 1, H, W]) to overlay on the input digit.
+    """
+
+    def __init__(self, kernel_size: int = 7) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2)
+        self.last_attention: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        summary = torch.cat([x.mean(1, keepdim=True), x.amax(1, keepdim=True)], dim=1)  # [B, 2, H, W]
+        gate = torch.sigmoid(self.conv(summary))  # [B, 1, H, W]
+        self.last_attention = gate.detach()
+        return x * gate
+
+
+class Attention(nn.Sequential):
+    """What to look for (channels), then where to look (positions)."""
+
+    def __init__(self, channels: int, reduction: int = 4, kernel_size: int = 7) -> None:
+        super().__init__(
+            OrderedDict(channel=SqueezeExcitation(channels, reduction), spatial=SpatialAttention(kernel_size))
+        )
+
+
+class DenseHead(nn.Sequential):
+    """Flatten every position of every channel into one fully connected layer: [B, C*H*W] -> [B, 10]."""
+
+    def __init__(self, channels: int, size: int, num_classes: int = NUM_CLASSES) -> None:
+        super().__init__(OrderedDict(flatten=nn.Flatten(), linear=nn.Linear(channels * size * size, num_classes)))
+
+
+class GapHead(nn.Sequential):
+    """Global Average Pooling, then one linear layer: [B, C, H, W] -> [B, C] -> [B, 10]."""
+
+    def __init__(self, channels: int, num_classes: int = NUM_CLASSES) -> None:
+        super().__init__(OrderedDict(pool=GlobalAveragePool(), linear=nn.Linear(channels, num_classes)))
+
+
+class MnistNet(nn.Sequential):
+    """The trunk as a named sequence of stages; checks its input before running it."""
+
+    def __init__(self, stages: OrderedDict[str, nn.Module], name: str) -> None:
+        super().__init__(stages)
+        self.name = name
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, 1, 28, 28] -> logits [B, 10]
+        if not torch.is_floating_point(x) or x.ndim != 4 or tuple(x.shape[1:]) != (1, IMAGE_SIZE, IMAGE_SIZE):
+            raise ValueError(
+                f"{self.name} expects a float batch of shape [B, 1, {IMAGE_SIZE}, {IMAGE_SIZE}] "
+                f"(normalized images), got {x.dtype} {list(x.shape)}. "
+                f"Use mnist_nb.data.TensorLoader, or x.float().div(255), then normalize and unsqueeze(1)."
+            )
+        return super().forward(x)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which ideas a named model uses; `augment` is the training default that goes with it."""
+
+    description: str
+    batchnorm: bool = True
+    dropout: float = 0.0
+    augment: bool = False
+    head: str = "dense"  # "dense" or "gap"
+    attention: bool = False
+    residual: bool = False
+
+
+MODEL_SPECS: dict[str, ModelSpec] = {
+    "baseline": ModelSpec("plain conv stack, dense head", batchnorm=False),
+    "batchnorm": ModelSpec("+ BatchNorm after every conv"),
+    "dropout": ModelSpec("+ dropout and augmentation", dropout=0.05, augment=True),
+    "gap": ModelSpec("+ Global Average Pooling head", dropout=0.05, augment=True, head="gap"),
+    "attention": ModelSpec(
+        "+ channel and spatial attention", dropout=0.05, augment=True, head="gap", attention=True
+    ),
+    "residual": ModelSpec(
+        "+ identity residual connections (final model)",
+        dropout=0.05,
+        augment=True,
+        head="gap",
+        attention=True,
+        residual=True,
+    ),
+}
+MODEL_NAMES = tuple(MODEL_SPECS)
+FINAL_MODEL = "residual"
+WIDTHS = (8, 16, 16)  # stem, stage1, stages 2 and 3
+
+
+def model_spec(name: str) -> ModelSpec:
+    if name not in MODEL_SPECS:
+        raise ValueError(f"unknown model {name!r}; valid names: {', '.join(MODEL_NAMES)}")
+    return MODEL_SPECS[name]
+
+
+def build_model(name: str = FINAL_MODEL, *, skip: bool | None = None) -> MnistNet:
+    """Build the named model of the series. `skip` overrides the residual flag (for ablations)."""
+    spec = model_spec(name)
+    residual = spec.residual if skip is None else skip
+    stem_width, stage1_width, width = WIDTHS
+    bn = spec.batchnorm
+
+    def conv_pair() -> nn.Module:
+        if residual:
+            return ResidualBlock(width, batchnorm=bn)
+        return nn.Sequential(
+            OrderedDict(first=ConvBNAct(width, width, batchnorm=bn), second=ConvBNAct(width, width, batchnorm=bn))
+        )
+
+    stages: OrderedDict[str, nn.Module] = OrderedDict()
+    stages["stem"] = ConvBNAct(1, stem_width, batchnorm=bn)  # 28x28
+    stages["stage1"] = ConvBNAct(stem_width, stage1_width, batchnorm=bn)  # 28x28
+    stages["pool1"] = nn.MaxPool2d(2)  # -> 14x14
+    size = IMAGE_SIZE // 2
+    for index in (2, 3):
+        stages[f"stage{index}"] = conv_pair()
+        if spec.attention:
+            stages[f"attention{index}"] = Attention(width)
+        if index == 2:
+            stages["pool2"] = nn.MaxPool2d(2)  # -> 7x7
+            size //= 2
+        if spec.dropout:
+            stages[f"dropout{index}"] = nn.Dropout(spec.dropout)
+    stages["head"] = GapHead(width) if spec.head == "gap" else DenseHead(width, size)
+    return MnistNet(stages, name)

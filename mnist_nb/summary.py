@@ -1,0 +1,77 @@
+"""Looking at a model without training it: parameter count, receptive field, layer summary."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from mnist_nb.data import IMAGE_SIZE
+from mnist_nb.models import Attention
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Trainable parameters (BatchNorm's running statistics are buffers, not counted)."""
+    return sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)
+
+
+@dataclass(frozen=True)
+class ReceptiveFieldRow:
+    layer: str
+    kernel: int
+    stride: int
+    output_size: int
+    receptive_field: int  # pixels of the input that one output position can see (per side)
+    jump: int  # input pixels between neighbouring output positions
+
+
+def _main_path_layers(module: nn.Module, prefix: str = ""):
+    """Convs and pools along the main path, in forward order; attention gates are side paths."""
+    for name, child in module.named_children():
+        full_name = f"{prefix}.{name}" if prefix else name
+        if isinstance(child, Attention):
+            continue
+        if isinstance(child, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            yield full_name, child
+        else:
+            yield from _main_path_layers(child, full_name)
+
+
+def _as_int(value) -> int:
+    return value[0] if isinstance(value, tuple) else int(value)
+
+
+def receptive_field(model: nn.Module, image_size: int = IMAGE_SIZE) -> list[ReceptiveFieldRow]:
+    """Receptive field after each conv/pool: r_out = r_in + (kernel - 1) * jump, jump *= stride.
+
+    Identity skips do not widen it (the conv path is the wider one); the global head sees all.
+    """
+    rows = []
+    field, jump, size = 1, 1, image_size
+    for name, layer in _main_path_layers(model):
+        kernel, stride, padding = _as_int(layer.kernel_size), _as_int(layer.stride), _as_int(layer.padding)
+        field += (kernel - 1) * jump
+        jump *= stride
+        size = (size + 2 * padding - kernel) // stride + 1
+        rows.append(ReceptiveFieldRow(name, kernel, stride, size, field, jump))
+    return rows
+
+
+def model_summary(model: nn.Module, input_size: tuple[int, int, int] = (1, IMAGE_SIZE, IMAGE_SIZE)) -> str:
+    """torchsummary's layer table, as a string, on the CPU; the model itself is left untouched.
+
+    torchsummary defaults to device="cuda" and runs a forward pass in whatever mode the model
+    is in (a training-mode pass would update BatchNorm's running statistics). So the summary runs
+    on an eval-mode copy on the CPU, with the global RNG state saved and restored.
+    """
+    from torchsummary import summary
+
+    snapshot = copy.deepcopy(model).cpu().eval()
+    text = io.StringIO()
+    with torch.random.fork_rng(devices=[]), torch.no_grad(), contextlib.redirect_stdout(text):
+        summary(snapshot, input_size, device="cpu")
+    return text.getvalue()

@@ -1,0 +1,324 @@
+"""A plain training loop: `train_one_epoch` and `evaluate` return metrics, `fit` strings them together.
+
+No framework. The same code runs on CUDA, MPS and CPU; on CUDA the forward pass runs under
+bfloat16 autocast. Runs are seeded, and on the CPU two runs with one seed give identical metrics.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from mnist_nb.augment import Augmentation
+from mnist_nb.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, training_state
+from mnist_nb.config import TrainConfig
+from mnist_nb.data import ImageSet, Normalization, TensorLoader, load_training_split
+from mnist_nb.models import MnistNet, build_model, model_spec
+from mnist_nb.summary import count_parameters
+
+
+class DeviceError(ValueError):
+    """The requested device does not exist on this machine."""
+
+
+def select_device(requested: str = "auto") -> torch.device:
+    """'auto' picks cuda, then mps, then cpu; anything else must exist here."""
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(requested)
+    except (RuntimeError, ValueError):
+        raise DeviceError(f"unknown device {requested!r}: use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(f"device {requested!r} requested but CUDA is not available here: use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise DeviceError(f"device {requested!r} does not exist: this machine has {torch.cuda.device_count()} GPU(s)")
+    elif device.type == "mps":
+        if not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
+            raise DeviceError(f"device {requested!r} requested but MPS is not available here: use --device cpu")
+    elif device.type != "cpu":
+        raise DeviceError(f"unsupported device {requested!r}: use auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch's CPU and CUDA generators (weights init, dropout)."""
+    torch.manual_seed(seed)
+
+
+def autocast_for(device: torch.device):
+    """bfloat16 autocast on CUDA (no loss scaling needed); a no-op context elsewhere."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def _progress_bar(total: int, description: str, enabled: bool):
+    """A plain-text tqdm bar on stdout (never a widget), or None."""
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, file=sys.stdout, ascii=True, ncols=100, leave=False)
+
+
+def train_one_epoch(
+    model: nn.Module,
+    loader: TensorLoader,
+    optimizer: torch.optim.Optimizer,
+    scheduler,
+    *,
+    label_smoothing: float = 0.0,
+    progress: bool = False,
+    description: str = "train",
+) -> dict:
+    """One pass over `loader`; steps the scheduler every batch. Returns loss and accuracy (%)."""
+    model.train()
+    device = next(model.parameters()).device
+    total_loss = torch.zeros((), device=device)
+    total_correct = torch.zeros((), device=device, dtype=torch.long)
+    total_seen = 0
+    bar = _progress_bar(len(loader), description, progress)
+    for batch_index, (images, labels) in enumerate(loader):
+        with autocast_for(device):
+            logits = model(images)  # [B, 10]
+        loss = F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        # Accumulate on the device: no host sync per batch.
+        total_loss += loss.detach() * len(labels)
+        total_correct += (logits.argmax(1) == labels).sum()
+        total_seen += len(labels)
+        if bar is not None:
+            bar.update(1)
+            if batch_index % 20 == 0 or batch_index == len(loader) - 1:
+                bar.set_postfix(
+                    loss=f"{total_loss.item() / total_seen:.4f}",
+                    accuracy=f"{100 * total_correct.item() / total_seen:.2f}%",
+                )
+    if bar is not None:
+        bar.close()
+    return {"loss": total_loss.item() / total_seen, "accuracy": 100 * total_correct.item() / total_seen}
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: TensorLoader) -> dict:
+    """Loss and accuracy (%) of `model` over `loader`, in eval mode (BatchNorm statistics fixed)."""
+    model.eval()
+    device = next(model.parameters()).device
+    total_loss = torch.zeros((), device=device)
+    total_correct = torch.zeros((), device=device, dtype=torch.long)
+    total_seen = 0
+    for images, labels in loader:
+        with autocast_for(device):
+            logits = model(images)
+        total_loss += F.cross_entropy(logits.float(), labels, reduction="sum")
+        total_correct += (logits.argmax(1) == labels).sum()
+        total_seen += len(labels)
+    return {"loss": total_loss.item() / total_seen, "accuracy": 100 * total_correct.item() / total_seen}
+
+
+@torch.no_grad()
+def predict(model: nn.Module, loader: TensorLoader) -> tuple[torch.Tensor, torch.Tensor]:
+    """(predicted labels [N], true labels [N]) on the CPU, in loader order (use shuffle=False)."""
+    model.eval()
+    device = next(model.parameters()).device
+    predictions, targets = [], []
+    for images, labels in loader:
+        with autocast_for(device):
+            predictions.append(model(images).argmax(1).cpu())
+        targets.append(labels.cpu())
+    return torch.cat(predictions), torch.cat(targets)
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """SGD with Nesterov momentum; no weight decay on biases and BatchNorm parameters (1-D)."""
+    decayed = [p for p in model.parameters() if p.ndim > 1]
+    not_decayed = [p for p in model.parameters() if p.ndim <= 1]
+    return torch.optim.SGD(
+        [{"params": decayed, "weight_decay": config.weight_decay}, {"params": not_decayed, "weight_decay": 0.0}],
+        lr=config.learning_rate,
+        momentum=config.momentum,
+        nesterov=True,
+    )
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int):
+    """One-cycle: linear warm-up to the peak rate, then cosine annealing to nearly zero."""
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=config.learning_rate,
+        total_steps=config.num_epochs * steps_per_epoch,
+        pct_start=max(config.warmup_fraction, 1e-6),
+        anneal_strategy="cos",
+        cycle_momentum=False,
+        div_factor=10.0,
+        final_div_factor=100.0,
+    )
+
+
+def augmentation_for(config: TrainConfig) -> Augmentation | None:
+    augment = model_spec(config.model).augment if config.augment is None else config.augment
+    if not augment:
+        return None
+    return Augmentation(config.rotation_degrees, config.translate_pixels, config.scale_range)
+
+
+@dataclass
+class TrainingResult:
+    model: MnistNet
+    config: TrainConfig
+    normalization: Normalization
+    device: torch.device
+    history: list[dict] = field(default_factory=list)
+
+    @property
+    def parameters(self) -> int:
+        return count_parameters(self.model)
+
+    @property
+    def train_seconds(self) -> float:
+        return sum(row["seconds"] for row in self.history)
+
+    @property
+    def final(self) -> dict:
+        return self.history[-1]
+
+
+def format_epoch(row: dict, num_epochs: int) -> str:
+    validation = (
+        f"val loss {row['val_loss']:.4f} acc {row['val_accuracy']:6.2f}%" if row["val_accuracy"] is not None else "no validation"
+    )
+    return (
+        f"epoch {row['epoch']:>2}/{num_epochs}  train loss {row['train_loss']:.4f} acc {row['train_accuracy']:6.2f}%  "
+        f"{validation}  lr {row['learning_rate']:.4f}  {row['seconds']:.1f}s"
+    )
+
+
+def fit(
+    config: TrainConfig,
+    train_set: ImageSet | None = None,
+    validation_set: ImageSet | None = None,
+    *,
+    data_root: Path | None = None,
+    checkpoint_path: Path | str | None = None,
+    resume: bool = False,
+    stop_after_epoch: int | None = None,
+    log: Callable[[str], None] | None = print,
+    progress: bool | str = "auto",
+) -> TrainingResult:
+    """Train `config.model` from scratch (or resume it), for exactly `config.num_epochs` epochs.
+
+    The final-epoch model is returned: nothing is picked by an accuracy, and the test set is not
+    touched here. Validation metrics are computed every epoch for the curves. With
+    `checkpoint_path`, a checkpoint is written after every epoch; `resume=True` continues from it.
+    `stop_after_epoch` ends early (to simulate an interruption); smoke mode limits batches.
+    """
+    config = config.with_smoke_mode()
+    device = select_device(config.device)
+    if progress == "auto":
+        progress = sys.stdout.isatty()
+    if train_set is None or validation_set is None:
+        train_set, validation_set = load_training_split(
+            data_root, validation_size=config.validation_size, split_seed=config.split_seed
+        )
+    train_set, validation_set = train_set.to(device), validation_set.to(device)
+    normalization = Normalization.of(train_set)
+
+    seed_everything(config.seed)
+    model = build_model(config.model).to(device)
+    train_loader = TensorLoader(
+        train_set,
+        config.batch_size,
+        shuffle=True,
+        normalization=normalization,
+        augmentation=augmentation_for(config),
+        seed=config.seed,
+        max_batches=config.max_batches_per_epoch,
+        drop_last=True,  # equal-sized batches keep BatchNorm statistics well-behaved
+    )
+    validation_loader = TensorLoader(
+        validation_set,
+        1000,
+        shuffle=False,
+        normalization=normalization,
+        max_batches=config.max_batches_per_epoch,
+    )
+    optimizer = make_optimizer(model, config)
+    scheduler = make_scheduler(optimizer, config, len(train_loader))
+    result = TrainingResult(model, config, normalization, device)
+
+    start_epoch = 1
+    if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():
+        checkpoint = load_checkpoint(checkpoint_path)
+        if TrainConfig.from_dict(checkpoint["config"]) != config:
+            raise CheckpointError(
+                f"{checkpoint_path} was trained with a different config; resume with the same settings "
+                f"or choose another --out directory."
+            )
+        model.load_state_dict(checkpoint["model_state"])
+        optimizer.load_state_dict(checkpoint["optimizer_state"])
+        scheduler.load_state_dict(checkpoint["scheduler_state"])
+        result.history = list(checkpoint["history"])
+        start_epoch = checkpoint["epoch"] + 1
+        if log:
+            log(f"resumed from {Path(checkpoint_path).name} after epoch {checkpoint['epoch']}")
+
+    for epoch in range(start_epoch, config.num_epochs + 1):
+        # Reseed per epoch (dropout, shuffling, augmentation): epoch k is identical whether the
+        # run went straight through or resumed from the checkpoint of epoch k - 1.
+        torch.manual_seed(config.seed * 100_003 + epoch)
+        train_loader.set_epoch(epoch)
+        started = time.perf_counter()
+        learning_rate = optimizer.param_groups[0]["lr"]
+        train_metrics = train_one_epoch(
+            model,
+            train_loader,
+            optimizer,
+            scheduler,
+            label_smoothing=config.label_smoothing,
+            progress=progress,
+            description=f"epoch {epoch}/{config.num_epochs}",
+        )
+        validation_metrics = evaluate(model, validation_loader) if len(validation_set) else None
+        row = {
+            "epoch": epoch,
+            "train_loss": train_metrics["loss"],
+            "train_accuracy": train_metrics["accuracy"],
+            "val_loss": validation_metrics["loss"] if validation_metrics else None,
+            "val_accuracy": validation_metrics["accuracy"] if validation_metrics else None,
+            "learning_rate": learning_rate,
+            "seconds": time.perf_counter() - started,
+        }
+        result.history.append(row)
+        if log:
+            log(format_epoch(row, config.num_epochs))
+        if checkpoint_path is not None:
+            save_checkpoint(
+                checkpoint_path,
+                training_state(
+                    model=model,
+                    optimizer=optimizer,
+                    scheduler=scheduler,
+                    config=config,
+                    normalization=normalization,
+                    epoch=epoch,
+                    history=result.history,
+                ),
+            )
+        if stop_after_epoch is not None and epoch >= stop_after_epoch:
+            break
+    model.eval()
+    return result
