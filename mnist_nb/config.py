@@ -49,6 +49,9 @@ class TrainConfig:
     split_seed: int = 0
     seed: int = 0
     device: str = "auto"
+    # NHWC memory layout: about 20% faster for these small convolutions on CPU (oneDNN), and
+    # what tensor cores prefer on CUDA. Same numbers, different layout.
+    channels_last: bool = True
     # None = full epochs; a number limits each epoch (and evaluation) to that many batches.
     max_batches_per_epoch: int | None = None
 

@@ -34,6 +34,16 @@ def mean_and_std(values: list[float]) -> tuple[float, float]:
     return mean, std
 
 
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine_description(device: torch.device) -> dict:
     """What a figure was measured on: device name, CPU threads, versions."""
     import torchvision
@@ -41,11 +51,12 @@ def machine_description(device: torch.device) -> dict:
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
     else:
-        name = platform.processor() or platform.machine()
+        name = _cpu_name()
     return {
         "device": str(device),
         "device_name": name,
         "cpu_threads": torch.get_num_threads(),
+        "cpu_cores": os.cpu_count(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,

@@ -1,0 +1,401 @@
+"""Plots and model inspection for the notebooks: digits, curves, feature maps, attention, Grad-CAM.
+
+Every plotting function builds its own `matplotlib.figure.Figure` (via `plt.subplots`) and
+returns it, without calling `plt.show()`: a notebook displays it, a test inspects it, a script
+saves it with `fig.savefig(...)`. Close figures you no longer need with `plt.close(fig)`.
+
+Images come in two forms: the raw dataset bytes (uint8 [N, 28, 28], shown on the fixed 0-255
+scale) or model inputs (float [N, 1, 28, 28] or [N, 28, 28], shown as they are, autoscaled).
+Inspection helpers move inputs to the model's device and return detached CPU tensors.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from matplotlib.figure import Figure
+
+from mnist_nb.data import IMAGE_SIZE, NUM_CLASSES
+from mnist_nb.models import SpatialAttention, SqueezeExcitation
+
+WRONG_COLOR = "tab:red"
+
+
+# ----------------------------------------------------------------------------- small helpers
+
+
+def _grid(count: int, num_columns: int, cell: float = 1.3, title: str | None = None):
+    """A figure with `count` axes on a grid (unused cells removed); returns (fig, flat list of axes)."""
+    num_columns = max(1, min(num_columns, count))
+    num_rows = max(1, math.ceil(count / num_columns))
+    fig, axes = plt.subplots(
+        num_rows, num_columns, figsize=(cell * num_columns, (cell + 0.25) * num_rows + 0.3), squeeze=False
+    )
+    axes = list(axes.flat)
+    for ax in axes[count:]:
+        fig.delaxes(ax)
+    for ax in axes[:count]:
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(title)
+    return fig, axes[:count]
+
+
+def _as_pictures(images: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """uint8 [N, H, W] or float [N, 1, H, W] / [N, H, W] -> CPU [N, H, W], plus imshow value limits."""
+    images = images.detach().cpu()
+    if images.ndim == 4:
+        images = images[:, 0]
+    if images.ndim != 3:
+        raise ValueError(f"expected images [N, 28, 28] or [N, 1, 28, 28], got {list(images.shape)}")
+    limits = {"vmin": 0, "vmax": 255} if images.dtype == torch.uint8 else {}
+    return images, limits
+
+
+def _digit_title(index: int, labels, predictions) -> tuple[str, str]:
+    """'3', 'pred 5' or 'true 3 / pred 5' and its color (red when the prediction is wrong)."""
+    if labels is not None and predictions is not None:
+        true, predicted = int(labels[index]), int(predictions[index])
+        return f"true {true} / pred {predicted}", "black" if true == predicted else WRONG_COLOR
+    if predictions is not None:
+        return f"pred {int(predictions[index])}", "black"
+    if labels is not None:
+        return f"{int(labels[index])}", "black"
+    return "", "black"
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _run_in_eval_mode(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """One forward pass in eval mode without gradients; the training flag is restored afterwards."""
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            return model(images.to(_device_of(model)))
+    finally:
+        model.train(was_training)
+
+
+def _module(model: nn.Module, name: str) -> nn.Module:
+    modules = dict(model.named_modules())
+    if name not in modules:
+        known = ", ".join(n for n in modules if n and "." not in n)
+        raise ValueError(f"no module named {name!r} in the model; top-level names: {known} (see print(model))")
+    return modules[name]
+
+
+# ----------------------------------------------------------------------------- the data
+
+
+def show_digits(images, labels=None, predictions=None, num_columns: int = 10, title: str | None = None) -> Figure:
+    """A grid of digits, titled with the label, or 'true 3 / pred 5' (red when wrong).
+
+    images: uint8 [N, 28, 28] or float [N, 1, 28, 28] / [N, 28, 28]; labels, predictions: [N].
+    """
+    pictures, limits = _as_pictures(images)
+    fig, axes = _grid(len(pictures), num_columns, title=title)
+    for index, ax in enumerate(axes):
+        ax.imshow(pictures[index].numpy(), cmap="gray", **limits)
+        text, color = _digit_title(index, labels, predictions)
+        ax.set_title(text, fontsize=8, color=color)
+    fig.tight_layout()
+    return fig
+
+
+def plot_class_balance(labels: torch.Tensor, title: str | None = None) -> Figure:
+    """Bar chart of how many images each digit 0-9 has (labels: int [N]): is any class rare?"""
+    counts = torch.bincount(labels.detach().cpu().long(), minlength=NUM_CLASSES)
+    fig, ax = plt.subplots(figsize=(6, 3))
+    bars = ax.bar(range(len(counts)), counts.tolist(), color="tab:blue")
+    ax.bar_label(bars, fontsize=7)
+    ax.set_xticks(range(len(counts)))
+    ax.set_xlabel("digit")
+    ax.set_ylabel("images")
+    ax.set_title(title or f"class balance ({len(labels)} images)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_pixel_histogram(images: torch.Tensor) -> Figure:
+    """Histogram of pixel values (uint8 [N, 28, 28]), log scale: mostly 0 (background), some 255 (ink)."""
+    counts = torch.bincount(images.detach().cpu().flatten().long(), minlength=256)  # [256]
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.stairs(counts.numpy(), range(len(counts) + 1), fill=True)
+    ax.set_yscale("log")
+    ax.set_xlabel("pixel value")
+    ax.set_ylabel("pixels (log scale)")
+    ax.set_title(f"pixel values of {len(images)} images")
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def plot_curves(
+    histories: dict[str, list[dict]],
+    metrics: Sequence[str] = ("train_loss", "val_loss", "train_accuracy", "val_accuracy"),
+) -> Figure:
+    """One subplot per metric, one line per run, against the epoch.
+
+    histories: run name -> `TrainingResult.history` rows (epoch, train_loss, val_accuracy, ...);
+    rows where a metric is None (no validation) are left out of that line.
+    """
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3), squeeze=False)
+    for ax, metric in zip(axes.flat, metrics):
+        for run, history in histories.items():
+            rows = [row for row in history if row.get(metric) is not None]
+            ax.plot([row["epoch"] for row in rows], [row[metric] for row in rows], marker=".", label=run)
+        ax.set_title(metric.replace("_", " "))
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- inside the model
+
+
+def capture_activations(model: nn.Module, images: torch.Tensor, layer_names: Sequence[str]) -> dict[str, torch.Tensor]:
+    """Outputs of the named submodules for `images` (float [N, 1, 28, 28], normalized).
+
+    Names as in `model.named_modules()`: "stem", "stage2", "attention3", "stage2.body.first".
+    Returns name -> detached CPU copy (e.g. stem -> [N, 8, 28, 28]); the model runs in eval mode
+    without gradients, and its hooks and training flag are restored afterwards.
+    """
+    captured: dict[str, torch.Tensor] = {}
+
+    def keep(name: str):
+        def hook(module, inputs, output):
+            # A copy: a later in-place ReLU would otherwise change what we kept.
+            captured[name] = output.detach().to("cpu", copy=True)
+
+        return hook
+
+    modules = {name: _module(model, name) for name in layer_names}  # fail on a bad name before hooking any
+    handles = [module.register_forward_hook(keep(name)) for name, module in modules.items()]
+    try:
+        _run_in_eval_mode(model, images)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return captured
+
+
+def plot_feature_maps(
+    activations: torch.Tensor, title: str | None = None, max_channels: int = 16, num_columns: int = 8
+) -> Figure:
+    """The first `max_channels` channels of one image's activations [C, H, W], one panel each."""
+    if activations.ndim != 3:
+        raise ValueError(
+            f"expected one image's activations [C, H, W], got {list(activations.shape)}: "
+            f"pick one image, e.g. capture_activations(...)['stem'][0]"
+        )
+    channels = activations.detach().cpu()[:max_channels]
+    fig, axes = _grid(len(channels), num_columns, cell=1.1, title=title)
+    for index, ax in enumerate(axes):
+        ax.imshow(channels[index].float().numpy(), cmap="viridis")
+        ax.set_title(f"channel {index}", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def attention_maps(model: nn.Module, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The attention gates the model computes for `images` (float [N, 1, 28, 28]), by module name.
+
+    SpatialAttention -> where it looks, [N, 1, h, w]; SqueezeExcitation -> channel weights, [N, C].
+    All values are sigmoid gates in [0, 1].
+    """
+    blocks = {
+        name: module
+        for name, module in model.named_modules()
+        if isinstance(module, (SpatialAttention, SqueezeExcitation))
+    }
+    if not blocks:
+        raise ValueError(
+            "this model has no attention modules: use build_model('attention') or build_model('residual')"
+        )
+    _run_in_eval_mode(model, images)  # each block keeps its gate in .last_attention
+    maps = {}
+    for name, module in blocks.items():
+        gate = module.last_attention.cpu()
+        maps[name] = gate.flatten(1) if isinstance(module, SqueezeExcitation) else gate
+    return maps
+
+
+def overlay_heatmaps(
+    images, heatmaps: torch.Tensor, labels=None, title: str | None = None, alpha: float = 0.5
+) -> Figure:
+    """One row: each digit in gray with its heatmap on top in 'jet' (blue 0 ... red 1).
+
+    images: uint8 [N, 28, 28] or float [N, 1, 28, 28]; heatmaps in [0, 1], [N, h, w] or
+    [N, 1, h, w] (spatial attention, Grad-CAM), resized bilinearly to 28x28.
+    """
+    pictures, limits = _as_pictures(images)
+    heatmaps = heatmaps.detach().cpu().float()
+    if heatmaps.ndim == 3:
+        heatmaps = heatmaps.unsqueeze(1)
+    heatmaps = F.interpolate(heatmaps, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", align_corners=False)[:, 0]
+    fig, axes = _grid(len(pictures), num_columns=len(pictures), cell=1.5, title=title)
+    for index, ax in enumerate(axes):
+        ax.imshow(pictures[index].numpy(), cmap="gray", **limits)
+        ax.imshow(heatmaps[index].numpy(), cmap="jet", alpha=alpha, vmin=0.0, vmax=1.0)
+        ax.set_title(_digit_title(index, labels, None)[0], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def grad_cam(model: nn.Module, images: torch.Tensor, target_layer: str, classes=None) -> torch.Tensor:
+    """Grad-CAM (Selvaraju et al., 2017): which positions of `target_layer` raised the class score.
+
+    images: float [N, 1, 28, 28]; classes: [N] (default: the predicted class). A forward hook
+    swaps the layer's output A [N, C, h, w] for a copy we can differentiate against; then
+    weights = mean over h, w of d logit / d A, cam = ReLU(sum_c weights * A), resized to 28x28
+    and scaled to [0, 1] per image. Returns CPU [N, 28, 28]. Only d logit / d A is computed
+    (torch.autograd.grad), so no parameter's .grad is touched; hooks and training flag are restored.
+    """
+    kept: dict[str, torch.Tensor] = {}
+
+    def swap(module, inputs, output):
+        if output.ndim != 4:
+            raise ValueError(
+                f"Grad-CAM needs a layer with [N, C, h, w] output; {target_layer!r} gives {list(output.shape)}"
+            )
+        kept["activations"] = output.detach().requires_grad_(True)
+        return kept["activations"].clone()  # a non-leaf copy, so an in-place op downstream is allowed
+
+    handle = _module(model, target_layer).register_forward_hook(swap)
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.enable_grad():
+            logits = model(images.to(_device_of(model)))  # [N, 10]
+            if classes is None:
+                classes = logits.argmax(1)
+            classes = torch.as_tensor(classes, device=logits.device).long()
+            score = logits.gather(1, classes[:, None]).sum()  # images are independent in eval mode
+            (gradients,) = torch.autograd.grad(score, kept["activations"])
+    finally:
+        handle.remove()
+        model.train(was_training)
+    activations = kept["activations"].detach()
+    weights = gradients.mean((2, 3), keepdim=True)  # [N, C, 1, 1]
+    cam = F.relu((weights * activations).sum(1, keepdim=True))  # [N, 1, h, w]
+    cam = F.interpolate(cam, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", align_corners=False)[:, 0]
+    cam = cam - cam.amin((1, 2), keepdim=True)
+    cam = cam / cam.amax((1, 2), keepdim=True).clamp_min(1e-12)  # an all-zero map stays zero
+    return cam.cpu()
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def confusion_matrix(predictions: torch.Tensor, targets: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
+    """int64 [num_classes, num_classes]: entry [t, p] counts images of true class t predicted as p."""
+    pairs = targets.detach().cpu().long() * num_classes + predictions.detach().cpu().long()
+    return torch.bincount(pairs, minlength=num_classes * num_classes).view(num_classes, num_classes)
+
+
+def plot_confusion_matrix(matrix: torch.Tensor, title: str | None = None) -> Figure:
+    """The confusion matrix as a heatmap with the count written in each cell (rows: true class)."""
+    matrix = matrix.detach().cpu()
+    num_classes = len(matrix)
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.imshow(matrix.numpy(), cmap="Blues")
+    threshold = matrix.max().item() / 2
+    for true in range(num_classes):
+        for predicted in range(num_classes):
+            count = int(matrix[true, predicted])
+            color = "white" if count > threshold else "black"
+            ax.text(predicted, true, str(count), ha="center", va="center", fontsize=7, color=color)
+    ax.set_xticks(range(num_classes))
+    ax.set_yticks(range(num_classes))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title or f"confusion matrix ({int(matrix.sum())} images)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_misclassified(images, predictions, targets, max_images: int = 32, num_columns: int = 8) -> Figure:
+    """The first `max_images` wrongly classified digits, titled 'true 4 / pred 9'.
+
+    images: uint8 [N, 28, 28] or float [N, 1, 28, 28]; predictions, targets: [N], same order.
+    """
+    predictions, targets = predictions.detach().cpu(), targets.detach().cpu()
+    wrong = (predictions != targets).nonzero().flatten()
+    if len(wrong) == 0:
+        fig, ax = plt.subplots(figsize=(4, 1.2))
+        ax.text(0.5, 0.5, f"no misclassified images among {len(targets)}", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    shown = wrong[:max_images]
+    title = f"{len(wrong)} of {len(targets)} misclassified"
+    if len(shown) < len(wrong):
+        title += f" (first {len(shown)})"
+    return show_digits(images.detach().cpu()[shown], targets[shown], predictions[shown], num_columns, title)
+
+
+# ----------------------------------------------------------------------------- gradient flow
+
+
+def gradient_norms(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> dict[str, float]:
+    """L2 norm of the cross-entropy gradient of each conv weight, keyed by module name.
+
+    One training-mode forward and backward pass on a deep copy of the model, so the model's
+    weights, .grad and BatchNorm running statistics stay as they were; dropout draws from a
+    forked, seeded RNG, so the caller's random stream is not disturbed either.
+    images: float [N, 1, 28, 28]; labels: int [N].
+    """
+    device = _device_of(model)
+    probe = copy.deepcopy(model).train()
+    probe.zero_grad(set_to_none=True)
+    cuda_devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda_devices), torch.enable_grad():
+        torch.manual_seed(seed)
+        loss = F.cross_entropy(probe(images.to(device)), labels.to(device))
+        loss.backward()
+    norms = {
+        name: module.weight.grad.norm().item()
+        for name, module in probe.named_modules()
+        if isinstance(module, nn.Conv2d) and module.weight.grad is not None
+    }
+    probe.zero_grad(set_to_none=True)
+    return norms
+
+
+def plot_gradient_norms(norms: dict[str, dict[str, float]]) -> Figure:
+    """Grouped bars: one group per conv layer (input side left), one bar per run, log scale.
+
+    norms: run name -> `gradient_norms(...)` (layer name -> norm), e.g. residual vs no skip.
+    Layers are matched by position, the i-th conv of every run, since the same conv can have
+    different names ("stage2.body.first.conv" with the skip, "stage2.first.conv" without);
+    the ticks show the first run's names.
+    """
+    layer_lists = [list(run_norms) for run_norms in norms.values()]
+    if len({len(layers) for layers in layer_lists}) > 1:
+        raise ValueError("every run must have the same number of conv layers to compare them side by side")
+    layers = layer_lists[0]
+    width = 0.8 / len(norms)
+    fig, ax = plt.subplots(figsize=(min(max(6, 0.5 * len(layers) + 2), 14), 4))
+    for offset, (run, run_norms) in enumerate(norms.items()):
+        positions = [index + (offset - (len(norms) - 1) / 2) * width for index in range(len(layers))]
+        ax.bar(positions, list(run_norms.values()), width, label=run)
+    ax.set_xticks(range(len(layers)))
+    ax.set_xticklabels(layers, rotation=60, ha="right", fontsize=7)
+    ax.set_yscale("log")
+    ax.set_ylabel("gradient L2 norm (log scale)")
+    ax.set_title("gradient norm per conv layer")
+    ax.legend()
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,35 @@
+"""The accuracy gate: the default recipe, from scratch, on the real MNIST, on the CPU, >= 99.4%.
+
+Takes minutes (15 epochs on 2 CPU cores). Model selection never sees the test set: `fit` gets only
+the train/validation split and returns the final-epoch model; the test set is read once, after.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mnist_nb.cli import train_and_report
+from mnist_nb.config import TrainConfig
+from mnist_nb.summary import count_parameters
+from mnist_nb.models import build_model
+
+GATE_ACCURACY = 99.4
+
+
+@pytest.mark.slow
+def test_default_recipe_reaches_99_4_percent_on_the_official_test_set(mnist_root, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("MNIST_NB_SMOKE", raising=False)
+    config = TrainConfig(device="cpu")
+    assert config.model == "residual"
+    assert count_parameters(build_model(config.model)) < 20_000
+    metrics = train_and_report(config, tmp_path / "gate")
+    with capsys.disabled():  # the figures belong in the CI log, pass or fail
+        print(
+            f"\naccuracy gate: {metrics['model']} ({metrics['params']:,} parameters), {metrics['epochs']} epochs "
+            f"on {metrics['machine']['device_name']} x{metrics['machine']['cpu_threads']} threads: "
+            f"{metrics['train_seconds']:.0f}s ({metrics['seconds_per_epoch']:.1f}s/epoch), "
+            f"validation {metrics['val_accuracy']:.2f}%, test {metrics['test_accuracy']:.2f}%"
+        )
+    assert metrics["params"] < 20_000
+    assert metrics["epochs"] == config.num_epochs and not metrics["smoke"]
+    assert metrics["test_accuracy"] >= GATE_ACCURACY

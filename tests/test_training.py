@@ -1,0 +1,158 @@
+"""Training loop, determinism, checkpoints and resume, devices: seconds each, on the CPU."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mnist_nb.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
+from mnist_nb.config import TrainConfig
+from mnist_nb.data import Normalization, TensorLoader
+from mnist_nb.training import DeviceError, evaluate, fit, select_device
+
+from .conftest import synthetic_digits
+
+QUICK = TrainConfig(num_epochs=3, batch_size=32, learning_rate=0.2, augment=False, device="cpu", validation_size=100)
+
+
+def quick_fit(config: TrainConfig = QUICK, **kwargs):
+    return fit(config, synthetic_digits(640), synthetic_digits(100, seed=1), log=None, progress=False, **kwargs)
+
+
+def without_seconds(history: list[dict]) -> list[dict]:
+    return [{key: value for key, value in row.items() if key != "seconds"} for row in history]
+
+
+def test_loss_falls_within_seconds_on_cpu():
+    result = quick_fit()
+    losses = [row["train_loss"] for row in result.history]
+    assert losses[-1] < 0.5 * losses[0], losses
+    assert result.final["val_accuracy"] > 80
+    assert set(result.final) >= {"train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"}
+    assert result.device.type == "cpu"
+
+
+def test_same_seed_gives_identical_metrics_on_cpu():
+    first, second = quick_fit(), quick_fit()
+    assert without_seconds(first.history) == without_seconds(second.history)
+    for key, value in first.model.state_dict().items():
+        assert torch.equal(value, second.model.state_dict()[key]), key
+    other = quick_fit(QUICK.replace(seed=1))
+    assert without_seconds(other.history) != without_seconds(first.history)
+
+
+def test_learning_rate_follows_one_cycle():
+    result = quick_fit(QUICK.replace(num_epochs=5, warmup_fraction=0.4))
+    rates = [row["learning_rate"] for row in result.history]  # at the start of each epoch
+    assert rates[0] == pytest.approx(0.2 / 10)
+    assert max(rates) > rates[0] and rates[-1] < max(rates)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    path = tmp_path / "run" / "model.pt"
+    result = quick_fit(checkpoint_path=path)
+    checkpoint = load_checkpoint(path)
+    assert checkpoint["epoch"] == QUICK.num_epochs
+    assert TrainConfig.from_dict(checkpoint["config"]) == QUICK
+    model, normalization = model_from_checkpoint(checkpoint)
+    assert normalization == result.normalization
+    loader = TensorLoader(synthetic_digits(100, seed=1), 50, shuffle=False, normalization=normalization)
+    images, _ = next(iter(loader))
+    torch.testing.assert_close(model(images), result.model.eval()(images))
+    assert evaluate(model, loader) == pytest.approx(evaluate(result.model, loader), rel=1e-5)
+    assert not list(path.parent.glob("*.tmp"))  # no temporary file left behind
+
+
+def test_interrupted_training_resumes_to_the_same_result(tmp_path):
+    path = tmp_path / "model.pt"
+    straight = quick_fit()
+    interrupted = quick_fit(checkpoint_path=path, stop_after_epoch=1)
+    assert len(interrupted.history) == 1
+    resumed = quick_fit(checkpoint_path=path, resume=True)
+    assert without_seconds(resumed.history) == without_seconds(straight.history)
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+def test_resume_with_another_config_is_refused(tmp_path):
+    path = tmp_path / "model.pt"
+    quick_fit(checkpoint_path=path, stop_after_epoch=1)
+    with pytest.raises(CheckpointError, match="different config"):
+        quick_fit(QUICK.replace(learning_rate=0.01), checkpoint_path=path, resume=True)
+
+
+def test_failed_save_keeps_the_previous_checkpoint(tmp_path):
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, {"epoch": 1, "weights": torch.ones(3)})
+    good = path.read_bytes()
+    with pytest.raises(Exception):
+        save_checkpoint(path, {"epoch": 2, "unpicklable": lambda: None})
+    assert path.read_bytes() == good
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_checkpoint_saved_with_cuda_tensors_loads_on_cpu(tmp_path):
+    """Checkpoints store CPU tensors and load with map_location='cpu'; on a GPU machine, prove it."""
+    if not torch.cuda.is_available():
+        # Without a GPU: a checkpoint whose tensors claim a CUDA device cannot be forged, so check
+        # the two halves: model_state is moved to the CPU on save, and loading maps to the CPU.
+        from mnist_nb.checkpoint import training_state
+        from mnist_nb.models import build_model
+        from mnist_nb.training import make_optimizer, make_scheduler
+
+        model = build_model()
+        optimizer = make_optimizer(model, QUICK)
+        state = training_state(
+            model=model,
+            optimizer=optimizer,
+            scheduler=make_scheduler(optimizer, QUICK, 1),
+            config=QUICK,
+            normalization=Normalization(0.1, 0.3),
+            epoch=1,
+            history=[],
+        )
+        assert all(tensor.device.type == "cpu" for tensor in state["model_state"].values())
+        save_checkpoint(tmp_path / "model.pt", state)
+    else:
+        result = quick_fit(QUICK.replace(device="cuda"), checkpoint_path=tmp_path / "model.pt")
+        assert result.device.type == "cuda"
+    model, _ = model_from_checkpoint(load_checkpoint(tmp_path / "model.pt"), "cpu")
+    assert next(model.parameters()).device.type == "cpu"
+
+
+def test_loading_a_missing_or_foreign_file_names_it(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint at"):
+        load_checkpoint(tmp_path / "absent.pt")
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="garbage.pt is not a readable checkpoint"):
+        load_checkpoint(garbage)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.ones(2)}, foreign)
+    with pytest.raises(CheckpointError, match="not an mnist_nb checkpoint"):
+        load_checkpoint(foreign)
+
+
+def test_device_selection():
+    assert select_device("cpu").type == "cpu"
+    assert select_device("auto").type in ("cuda", "mps", "cpu")
+    with pytest.raises(DeviceError, match="unknown device"):
+        select_device("gpu7")
+    if not torch.cuda.is_available():
+        with pytest.raises(DeviceError, match="CUDA is not available"):
+            select_device("cuda")
+
+
+def test_invalid_config_values_are_refused():
+    with pytest.raises(ValueError, match="num_epochs must be >= 1"):
+        TrainConfig(num_epochs=0)
+    with pytest.raises(ValueError, match="learning_rate must be > 0"):
+        TrainConfig(learning_rate=-0.1)
+
+
+def test_smoke_mode_limits_batches(monkeypatch):
+    monkeypatch.setenv("MNIST_NB_SMOKE", "1")
+    result = quick_fit(QUICK.replace(num_epochs=1))
+    assert result.config.max_batches_per_epoch == 5
+    monkeypatch.setenv("MNIST_NB_SMOKE", "0")
+    assert TrainConfig().with_smoke_mode().max_batches_per_epoch is None
