@@ -63,7 +63,7 @@ def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=MODEL_NAMES, default=FINAL_MODEL, help="model of the series (default: %(default)s)")
     parser.add_argument("--epochs", type=_positive_int, default=defaults.num_epochs, help="epochs (default: %(default)s)")
     parser.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size, help="default: %(default)s")
-    parser.add_argument("--lr", type=_positive_float, default=defaults.learning_rate, help="peak learning rate (default: %(default)s)")
+    parser.add_argument("--lr", type=_positive_float, default=None, help="peak learning rate (default: the model's own)")
     parser.add_argument(
         "--augment", action=argparse.BooleanOptionalAction, default=None, help="augmentation (default: the model's own)"
     )
@@ -148,7 +148,9 @@ def _check_out_directory(out: Path, *, resume: bool, overwrite: bool, parser: ar
 
 
 def command_train(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
-    config = _config_from(arguments, arguments.seed).with_smoke_mode()
+    from mnist_nb.training import with_model_defaults
+
+    config = with_model_defaults(_config_from(arguments, arguments.seed).with_smoke_mode())
     out = arguments.out or Path("runs") / f"{config.model}-seed{config.seed}"
     _check_out_directory(out, resume=arguments.resume, overwrite=arguments.overwrite, parser=parser)
     print(config.describe(), flush=True)

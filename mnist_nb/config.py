@@ -32,7 +32,8 @@ class TrainConfig:
     # One-cycle schedule: the learning rate warms up to `learning_rate` over the first
     # `warmup_fraction` of the steps, then anneals (cosine) to nearly zero. The final-epoch
     # model is the one reported: no epoch is ever picked, on validation or on test.
-    learning_rate: float = 0.1
+    # None means "the model's own default" (0.1; 0.05 for the baseline, which has no BatchNorm).
+    learning_rate: float | None = None
     warmup_fraction: float = 0.2
     momentum: float = 0.9
     weight_decay: float = 5e-4
@@ -61,7 +62,7 @@ class TrainConfig:
             problems.append(f"num_epochs must be >= 1 (got {self.num_epochs})")
         if self.batch_size < 1:
             problems.append(f"batch_size must be >= 1 (got {self.batch_size})")
-        if not self.learning_rate > 0:
+        if self.learning_rate is not None and not self.learning_rate > 0:
             problems.append(f"learning_rate must be > 0 (got {self.learning_rate})")
         if not 0 <= self.warmup_fraction < 1:
             problems.append(f"warmup_fraction must be in [0, 1) (got {self.warmup_fraction})")

@@ -177,9 +177,17 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_
     )
 
 
+def with_model_defaults(config: TrainConfig) -> TrainConfig:
+    """Fill the settings left to the model (None) with its defaults, so saved configs are concrete."""
+    spec = model_spec(config.model)
+    return config.replace(
+        learning_rate=spec.learning_rate if config.learning_rate is None else config.learning_rate,
+        augment=spec.augment if config.augment is None else config.augment,
+    )
+
+
 def augmentation_for(config: TrainConfig) -> Augmentation | None:
-    augment = model_spec(config.model).augment if config.augment is None else config.augment
-    if not augment:
+    if not with_model_defaults(config).augment:
         return None
     return Augmentation(config.rotation_degrees, config.translate_pixels, config.scale_range)
 
@@ -234,7 +242,7 @@ def fit(
     `checkpoint_path`, a checkpoint is written after every epoch; `resume=True` continues from it.
     `stop_after_epoch` ends early (to simulate an interruption); smoke mode limits batches.
     """
-    config = config.with_smoke_mode()
+    config = with_model_defaults(config.with_smoke_mode())
     device = select_device(config.device)
     if progress == "auto":
         progress = sys.stdout.isatty()
@@ -334,3 +342,35 @@ def fit(
             break
     model.eval()
     return result
+
+
+def train_models(names: list[str], config: TrainConfig, **fit_options) -> dict[str, TrainingResult]:
+    """Train each named model with the same recipe and budget (`config` with its model replaced).
+
+    Each model's own augmentation default applies unless `config.augment` says otherwise.
+    The train and validation images are loaded once and shared.
+    """
+    if "train_set" not in fit_options:
+        fit_options["train_set"], fit_options["validation_set"] = load_training_split(
+            validation_size=config.validation_size, split_seed=config.split_seed
+        )
+    log = fit_options.get("log", print)
+    results = {}
+    for name in names:
+        if log:
+            log(f"--- {name} ---")
+        results[name] = fit(config.replace(model=name), **fit_options)
+    return results
+
+
+def comparison_table(results: dict[str, TrainingResult]) -> str:
+    """One line per run: parameters, final train and validation accuracy, their gap, seconds."""
+    lines = [f"{'model':<12} {'params':>8} {'train %':>8} {'val %':>7} {'gap':>6} {'seconds':>8}"]
+    for name, result in results.items():
+        final = result.final
+        gap = final["train_accuracy"] - final["val_accuracy"] if final["val_accuracy"] is not None else float("nan")
+        lines.append(
+            f"{name:<12} {result.parameters:>8,} {final['train_accuracy']:>8.2f} {final['val_accuracy']:>7.2f} "
+            f"{gap:>+6.2f} {result.train_seconds:>8.1f}"
+        )
+    return "\n".join(lines)

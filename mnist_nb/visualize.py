@@ -1,8 +1,9 @@
 """Plots and model inspection for the notebooks: digits, curves, feature maps, attention, Grad-CAM.
 
-Every plotting function builds its own `matplotlib.figure.Figure` (via `plt.subplots`) and
-returns it, without calling `plt.show()`: a notebook displays it, a test inspects it, a script
-saves it with `fig.savefig(...)`. Close figures you no longer need with `plt.close(fig)`.
+Every plotting function builds its own `matplotlib.figure.Figure` and returns it. The figures
+are made without pyplot, so nothing is drawn behind your back: a notebook shows the figure a
+cell returns (once), a test inspects it, a script saves it with `fig.savefig(...)`, and nothing
+piles up in pyplot's list of open figures.
 
 Images come in two forms: the raw dataset bytes (uint8 [N, 28, 28], shown on the fixed 0-255
 scale) or model inputs (float [N, 1, 28, 28] or [N, 28, 28], shown as they are, autoscaled).
@@ -15,7 +16,6 @@ import copy
 import math
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -27,6 +27,12 @@ from mnist_nb.models import SpatialAttention, SqueezeExcitation
 WRONG_COLOR = "tab:red"
 
 
+def _subplots(*grid, figsize, squeeze: bool = True, **options):
+    """`plt.subplots` without pyplot: a standalone Figure (PNG at 80 dpi in notebooks)."""
+    fig = Figure(figsize=figsize, dpi=80)
+    return fig, fig.subplots(*grid, squeeze=squeeze, **options)
+
+
 # ----------------------------------------------------------------------------- small helpers
 
 
@@ -34,7 +40,7 @@ def _grid(count: int, num_columns: int, cell: float = 1.3, title: str | None = N
     """A figure with `count` axes on a grid (unused cells removed); returns (fig, flat list of axes)."""
     num_columns = max(1, min(num_columns, count))
     num_rows = max(1, math.ceil(count / num_columns))
-    fig, axes = plt.subplots(
+    fig, axes = _subplots(
         num_rows, num_columns, figsize=(cell * num_columns, (cell + 0.25) * num_rows + 0.3), squeeze=False
     )
     axes = list(axes.flat)
@@ -114,7 +120,7 @@ def show_digits(images, labels=None, predictions=None, num_columns: int = 10, ti
 def plot_class_balance(labels: torch.Tensor, title: str | None = None) -> Figure:
     """Bar chart of how many images each digit 0-9 has (labels: int [N]): is any class rare?"""
     counts = torch.bincount(labels.detach().cpu().long(), minlength=NUM_CLASSES)
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = _subplots(figsize=(6, 3))
     bars = ax.bar(range(len(counts)), counts.tolist(), color="tab:blue")
     ax.bar_label(bars, fontsize=7)
     ax.set_xticks(range(len(counts)))
@@ -128,7 +134,7 @@ def plot_class_balance(labels: torch.Tensor, title: str | None = None) -> Figure
 def plot_pixel_histogram(images: torch.Tensor) -> Figure:
     """Histogram of pixel values (uint8 [N, 28, 28]), log scale: mostly 0 (background), some 255 (ink)."""
     counts = torch.bincount(images.detach().cpu().flatten().long(), minlength=256)  # [256]
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = _subplots(figsize=(6, 3))
     ax.stairs(counts.numpy(), range(len(counts) + 1), fill=True)
     ax.set_yscale("log")
     ax.set_xlabel("pixel value")
@@ -150,7 +156,7 @@ def plot_curves(
     histories: run name -> `TrainingResult.history` rows (epoch, train_loss, val_accuracy, ...);
     rows where a metric is None (no validation) are left out of that line.
     """
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3), squeeze=False)
+    fig, axes = _subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3), squeeze=False)
     for ax, metric in zip(axes.flat, metrics):
         for run, history in histories.items():
             rows = [row for row in history if row.get(metric) is not None]
@@ -310,7 +316,7 @@ def plot_confusion_matrix(matrix: torch.Tensor, title: str | None = None) -> Fig
     """The confusion matrix as a heatmap with the count written in each cell (rows: true class)."""
     matrix = matrix.detach().cpu()
     num_classes = len(matrix)
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig, ax = _subplots(figsize=(5.5, 5))
     ax.imshow(matrix.numpy(), cmap="Blues")
     threshold = matrix.max().item() / 2
     for true in range(num_classes):
@@ -335,7 +341,7 @@ def plot_misclassified(images, predictions, targets, max_images: int = 32, num_c
     predictions, targets = predictions.detach().cpu(), targets.detach().cpu()
     wrong = (predictions != targets).nonzero().flatten()
     if len(wrong) == 0:
-        fig, ax = plt.subplots(figsize=(4, 1.2))
+        fig, ax = _subplots(figsize=(4, 1.2))
         ax.text(0.5, 0.5, f"no misclassified images among {len(targets)}", ha="center", va="center")
         ax.set_axis_off()
         return fig
@@ -387,7 +393,7 @@ def plot_gradient_norms(norms: dict[str, dict[str, float]]) -> Figure:
         raise ValueError("every run must have the same number of conv layers to compare them side by side")
     layers = layer_lists[0]
     width = 0.8 / len(norms)
-    fig, ax = plt.subplots(figsize=(min(max(6, 0.5 * len(layers) + 2), 14), 4))
+    fig, ax = _subplots(figsize=(min(max(6, 0.5 * len(layers) + 2), 14), 4))
     for offset, (run, run_norms) in enumerate(norms.items()):
         positions = [index + (offset - (len(norms) - 1) / 2) * width for index in range(len(layers))]
         ax.bar(positions, list(run_norms.values()), width, label=run)
