@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -12,6 +10,7 @@ import torch.nn as nn
 from mnist_nb.config import TrainConfig
 from mnist_nb.data import Normalization
 from mnist_nb.models import MnistNet, build_model
+from mnist_nb.results import atomic_file
 
 CHECKPOINT_FORMAT = 1
 
@@ -25,18 +24,8 @@ def save_checkpoint(path: Path | str, payload: dict) -> None:
 
     The rename is atomic: a crash mid-write leaves the previous checkpoint intact, never half a file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save({"format": CHECKPOINT_FORMAT, **payload}, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "wb") as file:
+        torch.save({"format": CHECKPOINT_FORMAT, **payload}, file)
 
 
 def training_state(
@@ -81,3 +70,4 @@ def model_from_checkpoint(checkpoint: dict, device: torch.device | str = "cpu") 
     model = build_model(checkpoint["model_name"])
     model.load_state_dict(checkpoint["model_state"])
     return model.to(device).eval(), Normalization(**checkpoint["normalization"])
+

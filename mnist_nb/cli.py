@@ -4,6 +4,7 @@
     python -m mnist_nb evaluate runs/final/model.pt
     python -m mnist_nb seeds --num-seeds 5 --out runs/seeds
     python -m mnist_nb models
+    python -m mnist_nb notebooks [--smoke] [NAMES...]
 """
 
 from __future__ import annotations
@@ -107,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     seeds.add_argument("--out", type=Path, default=None, help="directory (default: runs/MODEL-seeds)")
 
     commands.add_parser("models", help="list the models of the series with their parameter counts")
+
+    notebooks = commands.add_parser("notebooks", help="execute the notebook series headless with papermill")
+    notebooks.add_argument("names", nargs="*", help="notebooks to run: 02, batchnorm or 02_batchnorm (default: all)")
+    notebooks.add_argument(
+        "--smoke", action="store_true", help="a few batches per training; committed notebooks are left untouched"
+    )
+    notebooks.add_argument("--output-dir", type=Path, default=None, help="write executed notebooks here instead")
     return parser
 
 
@@ -236,6 +244,19 @@ def command_models() -> None:
         )
 
 
+def command_notebooks(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from mnist_nb.notebooks import find_notebooks, format_table, run_series
+
+    try:
+        find_notebooks(arguments.names)
+    except ValueError as error:
+        parser.error(str(error))
+    runs = run_series(arguments.names, smoke=arguments.smoke, output_dir=arguments.output_dir)
+    print()
+    print(format_table(runs))
+    return 0 if all(run.ok for run in runs) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     from mnist_nb.checkpoint import CheckpointError
     from mnist_nb.data import MnistDataError
@@ -253,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             command_seeds(arguments, parser)
         elif arguments.command == "models":
             command_models()
+        elif arguments.command == "notebooks":
+            return command_notebooks(arguments, parser)
     except (MnistDataError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -2,29 +2,53 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import statistics
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import torch
 
 
-def write_json(path: Path | str, payload: dict) -> None:
-    """Write JSON to a temporary file beside `path`, then rename it over (never half a file)."""
+@contextlib.contextmanager
+def atomic_file(path: Path | str, mode: str = "w") -> Iterator[IO]:
+    """Write to a temporary file beside `path`; on success rename it over `path`, else delete it.
+
+    The rename is atomic: a crash or an error mid-write leaves the previous file intact, never
+    half a file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump(payload, file, indent=2)
-            file.write("\n")
+        with os.fdopen(handle, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, _default_file_mode())  # mkstemp makes files private (0600)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _default_file_mode() -> int:
+    """The mode open() would give a new file: 0666 minus the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_json(path: Path | str, payload: dict) -> None:
+    """Write `payload` as indented JSON, atomically."""
+    with atomic_file(path, "w") as file:
+        json.dump(payload, file, indent=2)
+        file.write("\n")
 
 
 def mean_and_std(values: list[float]) -> tuple[float, float]:
@@ -62,3 +86,4 @@ def machine_description(device: torch.device) -> dict:
         "torchvision": torchvision.__version__,
         "platform": platform.platform(terse=True),
     }
+

@@ -240,18 +240,29 @@ def attention_maps(model: nn.Module, images: torch.Tensor) -> dict[str, torch.Te
 
 
 def overlay_heatmaps(
-    images, heatmaps: torch.Tensor, labels=None, title: str | None = None, alpha: float = 0.5
+    images,
+    heatmaps: torch.Tensor,
+    labels=None,
+    title: str | None = None,
+    alpha: float = 0.5,
+    normalize: bool = False,
 ) -> Figure:
     """One row: each digit in gray with its heatmap on top in 'jet' (blue 0 ... red 1).
 
     images: uint8 [N, 28, 28] or float [N, 1, 28, 28]; heatmaps in [0, 1], [N, h, w] or
-    [N, 1, h, w] (spatial attention, Grad-CAM), resized bilinearly to 28x28.
+    [N, 1, h, w] (spatial attention, Grad-CAM), resized bilinearly to 28x28. `normalize=True`
+    stretches each map to its own [min, max]: trained attention gates often span only a narrow
+    band (say 0.9 to 1.0), which on the fixed scale would all look the same red.
     """
     pictures, limits = _as_pictures(images)
     heatmaps = heatmaps.detach().cpu().float()
     if heatmaps.ndim == 3:
         heatmaps = heatmaps.unsqueeze(1)
     heatmaps = F.interpolate(heatmaps, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", align_corners=False)[:, 0]
+    if normalize:
+        low = heatmaps.amin((1, 2), keepdim=True)
+        high = heatmaps.amax((1, 2), keepdim=True)
+        heatmaps = (heatmaps - low) / (high - low).clamp_min(1e-8)
     fig, axes = _grid(len(pictures), num_columns=len(pictures), cell=1.5, title=title)
     for index, ax in enumerate(axes):
         ax.imshow(pictures[index].numpy(), cmap="gray", **limits)

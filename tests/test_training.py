@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -61,6 +63,9 @@ def test_checkpoint_round_trip(tmp_path):
     torch.testing.assert_close(model(images), result.model.eval()(images))
     assert evaluate(model, loader) == pytest.approx(evaluate(result.model, loader), rel=1e-5)
     assert not list(path.parent.glob("*.tmp"))  # no temporary file left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # readable like any file the user writes
 
 
 def test_interrupted_training_resumes_to_the_same_result(tmp_path):

@@ -1,0 +1,165 @@
+"""Run the notebook series headless with papermill: `python -m mnist_nb notebooks [--smoke] [NAMES...]`.
+
+Each notebook runs in a fresh `python3` kernel with `notebooks/` as its working directory. The
+executed copy goes to a temporary file first; only a notebook that ran to the end replaces the
+committed one (a failure midway leaves it untouched). The series stops at the first failing cell
+and names it. Smoke runs (a few batches per training) never replace committed notebooks: their
+executed copies go to a scratch directory, or to `--output-dir`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mnist_nb.config import SMOKE_ENVIRONMENT_VARIABLE
+from mnist_nb.data import project_root
+
+KERNEL_NAME = "python3"
+KEY_METRIC_TAG = "key-metric"
+KEY_METRIC_PREFIX = "key metric: "
+
+
+def notebook_directory() -> Path:
+    root = project_root()
+    if root is None or not (root / "notebooks").is_dir():
+        raise FileNotFoundError("the notebooks live in the repository checkout: run this from a clone of mnist-nb")
+    return root / "notebooks"
+
+
+def find_notebooks(names: list[str] | None = None, directory: Path | None = None) -> list[Path]:
+    """The series in order; `names` select by full name, number ("02") or topic ("batchnorm")."""
+    directory = directory or notebook_directory()
+    series = sorted(path for path in directory.glob("[0-9][0-9]_*.ipynb"))
+    if not names:
+        return series
+    chosen = []
+    for name in names:
+        stem = name.removesuffix(".ipynb")
+        matches = [path for path in series if path.stem == stem or path.stem.split("_", 1)[0] == stem or path.stem.split("_", 1)[1] == stem]
+        if len(matches) != 1:
+            valid = ", ".join(path.stem for path in series)
+            raise ValueError(f"no notebook named {name!r}; valid names: {valid}")
+        chosen.append(matches[0])
+    return chosen
+
+
+@dataclass
+class NotebookRun:
+    name: str
+    seconds: float
+    key_metric: str = ""
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def key_metric(notebook) -> str:
+    """The text after 'key metric: ' printed by the cell tagged `key-metric`."""
+    for cell in notebook.cells:
+        if KEY_METRIC_TAG in cell.get("metadata", {}).get("tags", []):
+            for output in cell.get("outputs", []):
+                for line in output.get("text", "").splitlines():
+                    if line.startswith(KEY_METRIC_PREFIX):
+                        return line.removeprefix(KEY_METRIC_PREFIX).strip()
+    return ""
+
+
+def strip_run_metadata(notebook) -> None:
+    """Drop papermill's per-cell timestamps and durations: they change on every run, mean nothing to
+    a reader, and would make every re-run a diff of every cell."""
+    notebook.metadata.pop("papermill", None)
+    for cell in notebook.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+
+
+def run_notebook(path: Path, output_path: Path, *, smoke: bool, parameters: dict | None = None) -> NotebookRun:
+    """Execute `path` into a temporary file, then move it to `output_path` if every cell ran."""
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    output_path = Path(output_path)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".ipynb", dir=output_path.parent)
+    os.close(handle)
+    previous = os.environ.get(SMOKE_ENVIRONMENT_VARIABLE)
+    os.environ[SMOKE_ENVIRONMENT_VARIABLE] = "1" if smoke else "0"  # the kernel inherits it
+    started = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(path),
+            temporary,
+            parameters=parameters or {},
+            kernel_name=KERNEL_NAME,
+            cwd=str(path.parent),
+            progress_bar=False,
+            log_output=False,
+        )
+        seconds = time.perf_counter() - started
+        notebook = nbformat.read(temporary, as_version=4)
+        strip_run_metadata(notebook)
+        nbformat.write(notebook, temporary)
+        os.replace(temporary, output_path)  # only now is the previous notebook replaced
+    except PapermillExecutionError as error:
+        message = error.evalue.strip().splitlines()[0] if error.evalue.strip() else ""
+        source = (error.source or "").strip().splitlines()
+        return NotebookRun(
+            path.stem,
+            time.perf_counter() - started,
+            error=f"cell {error.cell_index} ({source[0] if source else 'empty'!r}) raised {error.ename}: {message}",
+        )
+    except Exception as error:  # noqa: BLE001 - a dead kernel, an unreadable notebook...: reported, nothing replaced
+        return NotebookRun(path.stem, time.perf_counter() - started, error=f"{type(error).__name__}: {error}")
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+        if previous is None:
+            os.environ.pop(SMOKE_ENVIRONMENT_VARIABLE, None)
+        else:
+            os.environ[SMOKE_ENVIRONMENT_VARIABLE] = previous
+    return NotebookRun(path.stem, seconds, key_metric=key_metric(notebook))
+
+
+def run_series(
+    names: list[str] | None = None,
+    *,
+    smoke: bool = False,
+    output_dir: Path | None = None,
+    parameters: dict | None = None,
+    log=print,
+) -> list[NotebookRun]:
+    """Run the chosen notebooks in order; stop at the first failure. Returns one row per notebook run.
+
+    Full runs replace the committed notebooks (unless `output_dir` is given); smoke runs write to
+    `output_dir` or a scratch directory.
+    """
+    paths = find_notebooks(names)
+    if output_dir is None and smoke:
+        output_dir = Path(tempfile.mkdtemp(prefix="mnist-nb-smoke-"))
+    runs = []
+    for path in paths:
+        target = (Path(output_dir) / path.name) if output_dir is not None else path
+        if log:
+            log(f"running {path.name} ({'smoke' if smoke else 'full'}) ...")
+        run = run_notebook(path, target, smoke=smoke, parameters=parameters)
+        runs.append(run)
+        if not run.ok:
+            if log:
+                log(f"FAILED {path.name}: {run.error}; {path.name} was left as it was")
+            break
+    return runs
+
+
+def format_table(runs: list[NotebookRun]) -> str:
+    width = max([len("notebook")] + [len(run.name) for run in runs])
+    lines = [f"{'notebook':<{width}}  {'seconds':>8}  key metric"]
+    for run in runs:
+        lines.append(f"{run.name:<{width}}  {run.seconds:>8.1f}  {run.key_metric if run.ok else 'FAILED: ' + run.error}")
+    lines.append(f"{'total':<{width}}  {sum(run.seconds for run in runs):>8.1f}")
+    return "\n".join(lines)

@@ -1,0 +1,96 @@
+"""The committed notebooks, as GitHub readers and CI see them, and nbval over them in smoke mode."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mnist_nb.notebooks import KEY_METRIC_TAG, key_metric
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+SERIES = [
+    "00_data",
+    "01_baseline",
+    "02_batchnorm",
+    "03_dropout_augmentation",
+    "04_global_average_pooling",
+    "05_attention",
+    "06_residual",
+    "07_final_training",
+    "08_inside_the_model",
+]
+MACHINE_PATHS = re.compile(r"(/work/|/tmp/|/root/|/home/[a-z]|site-packages|[A-Z]:\\\\Users)")
+
+
+def read(name: str):
+    return nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+
+
+def code_cells(notebook):
+    return [cell for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def test_the_series_is_complete():
+    assert sorted(path.stem for path in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) == SERIES
+
+
+@pytest.mark.parametrize("name", SERIES)
+def test_committed_notebook_is_fully_executed_and_clean(name):
+    path = NOTEBOOKS / f"{name}.ipynb"
+    notebook = read(name)
+    nbformat.validate(notebook)
+    cells = code_cells(notebook)
+    assert [cell.execution_count for cell in cells] == list(range(1, len(cells) + 1)), "not executed top to bottom"
+    outputs = [output for cell in cells for output in cell.outputs]
+    assert not [output for output in outputs if output.output_type == "error"]
+    assert not [output for output in outputs if output.get("name") == "stderr"], "warnings on stderr"
+    assert any("image/png" in output.get("data", {}) for output in outputs), "no figure"
+    assert not MACHINE_PATHS.findall(str(outputs)), "machine paths in outputs"
+    assert "widgets" not in notebook.metadata
+    assert path.stat().st_size < 5_000_000
+    assert any("parameters" in cell.metadata.get("tags", []) for cell in cells)
+    assert any(KEY_METRIC_TAG in cell.metadata.get("tags", []) for cell in cells) and key_metric(notebook)
+    text = "".join(output.get("text", "") for output in outputs)
+    assert "full run" in text and "smoke run" not in text, "committed outputs must come from a full run"
+
+
+def test_final_notebook_reaches_99_4_with_under_20k_parameters():
+    metric = key_metric(read("07_final_training"))
+    accuracy = float(re.search(r"test accuracy ([\d.]+)%", metric).group(1))
+    parameters = int(re.search(r"with ([\d,]+) parameters", metric).group(1).replace(",", ""))
+    assert accuracy >= 99.4, metric
+    assert parameters < 20_000, metric
+
+
+def test_notebooks_define_no_helpers():
+    for name in SERIES:
+        for cell in code_cells(read(name)):
+            assert not re.search(r"^\s*(def|class) ", cell.source, re.MULTILINE), f"{name} defines a helper"
+
+
+@pytest.mark.parametrize("name", SERIES)
+def test_notebook_renders_to_html_with_its_figures(name):
+    from nbconvert import HTMLExporter
+
+    html, _ = HTMLExporter().from_notebook_node(read(name))
+    assert html.count("data:image/png;base64,") >= 1
+    assert "Traceback" not in html
+    assert len(html) < 5_000_000
+
+
+def test_nbval_passes_in_smoke_mode():
+    """`pytest --nbval-lax notebooks/` with MNIST_NB_SMOKE=1, in its own process (its own environment)."""
+    environment = {**os.environ, "MNIST_NB_SMOKE": "1"}
+    command = [
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+        "--nbval-sanitize-with", str(NOTEBOOKS / "nbval_sanitize.cfg"), str(NOTEBOOKS),
+    ]  # fmt: skip
+    completed = subprocess.run(command, cwd=NOTEBOOKS.parent, env=environment, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stdout[-5000:] + completed.stderr[-2000:]
+    assert re.search(r"\d+ passed", completed.stdout)
