@@ -24,7 +24,8 @@ class Augmentation:
 def random_affine(images: torch.Tensor, augmentation: Augmentation, generator: torch.Generator) -> torch.Tensor:
     """Warp float images [B, C, H, W] (background 0) by one random affine map each.
 
-    Draws 5 numbers per image from `generator`, so a seeded generator gives the same batch.
+    Draws 4 numbers per image (angle, scale, shift x, shift y) from `generator`, so a seeded
+    generator gives the same batch.
     """
     batch, _, height, width = images.shape
 

@@ -123,6 +123,7 @@ def evaluate(model: nn.Module, loader: TensorLoader) -> dict:
     total_correct = torch.zeros((), device=device, dtype=torch.long)
     total_seen = 0
     for images, labels in loader:
+        images, labels = images.to(device), labels.to(device)  # no-op when the loader is on the device
         with autocast_for(device):
             logits = model(images)
         total_loss += F.cross_entropy(logits.float(), labels, reduction="sum")
@@ -139,7 +140,7 @@ def predict(model: nn.Module, loader: TensorLoader) -> tuple[torch.Tensor, torch
     predictions, targets = [], []
     for images, labels in loader:
         with autocast_for(device):
-            predictions.append(model(images).argmax(1).cpu())
+            predictions.append(model(images.to(device)).argmax(1).cpu())
         targets.append(labels.cpu())
     return torch.cat(predictions), torch.cat(targets)
 
@@ -365,12 +366,13 @@ def train_models(names: list[str], config: TrainConfig, **fit_options) -> dict[s
 
 def comparison_table(results: dict[str, TrainingResult]) -> str:
     """One line per run: parameters, final train and validation accuracy, their gap, seconds."""
-    lines = [f"{'model':<12} {'params':>8} {'train %':>8} {'val %':>7} {'gap':>6} {'seconds':>8}"]
+    width = max([12] + [len(name) for name in results])
+    lines = [f"{'model':<{width}} {'params':>8} {'train %':>8} {'val %':>7} {'gap':>6} {'seconds':>8}"]
     for name, result in results.items():
         final = result.final
         gap = final["train_accuracy"] - final["val_accuracy"] if final["val_accuracy"] is not None else float("nan")
         lines.append(
-            f"{name:<12} {result.parameters:>8,} {final['train_accuracy']:>8.2f} {final['val_accuracy']:>7.2f} "
+            f"{name:<{width}} {result.parameters:>8,} {final['train_accuracy']:>8.2f} {final['val_accuracy']:>7.2f} "
             f"{gap:>+6.2f} {result.train_seconds:>8.1f}"
         )
     return "\n".join(lines)

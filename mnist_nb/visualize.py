@@ -20,6 +20,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from mnist_nb.data import IMAGE_SIZE, NUM_CLASSES
 from mnist_nb.models import SpatialAttention, SqueezeExcitation
@@ -163,6 +164,7 @@ def plot_curves(
             ax.plot([row["epoch"] for row in rows], [row[metric] for row in rows], marker=".", label=run)
         ax.set_title(metric.replace("_", " "))
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
