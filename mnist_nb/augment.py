@@ -41,8 +41,8 @@ def random_affine(images: torch.Tensor, augmentation: Augmentation, generator: t
 
     # theta maps output coordinates to input coordinates: dividing by `scale` zooms in when scale > 1.
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack(
-        [torch.stack([cos, -sin, shift_x], dim=1), torch.stack([sin, cos, shift_y], dim=1)], dim=1
-    ).to(images.dtype)  # [B, 2, 3]
+    theta = torch.stack([torch.stack([cos, -sin, shift_x], dim=1), torch.stack([sin, cos, shift_y], dim=1)], dim=1).to(
+        images.dtype
+    )  # [B, 2, 3]
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)  # [B, H, W, 2]
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)

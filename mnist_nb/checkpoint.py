@@ -70,4 +70,3 @@ def model_from_checkpoint(checkpoint: dict, device: torch.device | str = "cpu") 
     model = build_model(checkpoint["model_name"])
     model.load_state_dict(checkpoint["model_state"])
     return model.to(device).eval(), Normalization(**checkpoint["normalization"])
-

@@ -1,10 +1,10 @@
 """Command line: `python -m mnist_nb {train,evaluate,seeds,models} ...`.
 
-    python -m mnist_nb train --model residual --epochs 15 --seed 0 --out runs/final
-    python -m mnist_nb evaluate runs/final/model.pt
-    python -m mnist_nb seeds --num-seeds 5 --out runs/seeds
-    python -m mnist_nb models
-    python -m mnist_nb notebooks [--smoke] [NAMES...]
+python -m mnist_nb train --model residual --epochs 15 --seed 0 --out runs/final
+python -m mnist_nb evaluate runs/final/model.pt
+python -m mnist_nb seeds --num-seeds 5 --out runs/seeds
+python -m mnist_nb models
+python -m mnist_nb notebooks [--smoke] [NAMES...]
 """
 
 from __future__ import annotations
@@ -61,10 +61,16 @@ def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     from mnist_nb.models import FINAL_MODEL, MODEL_NAMES
 
     defaults = TrainConfig()
-    parser.add_argument("--model", choices=MODEL_NAMES, default=FINAL_MODEL, help="model of the series (default: %(default)s)")
-    parser.add_argument("--epochs", type=_positive_int, default=defaults.num_epochs, help="epochs (default: %(default)s)")
+    parser.add_argument(
+        "--model", choices=MODEL_NAMES, default=FINAL_MODEL, help="model of the series (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--epochs", type=_positive_int, default=defaults.num_epochs, help="epochs (default: %(default)s)"
+    )
     parser.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size, help="default: %(default)s")
-    parser.add_argument("--lr", type=_positive_float, default=None, help="peak learning rate (default: the model's own)")
+    parser.add_argument(
+        "--lr", type=_positive_float, default=None, help="peak learning rate (default: the model's own)"
+    )
     parser.add_argument(
         "--augment", action=argparse.BooleanOptionalAction, default=None, help="augmentation (default: the model's own)"
     )
@@ -152,7 +158,9 @@ def train_and_report(config: TrainConfig, out: Path, *, resume: bool = False) ->
 
 def _check_out_directory(out: Path, *, resume: bool, overwrite: bool, parser: argparse.ArgumentParser) -> None:
     if (out / "model.pt").exists() and not (resume or overwrite):
-        parser.error(f"{out / 'model.pt'} exists: pass --resume to continue it, --overwrite to replace it, or another --out")
+        parser.error(
+            f"{out / 'model.pt'} exists: pass --resume to continue it, --overwrite to replace it, or another --out"
+        )
 
 
 def command_train(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> None:

@@ -14,7 +14,6 @@ Honesty rules encoded here:
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import io
 import os

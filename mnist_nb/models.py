@@ -51,9 +51,7 @@ class ConvBNAct(nn.Sequential):
         activation: bool = True,
     ) -> None:
         layers: OrderedDict[str, nn.Module] = OrderedDict()
-        layers["conv"] = nn.Conv2d(
-            in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=not batchnorm
-        )
+        layers["conv"] = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=not batchnorm)
         if batchnorm:
             layers["norm"] = nn.BatchNorm2d(out_channels)
         if activation:
@@ -200,9 +198,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {
     "batchnorm": ModelSpec("+ BatchNorm after every conv"),
     "dropout": ModelSpec("+ dropout and augmentation", dropout=0.05, augment=True),
     "gap": ModelSpec("+ Global Average Pooling head", dropout=0.05, augment=True, head="gap"),
-    "attention": ModelSpec(
-        "+ channel and spatial attention", dropout=0.05, augment=True, head="gap", attention=True
-    ),
+    "attention": ModelSpec("+ channel and spatial attention", dropout=0.05, augment=True, head="gap", attention=True),
     "residual": ModelSpec(
         "+ identity residual connections (final model)",
         dropout=0.05,
@@ -258,14 +254,16 @@ def build_model(name: str = FINAL_MODEL, *, skip: bool | None = None) -> MnistNe
 
 
 def initialize(model: nn.Module) -> None:
-    """He (Kaiming) normal initialization for every conv, zero biases.
+    """He (Kaiming) normal initialization for the convs of the main path, zero biases.
 
     ReLU zeroes half of its input, so each layer must double the variance it passes on to keep
     the signal alive: std = sqrt(2 / fan). PyTorch's default conv init is smaller; without
     BatchNorm to rescale, a plain 8-conv stack started that way does not train at all.
+    The attention gates keep PyTorch's smaller default: they end in a sigmoid, and a gate that
+    starts saturated (near 0 or 1 everywhere) blocks the signal or the gradient.
     """
     for module in model.modules():
-        if isinstance(module, nn.Conv2d):
-            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
+        if isinstance(module, ConvBNAct):
+            nn.init.kaiming_normal_(module.conv.weight, mode="fan_out", nonlinearity="relu")
+            if module.conv.bias is not None:
+                nn.init.zeros_(module.conv.bias)

@@ -39,7 +39,11 @@ def find_notebooks(names: list[str] | None = None, directory: Path | None = None
     chosen = []
     for name in names:
         stem = name.removesuffix(".ipynb")
-        matches = [path for path in series if path.stem == stem or path.stem.split("_", 1)[0] == stem or path.stem.split("_", 1)[1] == stem]
+        matches = [
+            path
+            for path in series
+            if path.stem == stem or path.stem.split("_", 1)[0] == stem or path.stem.split("_", 1)[1] == stem
+        ]
         if len(matches) != 1:
             valid = ", ".join(path.stem for path in series)
             raise ValueError(f"no notebook named {name!r}; valid names: {valid}")
@@ -160,6 +164,8 @@ def format_table(runs: list[NotebookRun]) -> str:
     width = max([len("notebook")] + [len(run.name) for run in runs])
     lines = [f"{'notebook':<{width}}  {'seconds':>8}  key metric"]
     for run in runs:
-        lines.append(f"{run.name:<{width}}  {run.seconds:>8.1f}  {run.key_metric if run.ok else 'FAILED: ' + run.error}")
+        lines.append(
+            f"{run.name:<{width}}  {run.seconds:>8.1f}  {run.key_metric if run.ok else 'FAILED: ' + run.error}"
+        )
     lines.append(f"{'total':<{width}}  {sum(run.seconds for run in runs):>8.1f}")
     return "\n".join(lines)

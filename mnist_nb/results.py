@@ -86,4 +86,3 @@ def machine_description(device: torch.device) -> dict:
         "torchvision": torchvision.__version__,
         "platform": platform.platform(terse=True),
     }
-

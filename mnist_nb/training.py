@@ -45,7 +45,9 @@ def select_device(requested: str = "auto") -> torch.device:
         if not torch.cuda.is_available():
             raise DeviceError(f"device {requested!r} requested but CUDA is not available here: use --device cpu")
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise DeviceError(f"device {requested!r} does not exist: this machine has {torch.cuda.device_count()} GPU(s)")
+            raise DeviceError(
+                f"device {requested!r} does not exist: this machine has {torch.cuda.device_count()} GPU(s)"
+            )
     elif device.type == "mps":
         if not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
             raise DeviceError(f"device {requested!r} requested but MPS is not available here: use --device cpu")
@@ -216,7 +218,9 @@ class TrainingResult:
 
 def format_epoch(row: dict, num_epochs: int) -> str:
     validation = (
-        f"val loss {row['val_loss']:.4f} acc {row['val_accuracy']:6.2f}%" if row["val_accuracy"] is not None else "no validation"
+        f"val loss {row['val_loss']:.4f} acc {row['val_accuracy']:6.2f}%"
+        if row["val_accuracy"] is not None
+        else "no validation"
     )
     return (
         f"epoch {row['epoch']:>2}/{num_epochs}  train loss {row['train_loss']:.4f} acc {row['train_accuracy']:6.2f}%  "

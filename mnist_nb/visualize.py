@@ -158,7 +158,7 @@ def plot_curves(
     rows where a metric is None (no validation) are left out of that line.
     """
     fig, axes = _subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3), squeeze=False)
-    for ax, metric in zip(axes.flat, metrics):
+    for ax, metric in zip(axes.flat, metrics, strict=True):
         for run, history in histories.items():
             rows = [row for row in history if row.get(metric) is not None]
             ax.plot([row["epoch"] for row in rows], [row[metric] for row in rows], marker=".", label=run)
@@ -230,9 +230,7 @@ def attention_maps(model: nn.Module, images: torch.Tensor) -> dict[str, torch.Te
         if isinstance(module, (SpatialAttention, SqueezeExcitation))
     }
     if not blocks:
-        raise ValueError(
-            "this model has no attention modules: use build_model('attention') or build_model('residual')"
-        )
+        raise ValueError("this model has no attention modules: use build_model('attention') or build_model('residual')")
     _run_in_eval_mode(model, images)  # each block keeps its gate in .last_attention
     maps = {}
     for name, module in blocks.items():

@@ -10,8 +10,8 @@ import pytest
 
 from mnist_nb.cli import train_and_report
 from mnist_nb.config import TrainConfig
-from mnist_nb.summary import count_parameters
 from mnist_nb.models import build_model
+from mnist_nb.summary import count_parameters
 
 GATE_ACCURACY = 99.4
 

@@ -43,7 +43,17 @@ def test_train_then_evaluate_in_smoke_mode(mnist_root, tmp_path, monkeypatch, ca
     printed = capsys.readouterr().out
     assert "epoch  1/2" in printed and "epoch  2/2" in printed and "test accuracy" in printed
     metrics = json.loads((out / "metrics.json").read_text())
-    for key in ("model", "params", "epochs", "seed", "device", "val_accuracy", "test_accuracy", "train_seconds", "history"):
+    for key in (
+        "model",
+        "params",
+        "epochs",
+        "seed",
+        "device",
+        "val_accuracy",
+        "test_accuracy",
+        "train_seconds",
+        "history",
+    ):
         assert key in metrics, key
     assert metrics["model"] == "residual" and metrics["params"] < 20_000 and metrics["smoke"]
     assert len(metrics["history"]) == 2 and metrics["device"] == "cpu"

@@ -112,7 +112,9 @@ def test_normalization_matches_manual_statistics():
 
 
 def make_images(count: int = 10) -> ImageSet:
-    return ImageSet(torch.arange(count * 784).remainder(256).to(torch.uint8).view(count, 28, 28), torch.arange(count) % 10)
+    return ImageSet(
+        torch.arange(count * 784).remainder(256).to(torch.uint8).view(count, 28, 28), torch.arange(count) % 10
+    )
 
 
 def test_tensor_loader_batches_in_order_without_shuffle():
@@ -146,7 +148,9 @@ def test_tensor_loader_shuffles_reproducibly_per_epoch():
 def test_identity_augmentation_leaves_images_unchanged():
     images = torch.rand(6, 1, 28, 28)
     still = Augmentation(rotation_degrees=0, translate_pixels=0, scale_range=0)
-    torch.testing.assert_close(random_affine(images, still, torch.Generator().manual_seed(0)), images, atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        random_affine(images, still, torch.Generator().manual_seed(0)), images, atol=1e-5, rtol=0
+    )
 
 
 def test_augmentation_is_seeded_and_changes_images():

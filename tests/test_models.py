@@ -39,7 +39,14 @@ def test_conv_bn_act_matches_functional_reference():
     bn = block.norm
     reference = F.relu(
         F.batch_norm(
-            F.conv2d(x, block.conv.weight, padding=1), bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps
+            F.conv2d(x, block.conv.weight, padding=1),
+            bn.running_mean,
+            bn.running_var,
+            bn.weight,
+            bn.bias,
+            False,
+            0.0,
+            bn.eps,
         )
     )
     torch.testing.assert_close(block(x), reference)
@@ -143,7 +150,12 @@ def test_unknown_model_name_lists_the_valid_ones():
 
 @pytest.mark.parametrize(
     "batch",
-    [torch.randn(4, 28, 28), torch.randn(4, 3, 28, 28), torch.randn(4, 1, 32, 32), torch.zeros(4, 1, 28, 28, dtype=torch.uint8)],
+    [
+        torch.randn(4, 28, 28),
+        torch.randn(4, 3, 28, 28),
+        torch.randn(4, 1, 32, 32),
+        torch.zeros(4, 1, 28, 28, dtype=torch.uint8),
+    ],
 )
 def test_wrong_input_shape_or_dtype_says_what_is_expected(batch):
     with pytest.raises(ValueError, match=r"expects a float batch of shape \[B, 1, 28, 28\]"):

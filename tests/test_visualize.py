@@ -220,7 +220,7 @@ def test_confusion_matrix_matches_a_manual_count():
     predictions = torch.where(torch.rand(200, generator=generator) < 0.7, targets, torch.randint(0, 10, (200,)))
     matrix = visualize.confusion_matrix(predictions, targets)
     manual = torch.zeros(10, 10, dtype=torch.int64)
-    for true, predicted in zip(targets.tolist(), predictions.tolist()):
+    for true, predicted in zip(targets.tolist(), predictions.tolist(), strict=True):
         manual[true, predicted] += 1
     assert matrix.dtype == torch.int64 and matrix.shape == (10, 10)
     assert torch.equal(matrix, manual)

@@ -1,0 +1,147 @@
+"""Benchmark: our data pipeline and recipe against the reference, in one run, on one machine.
+
+    python benchmarks/bench.py --throughput-only          # images per second, both pipelines
+    python benchmarks/bench.py --seeds 3                  # + time to >= 99.4% test accuracy
+
+Throughput: the same model (the reference's) and optimizer, fed by the reference pipeline
+(per-sample PIL transforms in DataLoader workers) and by ours (uint8 tensors on the device,
+batched affine augmentation). Time to accuracy: our recipe's final-epoch test accuracy after its
+fixed budget (no test-set choices) against the reference's first epoch at >= 99.4%, evaluating
+the test set after every epoch as that repository did. Results are appended to
+benchmarks/RESULTS.md with the machine, versions and command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from reference import (  # noqa: E402
+    ReferenceNet,
+    reference_loaders,
+    reference_optimizer,
+    test_accuracy,
+    train_reference_epoch,
+)
+
+from mnist_nb.augment import Augmentation  # noqa: E402
+from mnist_nb.cli import train_and_report  # noqa: E402
+from mnist_nb.config import TrainConfig  # noqa: E402
+from mnist_nb.data import Normalization, TensorLoader, ensure_mnist, load_training_split  # noqa: E402
+from mnist_nb.results import machine_description, mean_and_std  # noqa: E402
+from mnist_nb.training import select_device  # noqa: E402
+
+TARGET = 99.4
+
+
+def throughput_reference(root, device, num_batches: int, num_workers: int) -> float:
+    torch.manual_seed(0)
+    model = ReferenceNet().to(device)
+    optimizer = reference_optimizer(model)
+    train_loader, _ = reference_loaders(root, num_workers=num_workers)
+    train_reference_epoch(model, train_loader, optimizer, device, max_batches=5)  # warm-up
+    result = train_reference_epoch(model, train_loader, optimizer, device, max_batches=num_batches)
+    return result["images"] / result["seconds"]
+
+
+def throughput_ours(root, device, num_batches: int) -> float:
+    """The reference model and optimizer, fed by TensorLoader with the reference's augmentation."""
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    model = ReferenceNet().to(device)
+    optimizer = reference_optimizer(model)
+    train_set, _ = load_training_split(root, validation_size=0)
+    loader = TensorLoader(
+        train_set.to(device), 128, shuffle=True, normalization=Normalization(0.1307, 0.3081),
+        augmentation=Augmentation(rotation_degrees=5, translate_pixels=2.8, scale_range=0.0),
+    )  # fmt: skip
+    model.train()
+    seen, started = 0, 0.0
+    for batch_index, (images, labels) in enumerate(loader):
+        if batch_index == 5:  # after the warm-up batches
+            seen, started = 0, time.perf_counter()
+        if batch_index >= 5 + num_batches:
+            break
+        optimizer.zero_grad(set_to_none=True)
+        F.nll_loss(model(images), labels).backward()
+        optimizer.step()
+        seen += len(labels)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return seen / (time.perf_counter() - started)
+
+
+def reference_time_to_target(root, device, seed: int, max_epochs: int, num_workers: int) -> dict:
+    torch.manual_seed(seed)
+    model = ReferenceNet().to(device)
+    optimizer = reference_optimizer(model)
+    train_loader, test_loader = reference_loaders(root, num_workers=num_workers, seed=seed)
+    seconds = 0.0
+    for epoch in range(1, max_epochs + 1):
+        seconds += train_reference_epoch(model, train_loader, optimizer, device)["seconds"]
+        accuracy = test_accuracy(model, test_loader, device)
+        print(f"  reference seed {seed} epoch {epoch}: test {accuracy:.2f}%  {seconds:.0f}s", flush=True)
+        if accuracy >= TARGET:
+            return {"seconds": seconds, "epoch": epoch, "accuracy": accuracy}
+    return {"seconds": float("nan"), "epoch": None, "accuracy": accuracy}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--batches", type=int, default=60, help="batches timed for throughput (default 60)")
+    parser.add_argument("--workers", type=int, default=2, help="reference DataLoader workers (default 2)")
+    parser.add_argument("--max-epochs", type=int, default=20, help="reference epochs at most (default 20)")
+    parser.add_argument("--throughput-only", action="store_true")
+    parser.add_argument("--results", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md")
+    arguments = parser.parse_args()
+
+    device = select_device(arguments.device)
+    root = ensure_mnist()
+    machine = machine_description(device)
+    print(f"machine: {machine}")
+    reference_rate = throughput_reference(root, device, arguments.batches, arguments.workers)
+    our_rate = throughput_ours(root, device, arguments.batches)
+    lines = [
+        f"throughput, reference model, batch 128, {arguments.batches} timed batches:",
+        f"  reference pipeline (PIL transforms, {arguments.workers} workers): {reference_rate:,.0f} images/s",
+        f"  mnist_nb pipeline (on-device uint8, batched augmentation): {our_rate:,.0f} images/s",
+        f"  ratio: {our_rate / reference_rate:.2f}x",
+    ]
+    if not arguments.throughput_only:
+        ours, theirs = [], []
+        for seed in range(arguments.seeds):
+            metrics = train_and_report(TrainConfig(seed=seed, device=str(device)), Path("runs") / f"bench-seed{seed}")
+            ours.append(metrics)
+            theirs.append(reference_time_to_target(root, device, seed, arguments.max_epochs, arguments.workers))
+        our_seconds = mean_and_std([m["train_seconds"] for m in ours])
+        our_accuracy = mean_and_std([m["test_accuracy"] for m in ours])
+        their_seconds = mean_and_std([t["seconds"] for t in theirs])
+        lines += [
+            f"time to >= {TARGET}% test accuracy, {arguments.seeds} seeds:",
+            f"  mnist_nb recipe (final epoch, fixed budget): {our_seconds[0]:.0f} +- {our_seconds[1]:.0f}s, "
+            f"test {our_accuracy[0]:.2f} +- {our_accuracy[1]:.2f}%",
+            f"  reference (first epoch >= {TARGET}%, picked on test): "
+            f"{their_seconds[0]:.0f} +- {their_seconds[1]:.0f}s",
+            f"  ratio: {their_seconds[0] / our_seconds[0]:.2f}x",
+        ]
+    print("\n".join(lines))
+    with open(arguments.results, "a", encoding="utf-8") as file:
+        file.write(
+            f"\n## {time.strftime('%Y-%m-%d')}: {machine['device_name']} ({machine['device']}, "
+            f"{machine['cpu_threads']} threads), torch {machine['torch']}\n\n"
+            f"Command: `python benchmarks/bench.py {' '.join(sys.argv[1:])}`\n\n```\n" + "\n".join(lines) + "\n```\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
