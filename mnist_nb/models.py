@@ -249,18 +249,20 @@ def build_model(name: str = FINAL_MODEL, *, skip: bool | None = None) -> MnistNe
             stages[f"dropout{index}"] = nn.Dropout(spec.dropout)
     stages["head"] = GapHead(width) if spec.head == "gap" else DenseHead(width, size)
     model = MnistNet(stages, name)
-    initialize(model)
+    if not spec.batchnorm:
+        initialize(model)
     return model
 
 
 def initialize(model: nn.Module) -> None:
-    """He (Kaiming) normal initialization for the convs of the main path, zero biases.
+    """He (Kaiming) normal initialization of the main-path convs, zero biases: for models without BatchNorm.
 
     ReLU zeroes half of its input, so each layer must double the variance it passes on to keep
     the signal alive: std = sqrt(2 / fan). PyTorch's default conv init is smaller; without
     BatchNorm to rescale, a plain 8-conv stack started that way does not train at all.
-    The attention gates keep PyTorch's smaller default: they end in a sigmoid, and a gate that
-    starts saturated (near 0 or 1 everywhere) blocks the signal or the gradient.
+    With BatchNorm the weights' scale no longer sets the activations' scale, but it still sets
+    the effective step size (a BatchNorm-ed layer moves by lr / |w|^2): He's larger weights
+    would slow those models down, so they keep PyTorch's default.
     """
     for module in model.modules():
         if isinstance(module, ConvBNAct):

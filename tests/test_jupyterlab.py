@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "00_data.ipynb"
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = ROOT / "runs" / "screenshots" / "jupyterlab-00_data.png"
+FAILURE_SCREENSHOT = SCREENSHOT.with_name("jupyterlab-00_data-failure.png")
 SERVER_START_TIMEOUT_S = 60
 RUN_ALL_TIMEOUT_S = 240
 CHROMIUM_ARGS = [
@@ -41,8 +42,13 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-INDICATOR = ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator"  # the kernel status in the toolbar
 STDERR_TEXT = '.jp-OutputArea-output.jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"]'
+# Whether the open notebook's kernel is connected and idle, as JupyterLab's session sees it.
+KERNEL_READY = """() => {
+    const context = window.jupyterapp?.shell.currentWidget?.sessionContext;
+    const kernel = context?.session?.kernel;
+    return Boolean(context?.isReady && kernel?.connectionStatus === 'connected' && kernel.status === 'idle');
+}"""
 # The outputs of every code cell of the open notebook, from JupyterLab's model: [[{output_type, ...}]].
 MODEL_OUTPUTS = """() => {
     const notebook = window.jupyterapp.shell.currentWidget.content;
@@ -75,7 +81,7 @@ def _write_user_settings(config_dir: Path) -> None:
 
 
 @pytest.fixture
-def jupyterlab(tmp_path: Path):
+def jupyterlab(tmp_path: Path, mnist_root: Path):
     """A JupyterLab server over a temporary copy of the data notebook: yields (base URL, token, root)."""
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
@@ -91,6 +97,7 @@ def jupyterlab(tmp_path: Path):
     env = dict(
         os.environ,
         MNIST_NB_SMOKE="1",
+        MNIST_NB_DATA=str(mnist_root),  # the data the rest of the suite uses (conftest seeds it)
         OMP_NUM_THREADS="1",
         JUPYTER_CONFIG_DIR=str(jupyter / "config"),
         JUPYTER_DATA_DIR=str(jupyter / "data"),
@@ -114,7 +121,7 @@ def jupyterlab(tmp_path: Path):
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",
-        "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: read the outputs the page renders
+        "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: the kernel's state, the cells' outputs
     ]  # fmt: skip
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # containers and CI run as root
@@ -150,7 +157,7 @@ def jupyterlab(tmp_path: Path):
 
 @pytest.fixture
 def sync_playwright():
-    """Playwright's entry point, once Debian's Chromium is known to be there (checked before any server starts)."""
+    """Playwright's entry point, once Debian's Chromium is known to be there (before any server starts)."""
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed: apt-get install chromium (the .ci/run script does this)")
     try:
@@ -160,8 +167,19 @@ def sync_playwright():
     return sync_playwright
 
 
+def _save_failure_screenshot(page) -> str:
+    """The page as it was when the test failed, for the failure report; never raises."""
+    try:
+        FAILURE_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(FAILURE_SCREENSHOT), full_page=True, timeout=10_000)
+    except Exception as error:  # the browser may be what failed
+        return f"no screenshot ({error})"
+    return str(FAILURE_SCREENSHOT.relative_to(ROOT))
+
+
 def test_jupyterlab_runs_the_data_notebook(sync_playwright, jupyterlab):
     base, token, notebooks = jupyterlab
+    FAILURE_SCREENSHOT.unlink(missing_ok=True)
 
     # The kernel the notebook gets is this interpreter's (the venv's), not some other python3.
     spec = _get_json(f"{base}/api/kernelspecs?token={token}")["kernelspecs"]["python3"]["spec"]
@@ -173,14 +191,16 @@ def test_jupyterlab_runs_the_data_notebook(sync_playwright, jupyterlab):
     started = time.monotonic()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        page = None
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1600})
             page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}", timeout=60_000)
             panel = page.locator(".jp-NotebookPanel")
             panel.wait_for(state="visible", timeout=60_000)
             page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for(timeout=30_000)
-            # The kernel has started once the toolbar's execution indicator says idle.
-            page.locator(f"{INDICATOR}[data-status='idle']").wait_for(timeout=60_000)
+            # Wait for the notebook's kernel to be connected and idle. (Not the toolbar's indicator: it says
+            # idle before the kernel is connected, and Run All then silently runs nothing.)
+            page.wait_for_function(KERNEL_READY, timeout=120_000)
             # The cells are attached to the page progressively: wait until all of them are there.
             prompts = panel.locator(".jp-CodeCell .jp-InputArea-prompt")
             page.wait_for_function(
@@ -194,23 +214,29 @@ def test_jupyterlab_runs_the_data_notebook(sync_playwright, jupyterlab):
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
             page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
 
-            deadline = time.monotonic() + RUN_ALL_TIMEOUT_S
+            clicked = time.monotonic()
+            deadline = clicked + RUN_ALL_TIMEOUT_S
             while True:
                 texts = [text.strip() for text in prompts.all_text_contents()]
-                idle = page.locator(f"{INDICATOR}[data-status='idle']").count()
+                idle = page.evaluate(KERNEL_READY)
                 stderr = panel.locator(STDERR_TEXT).all_text_contents()
                 if idle and "[*]:" not in texts:
                     if all(text[1:-2].isdigit() for text in texts):
                         break
                     if any("Traceback" in text for text in stderr):
                         break  # Run All stops at the first error: report it below
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the notebook did not finish within {RUN_ALL_TIMEOUT_S} s: prompts {texts}")
+                not_started = all(text == "[ ]:" for text in texts) and time.monotonic() > clicked + 30
+                if not_started or time.monotonic() > deadline:
+                    problem = "Run All Cells ran nothing in 30 s" if not_started else (
+                        f"the notebook did not finish within {RUN_ALL_TIMEOUT_S} s"
+                    )
+                    pytest.fail(f"{problem}: prompts {texts}")
                 time.sleep(1)
 
             # The error outputs, twice: as the page shows them (an error renders as stderr text with
             # its traceback) and as the notebook model holds them (output_type "error").
-            tracebacks = [text for text in panel.locator(STDERR_TEXT).all_text_contents() if "Traceback" in text]
+            stderr = panel.locator(STDERR_TEXT).all_text_contents()
+            tracebacks = [text for text in stderr if "Traceback" in text]
             assert not tracebacks, "a cell raised:\n" + "\n\n".join(tracebacks)
             outputs = page.evaluate(MODEL_OUTPUTS)
             assert len(outputs) == code_cells, f"JupyterLab's notebook model has {len(outputs)} code cells"
@@ -222,7 +248,8 @@ def test_jupyterlab_runs_the_data_notebook(sync_playwright, jupyterlab):
             ]
             assert not model_errors, f"a cell's output is an error: {model_errors}"
             # A fresh kernel, Run All: the cells ran once each, in order.
-            assert texts == [f"[{count}]:" for count in range(1, code_cells + 1)], f"not every cell ran: {texts}"
+            expected = [f"[{count}]:" for count in range(1, code_cells + 1)]
+            assert texts == expected, f"not every code cell ran, once, in order: {texts}"
 
             images = panel.locator(".jp-RenderedImage img")
             assert images.count() >= 1, "no figure was rendered"
@@ -239,6 +266,10 @@ def test_jupyterlab_runs_the_data_notebook(sync_playwright, jupyterlab):
             page.wait_for_timeout(500)
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
+        except BaseException:
+            if page is not None:
+                print(f"\nthe page when the test failed: {_save_failure_screenshot(page)}")
+            raise
         finally:
             browser.close()
     print(f"\nran {NOTEBOOK} in JupyterLab in {time.monotonic() - started:.0f} s; "
