@@ -121,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--smoke", action="store_true", help="a few batches per training; committed notebooks are left untouched"
     )
     notebooks.add_argument("--output-dir", type=Path, default=None, help="write executed notebooks here instead")
+
+    flakiness = commands.add_parser("nbval", help="run nbval over the notebooks N times (smoke mode), report changes")
+    flakiness.add_argument("--repeat", type=_positive_int, default=3, help="number of runs (default: %(default)s)")
     return parser
 
 
@@ -265,6 +268,19 @@ def command_notebooks(arguments: argparse.Namespace, parser: argparse.ArgumentPa
     return 0 if all(run.ok for run in runs) else 1
 
 
+def command_nbval(arguments: argparse.Namespace) -> int:
+    from mnist_nb.notebooks import nbval_flakiness
+
+    runs, changed = nbval_flakiness(arguments.repeat)
+    failed = sorted({cell for run in runs for cell, outcome in run.items() if outcome == "failed"})
+    print(f"{len(changed)} of {len(runs[0])} nbval cells changed outcome across {len(runs)} runs")
+    for cell in changed:
+        print(f"  changed: {cell}: " + " / ".join(run.get(cell, "missing") for run in runs))
+    for cell in failed:
+        print(f"  failed at least once: {cell}")
+    return 0 if not changed and not failed else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     from mnist_nb.checkpoint import CheckpointError
     from mnist_nb.data import MnistDataError
@@ -284,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
             command_models()
         elif arguments.command == "notebooks":
             return command_notebooks(arguments, parser)
+        elif arguments.command == "nbval":
+            return command_nbval(arguments)
     except (MnistDataError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

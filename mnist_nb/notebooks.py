@@ -169,3 +169,42 @@ def format_table(runs: list[NotebookRun]) -> str:
         )
     lines.append(f"{'total':<{width}}  {sum(run.seconds for run in runs):>8.1f}")
     return "\n".join(lines)
+
+
+def run_nbval(junit_path: Path, notebooks: list[Path] | None = None) -> dict[str, str]:
+    """One `pytest --nbval-lax` pass over the notebooks in smoke mode; outcome per cell test id."""
+    import subprocess
+    import sys
+    import xml.etree.ElementTree as ElementTree
+
+    directory = notebook_directory()
+    command = [
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+        "--nbval-sanitize-with", str(directory / "nbval_sanitize.cfg"), f"--junitxml={junit_path}",
+        *[str(path) for path in (notebooks or [directory])],
+    ]  # fmt: skip
+    environment = {**os.environ, SMOKE_ENVIRONMENT_VARIABLE: "1"}
+    subprocess.run(command, cwd=directory.parent, env=environment, capture_output=True, text=True)
+    outcomes = {}
+    for case in ElementTree.parse(junit_path).getroot().iter("testcase"):
+        failed = case.find("failure") is not None or case.find("error") is not None
+        outcome = "failed" if failed else "skipped" if case.find("skipped") is not None else "passed"
+        outcomes[f"{case.get('classname')}::{case.get('name')}"] = outcome
+    return outcomes
+
+
+def nbval_flakiness(num_runs: int, log=print) -> tuple[list[dict[str, str]], list[str]]:
+    """Run nbval `num_runs` times; return every run's outcomes and the cells whose outcome changed."""
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="mnist-nb-nbval-") as scratch:
+        for index in range(num_runs):
+            started = time.perf_counter()
+            outcomes = run_nbval(Path(scratch) / f"run-{index}.xml")
+            failed = sum(outcome == "failed" for outcome in outcomes.values())
+            if log:
+                log(f"nbval run {index + 1}/{num_runs}: {len(outcomes)} cells, {failed} failed, "
+                    f"{time.perf_counter() - started:.0f}s")  # fmt: skip
+            runs.append(outcomes)
+    cells = sorted(set().union(*runs))
+    changed = [cell for cell in cells if len({run.get(cell, "missing") for run in runs}) > 1]
+    return runs, changed
