@@ -1,12 +1,19 @@
 """The accuracy gate: the default recipe, from scratch, on the real MNIST, on the CPU, >= 99.4%.
 
-Takes minutes (15 epochs on 2 CPU cores). Model selection never sees the test set: `fit` gets only
-the train/validation split and returns the final-epoch model; the test set is read once, after.
+Takes minutes (15 epochs, about 30 s each on one core). Model selection never sees the test set:
+`fit` gets only the train/validation split and returns the final-epoch model; the test set is read
+once, after.
+
+The gate trains on ONE CPU thread. On the CPU a run is deterministic for a given thread count, so
+the gate reproduces exactly the seed-0 run of `OMP_NUM_THREADS=1 python -m mnist_nb seeds` (README):
+a pass or a failure here is the recipe, not the scheduling of reductions across threads. Across
+seeds the recipe varies by about 0.1% (the README gives mean and std over 5 seeds).
 """
 
 from __future__ import annotations
 
 import pytest
+import torch
 
 from mnist_nb.cli import train_and_report
 from mnist_nb.config import TrainConfig
@@ -16,8 +23,18 @@ from mnist_nb.summary import count_parameters
 GATE_ACCURACY = 99.4
 
 
+@pytest.fixture
+def one_cpu_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.slow
-def test_default_recipe_reaches_99_4_percent_on_the_official_test_set(mnist_root, tmp_path, monkeypatch, capsys):
+def test_default_recipe_reaches_99_4_percent_on_the_official_test_set(
+    mnist_root, tmp_path, monkeypatch, capsys, one_cpu_thread
+):
     monkeypatch.delenv("MNIST_NB_SMOKE", raising=False)
     config = TrainConfig(device="cpu")
     assert config.model == "residual"
