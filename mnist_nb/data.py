@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -100,20 +101,13 @@ def check_idx_file(path: Path) -> None:
     if len(shape_bytes) < 4 * num_dimensions:
         raise MnistDataError(f"{path} is truncated (header cut short): replace it with a good copy.")
     shape = [int.from_bytes(shape_bytes[4 * i : 4 * i + 4], "big") for i in range(num_dimensions)]
-    expected = 4 + 4 * num_dimensions + _product(shape)
+    expected = 4 + 4 * num_dimensions + math.prod(shape)
     actual = path.stat().st_size
     if actual != expected:
         raise MnistDataError(
             f"{path} is truncated or corrupt: {actual} bytes, its header says {expected}. "
             f"Delete it (and its .gz if that is bad too) and put a good copy in place."
         )
-
-
-def _product(values: list[int]) -> int:
-    result = 1
-    for value in values:
-        result *= value
-    return result
 
 
 def ensure_mnist(root: Path | None = None, *, download: bool = True) -> Path:
@@ -138,9 +132,10 @@ def ensure_mnist(root: Path | None = None, *, download: bool = True) -> Path:
         if not archive.is_file():
             missing.append(name)
             continue
-        if md5_of(archive) != expected_md5:
+        actual_md5 = md5_of(archive)
+        if actual_md5 != expected_md5:
             raise MnistDataError(
-                f"{archive} is corrupt or truncated (md5 {md5_of(archive)}, expected {expected_md5}). "
+                f"{archive} is corrupt or truncated (md5 {actual_md5}, expected {expected_md5}). "
                 f"Replace it with a good copy, or delete it to download it again."
             )
     if missing and not download:
