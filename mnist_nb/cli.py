@@ -4,6 +4,7 @@ python -m mnist_nb train --model residual --epochs 15 --seed 0 --out runs/final
 python -m mnist_nb evaluate runs/final/model.pt
 python -m mnist_nb seeds --num-seeds 5 --out runs/seeds
 python -m mnist_nb models
+python -m mnist_nb frontier [NAMES...] [--ablation] [--list]
 python -m mnist_nb notebooks [--smoke] [NAMES...]
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from mnist_nb.config import TrainConfig, smoke_mode
@@ -58,16 +58,19 @@ def _device(text: str) -> str:
 
 
 def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
-    from mnist_nb.models import FINAL_MODEL, MODEL_NAMES
+    from mnist_nb.config import RECIPES
+    from mnist_nb.models import MODEL_NAMES
 
-    defaults = TrainConfig()
     parser.add_argument(
-        "--model", choices=MODEL_NAMES, default=FINAL_MODEL, help="model of the series (default: %(default)s)"
+        "--recipe",
+        choices=tuple(RECIPES),
+        default="final",
+        help="starting point: final (the notebooks' model), fast (time to 99.4%%) or tiny (<= 5k parameters); "
+        "the options below override it (default: %(default)s)",
     )
-    parser.add_argument(
-        "--epochs", type=_positive_int, default=defaults.num_epochs, help="epochs (default: %(default)s)"
-    )
-    parser.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size, help="default: %(default)s")
+    parser.add_argument("--model", choices=MODEL_NAMES, default=None, help="model (default: the recipe's)")
+    parser.add_argument("--epochs", type=_positive_int, default=None, help="epochs (default: the recipe's)")
+    parser.add_argument("--batch-size", type=_positive_int, default=None, help="default: the recipe's")
     parser.add_argument(
         "--lr", type=_positive_float, default=None, help="peak learning rate (default: the model's own)"
     )
@@ -81,15 +84,19 @@ def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _config_from(arguments: argparse.Namespace, seed: int) -> TrainConfig:
-    return TrainConfig(
-        model=arguments.model,
-        num_epochs=arguments.epochs,
-        batch_size=arguments.batch_size,
-        learning_rate=arguments.lr,
-        augment=arguments.augment,
-        seed=seed,
-        device=arguments.device,
-        max_batches_per_epoch=arguments.max_batches,
+    from mnist_nb.config import recipe
+
+    base = recipe(arguments.recipe)
+    changes = {
+        "model": arguments.model,
+        "num_epochs": arguments.epochs,
+        "batch_size": arguments.batch_size,
+        "learning_rate": arguments.lr,
+        "augment": arguments.augment,
+        "max_batches_per_epoch": arguments.max_batches,
+    }
+    return base.replace(
+        seed=seed, device=arguments.device, **{key: value for key, value in changes.items() if value is not None}
     )
 
 
@@ -112,8 +119,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_recipe_arguments(seeds)
     seeds.add_argument("--num-seeds", type=_positive_int, default=5, help="seeds 0..N-1 (default: %(default)s)")
     seeds.add_argument("--out", type=Path, default=None, help="directory (default: runs/MODEL-seeds)")
+    seeds.add_argument("--reuse", action="store_true", help="read seeds already finished in OUT instead of retraining")
+    seeds.add_argument(
+        "--summary", type=Path, default=None, help="also write the summary here (e.g. benchmarks/results/NAME.json)"
+    )
 
-    commands.add_parser("models", help="list the models of the series with their parameter counts")
+    commands.add_parser("models", help="list the models with their parameter counts")
+
+    frontier = commands.add_parser(
+        "frontier", help="train the frontier (and ablation) entries over seeds, record benchmarks/results/NAME.json"
+    )
+    frontier.add_argument("names", nargs="*", help="entries to run (default: the frontier; see --list)")
+    frontier.add_argument("--ablation", action="store_true", help="the ablation entries (final model minus one)")
+    frontier.add_argument("--num-seeds", type=_positive_int, default=None, help="seeds per entry (default: its own)")
+    frontier.add_argument("--list", action="store_true", help="list the entries and what is recorded, then stop")
 
     notebooks = commands.add_parser("notebooks", help="execute the notebook series headless with papermill")
     notebooks.add_argument("names", nargs="*", help="notebooks to run: 02, batchnorm or 02_batchnorm (default: all)")
@@ -127,38 +146,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def train_and_report(config: TrainConfig, out: Path, *, resume: bool = False) -> dict:
-    """Train, evaluate once on the test set, write OUT/metrics.json; return the metrics."""
-    from mnist_nb.data import TensorLoader, load_test_set
-    from mnist_nb.results import machine_description, write_json
-    from mnist_nb.training import evaluate, fit
-
-    result = fit(config, checkpoint_path=out / "model.pt", resume=resume)
-    # The one and only look at the test set, after every choice has been made.
-    test_set = load_test_set().to(result.device)
-    test_loader = TensorLoader(test_set, 1000, shuffle=False, normalization=result.normalization)
-    test = evaluate(result.model, test_loader)
-    metrics = {
-        "model": result.config.model,
-        "params": result.parameters,
-        "epochs": len(result.history),
-        "seed": result.config.seed,
-        "device": str(result.device),
-        "val_accuracy": result.final["val_accuracy"],
-        "test_accuracy": test["accuracy"],
-        "test_loss": test["loss"],
-        "train_seconds": result.train_seconds,
-        "seconds_per_epoch": result.train_seconds / len(result.history),
-        "smoke": result.config.max_batches_per_epoch is not None,
-        "config": result.config.to_dict(),
-        "machine": machine_description(result.device),
-        "command": " ".join(["python -m mnist_nb", *sys.argv[1:]]),
-        "history": result.history,
-    }
-    write_json(out / "metrics.json", metrics)
-    return metrics
-
-
 def _check_out_directory(out: Path, *, resume: bool, overwrite: bool, parser: argparse.ArgumentParser) -> None:
     if (out / "model.pt").exists() and not (resume or overwrite):
         parser.error(
@@ -167,6 +154,7 @@ def _check_out_directory(out: Path, *, resume: bool, overwrite: bool, parser: ar
 
 
 def command_train(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    from mnist_nb.experiments import train_and_report
     from mnist_nb.training import with_model_defaults
 
     config = with_model_defaults(_config_from(arguments, arguments.seed).with_smoke_mode())
@@ -201,44 +189,19 @@ def command_evaluate(arguments: argparse.Namespace) -> None:
 
 
 def command_seeds(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
-    from mnist_nb.results import mean_and_std, write_json
+    from mnist_nb.experiments import format_summary, run_seeds
+    from mnist_nb.results import write_json
 
-    out = arguments.out or Path("runs") / f"{arguments.model}-seeds"
-    rows = []
-    started = time.perf_counter()
-    for seed in range(arguments.num_seeds):
-        config = _config_from(arguments, seed).with_smoke_mode()
-        print(f"--- seed {seed} ---", flush=True)
-        rows.append(train_and_report(config, out / f"seed-{seed}"))
-    test_mean, test_std = mean_and_std([row["test_accuracy"] for row in rows])
-    val_mean, val_std = mean_and_std([row["val_accuracy"] for row in rows])
-    seconds_mean, _ = mean_and_std([row["train_seconds"] for row in rows])
-    summary = {
-        "model": arguments.model,
-        "params": rows[0]["params"],
-        "epochs": rows[0]["epochs"],
-        "seeds": [row["seed"] for row in rows],
-        "device": rows[0]["device"],
-        "test_accuracy": [row["test_accuracy"] for row in rows],
-        "val_accuracy": [row["val_accuracy"] for row in rows],
-        "test_accuracy_mean": test_mean,
-        "test_accuracy_std": test_std,
-        "val_accuracy_mean": val_mean,
-        "val_accuracy_std": val_std,
-        "train_seconds_mean": seconds_mean,
-        "wall_seconds": time.perf_counter() - started,
-        "smoke": rows[0]["smoke"],
-        "command": rows[0]["command"],
-    }
-    write_json(out / "summary.json", summary)
-    print(f"\n{'seed':>4}  {'val %':>6}  {'test %':>6}  {'seconds':>7}")
-    for row in rows:
-        print(f"{row['seed']:>4}  {row['val_accuracy']:6.2f}  {row['test_accuracy']:6.2f}  {row['train_seconds']:7.1f}")
-    print(
-        f"{arguments.model} ({summary['params']:,} parameters, {summary['epochs']} epochs, {len(rows)} seeds): "
-        f"test accuracy {test_mean:.2f} +- {test_std:.2f}%  (validation {val_mean:.2f} +- {val_std:.2f}%)\n"
-        f"wrote {out / 'summary.json'}"
-    )
+    config = _config_from(arguments, 0).with_smoke_mode()
+    out = arguments.out or Path("runs") / f"{config.model}-seeds"
+    print(config.describe(), flush=True)
+    summary = run_seeds(config, arguments.num_seeds, out, reuse=arguments.reuse)
+    print()
+    print(format_summary(summary))
+    print(f"wrote {out / 'summary.json'}")
+    if arguments.summary is not None:
+        write_json(arguments.summary, summary)
+        print(f"wrote {arguments.summary}")
 
 
 def command_models() -> None:
@@ -253,6 +216,30 @@ def command_models() -> None:
             f"{name:<10}  {count_parameters(model):>10,}  {receptive_field(model)[-1].receptive_field:>13}px  "
             f"{spec.description}{marker}"
         )
+
+
+def command_frontier(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    from mnist_nb.frontier import ABLATION, ENTRIES, FRONTIER, frontier_table, load_results, run_entry
+
+    if arguments.list:
+        recorded = load_results()
+        for entry in FRONTIER + ABLATION:
+            state = "recorded" if entry.name in recorded else "not recorded"
+            print(f"{entry.name:<26} {entry.num_seeds} seeds  {state:<12}  {entry.description}")
+        return
+    unknown = [name for name in arguments.names if name not in ENTRIES]
+    if unknown:
+        parser.error(f"unknown entries {', '.join(unknown)}; valid: {', '.join(ENTRIES)}")
+    if arguments.names:
+        entries = [ENTRIES[name] for name in arguments.names]
+    else:
+        entries = list(ABLATION if arguments.ablation else FRONTIER)
+    results = {}
+    for entry in entries:
+        print(f"=== {entry.name}: {entry.description} ===", flush=True)
+        results[entry.name] = run_entry(entry, num_seeds=arguments.num_seeds)
+    print()
+    print(frontier_table(results))
 
 
 def command_notebooks(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -298,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
             command_seeds(arguments, parser)
         elif arguments.command == "models":
             command_models()
+        elif arguments.command == "frontier":
+            command_frontier(arguments, parser)
         elif arguments.command == "notebooks":
             return command_notebooks(arguments, parser)
         elif arguments.command == "nbval":

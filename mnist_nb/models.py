@@ -1,4 +1,4 @@
-"""Named building blocks and one factory that builds the series of models, by name.
+"""Named building blocks and one factory that builds every model, by name.
 
 The notebooks walk through six models, each adding one idea to the one before:
 
@@ -21,10 +21,16 @@ All six share one trunk, so each step changes exactly one thing:
     head             dense: flatten 784 -> 10, or GAP: mean over 7x7, then 16 -> 10
 
 `print(build_model(name))` reads as that architecture.
+
+Beyond the series (notebook 09, the frontier): `fast` (the final model without attention, for
+time to accuracy), `tiny` (depthwise-separable convs, under 5,000 parameters), `reference` (the
+script repository's model, `mnist_nb/reference.py`) and the ablations `residual-no-<component>`,
+the final model with one component removed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -35,10 +41,30 @@ import torch.nn.functional as F
 from mnist_nb.data import IMAGE_SIZE, NUM_CLASSES
 
 
+class SeparableConv2d(nn.Sequential):
+    """Depthwise-separable conv (MobileNet, Howard et al., 2017): where, then what.
+
+    depthwise: one 3x3 filter per input channel (groups=in_channels), 9 * C_in weights;
+    pointwise: a 1x1 conv mixing channels, C_in * C_out weights. Together 9 * C_in + C_in * C_out
+    instead of 9 * C_in * C_out: about 8x fewer parameters at 24 channels, the same output shape.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, *, bias: bool = True) -> None:
+        super().__init__(
+            OrderedDict(
+                depthwise=nn.Conv2d(
+                    in_channels, in_channels, kernel_size, padding=kernel_size // 2, groups=in_channels, bias=False
+                ),
+                pointwise=nn.Conv2d(in_channels, out_channels, 1, bias=bias),
+            )
+        )
+
+
 class ConvBNAct(nn.Sequential):
     """conv 3x3 (same padding) -> BatchNorm (optional) -> ReLU (optional).
 
     With BatchNorm the conv has no bias: BatchNorm's shift would cancel it anyway.
+    `separable=True` uses a depthwise-separable conv (see `SeparableConv2d`).
     """
 
     def __init__(
@@ -49,9 +75,15 @@ class ConvBNAct(nn.Sequential):
         *,
         batchnorm: bool = True,
         activation: bool = True,
+        separable: bool = False,
     ) -> None:
         layers: OrderedDict[str, nn.Module] = OrderedDict()
-        layers["conv"] = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=not batchnorm)
+        if separable:
+            layers["conv"] = SeparableConv2d(in_channels, out_channels, kernel_size, bias=not batchnorm)
+        else:
+            layers["conv"] = nn.Conv2d(
+                in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=not batchnorm
+            )
         if batchnorm:
             layers["norm"] = nn.BatchNorm2d(out_channels)
         if activation:
@@ -66,13 +98,13 @@ class ResidualBlock(nn.Module):
     close to the identity. `skip=False` turns it into the plain conv pair it replaces.
     """
 
-    def __init__(self, channels: int, *, batchnorm: bool = True, skip: bool = True) -> None:
+    def __init__(self, channels: int, *, batchnorm: bool = True, skip: bool = True, separable: bool = False) -> None:
         super().__init__()
         self.skip = skip
         self.body = nn.Sequential(
             OrderedDict(
-                first=ConvBNAct(channels, channels, batchnorm=batchnorm),
-                second=ConvBNAct(channels, channels, batchnorm=batchnorm, activation=False),
+                first=ConvBNAct(channels, channels, batchnorm=batchnorm, separable=separable),
+                second=ConvBNAct(channels, channels, batchnorm=batchnorm, activation=False, separable=separable),
             )
         )
         self.act = nn.ReLU(inplace=True)
@@ -189,9 +221,13 @@ class ModelSpec:
     head: str = "dense"  # "dense" or "gap"
     attention: bool = False
     residual: bool = False
+    widths: tuple[int, int] = (8, 16)  # stem; stage1 to stage3
+    separable: bool = False  # depthwise-separable convs after the stem
+    architecture: str = "trunk"  # "trunk" (built from the fields above) or "reference"
 
 
-MODEL_SPECS: dict[str, ModelSpec] = {
+# The series the notebooks walk through, one idea per step.
+SERIES_SPECS: dict[str, ModelSpec] = {
     # Without BatchNorm the plain stack is on the edge of stability at 0.1 (in short schedules it
     # stays at chance; the batchnorm notebook tries it): 0.05 is its safe default.
     "baseline": ModelSpec("plain conv stack, dense head", batchnorm=False, learning_rate=0.05),
@@ -208,9 +244,47 @@ MODEL_SPECS: dict[str, ModelSpec] = {
         residual=True,
     ),
 }
-MODEL_NAMES = tuple(MODEL_SPECS)
 FINAL_MODEL = "residual"
-WIDTHS = (8, 16, 16)  # stem, stage1, stages 2 and 3
+_FINAL = SERIES_SPECS[FINAL_MODEL]
+
+# Beyond the series: the models of the speed and size frontier (notebook 09).
+FRONTIER_SPECS: dict[str, ModelSpec] = {
+    # Attention costs ~40% of the CPU time of a step and barely gates (notebook 08): for time to
+    # accuracy the final model without it is the better deal.
+    "fast": dataclasses.replace(_FINAL, description="final model without attention (fast recipe)", attention=False),
+    # 9 * C_in + C_in * C_out weights per separable conv instead of 9 * C_in * C_out buys width 24
+    # for under 5,000 parameters.
+    "tiny": dataclasses.replace(
+        _FINAL, description="depthwise-separable convs, width 24 (<= 5,000 parameters)", widths=(8, 24), separable=True
+    ),
+    "reference": ModelSpec(
+        "the script repository's model (10,550 parameters)",
+        learning_rate=0.05,
+        augment=True,
+        architecture="reference",
+    ),
+}
+
+# The final model with one component removed at a time (notebook 09's ablation).
+ABLATION_SPECS: dict[str, ModelSpec] = {
+    # Without BatchNorm the step size of the plain stack applies (see "baseline").
+    "residual-no-batchnorm": dataclasses.replace(
+        _FINAL, description="final model without BatchNorm", batchnorm=False, learning_rate=0.05
+    ),
+    "residual-no-dropout": dataclasses.replace(_FINAL, description="final model without dropout", dropout=0.0),
+    "residual-no-augmentation": dataclasses.replace(
+        _FINAL, description="final model without augmentation", augment=False
+    ),
+    "residual-no-gap": dataclasses.replace(
+        _FINAL, description="final model with a dense head instead of GAP", head="dense"
+    ),
+    "residual-no-attention": dataclasses.replace(_FINAL, description="final model without attention", attention=False),
+    "residual-no-skip": dataclasses.replace(_FINAL, description="final model without skip connections", residual=False),
+}
+
+MODEL_SPECS: dict[str, ModelSpec] = {**SERIES_SPECS, **FRONTIER_SPECS, **ABLATION_SPECS}
+SERIES_NAMES = tuple(SERIES_SPECS)
+MODEL_NAMES = tuple(MODEL_SPECS)
 
 
 def model_spec(name: str) -> ModelSpec:
@@ -220,22 +294,29 @@ def model_spec(name: str) -> ModelSpec:
 
 
 def build_model(name: str = FINAL_MODEL, *, skip: bool | None = None) -> MnistNet:
-    """Build the named model of the series. `skip` overrides the residual flag (for ablations)."""
+    """Build a named model. `skip` overrides the residual flag (for ablations)."""
     spec = model_spec(name)
+    if spec.architecture == "reference":
+        from mnist_nb.reference import reference_stages
+
+        return MnistNet(reference_stages(), name)
     residual = spec.residual if skip is None else skip
-    stem_width, stage1_width, width = WIDTHS
-    bn = spec.batchnorm
+    stem_width, width = spec.widths
+    bn, separable = spec.batchnorm, spec.separable
 
     def conv_pair() -> nn.Module:
         if residual:
-            return ResidualBlock(width, batchnorm=bn)
+            return ResidualBlock(width, batchnorm=bn, separable=separable)
         return nn.Sequential(
-            OrderedDict(first=ConvBNAct(width, width, batchnorm=bn), second=ConvBNAct(width, width, batchnorm=bn))
+            OrderedDict(
+                first=ConvBNAct(width, width, batchnorm=bn, separable=separable),
+                second=ConvBNAct(width, width, batchnorm=bn, separable=separable),
+            )
         )
 
     stages: OrderedDict[str, nn.Module] = OrderedDict()
     stages["stem"] = ConvBNAct(1, stem_width, batchnorm=bn)  # 28x28
-    stages["stage1"] = ConvBNAct(stem_width, stage1_width, batchnorm=bn)  # 28x28
+    stages["stage1"] = ConvBNAct(stem_width, width, batchnorm=bn, separable=separable)  # 28x28
     stages["pool1"] = nn.MaxPool2d(2)  # -> 14x14
     size = IMAGE_SIZE // 2
     for index in (2, 3):
@@ -265,7 +346,7 @@ def initialize(model: nn.Module) -> None:
     would slow those models down, so they keep PyTorch's default.
     """
     for module in model.modules():
-        if isinstance(module, ConvBNAct):
+        if isinstance(module, ConvBNAct) and isinstance(module.conv, nn.Conv2d):
             nn.init.kaiming_normal_(module.conv.weight, mode="fan_out", nonlinearity="relu")
             if module.conv.bias is not None:
                 nn.init.zeros_(module.conv.bias)

@@ -416,3 +416,66 @@ def plot_gradient_norms(norms: dict[str, dict[str, float]]) -> Figure:
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- the frontier
+
+
+def plot_frontier(results: dict[str, dict], target: float = 99.4) -> Figure:
+    """Test accuracy against parameters (log scale): one dot per seed, mean +- std as a bar.
+
+    results: entry name -> summary (`mnist_nb.frontier.load_results()`), each with params,
+    test_accuracy (per seed), test_accuracy_mean/std and epochs.
+    """
+    fig, ax = _subplots(figsize=(7.5, 4.2))
+    for index, (name, summary) in enumerate(results.items()):
+        color = f"C{index % 10}"
+        params = summary["params"]
+        ax.scatter([params] * len(summary["test_accuracy"]), summary["test_accuracy"], s=12, alpha=0.5, color=color)
+        ax.errorbar(
+            params,
+            summary["test_accuracy_mean"],
+            yerr=summary["test_accuracy_std"],
+            fmt="o",
+            capsize=4,
+            color=color,
+            label=f"{name} ({params:,} params, {summary['epochs']} ep, {len(summary['seeds'])} seeds)",
+        )
+    ax.axhline(target, color="gray", linestyle="--", linewidth=1)
+    ax.text(ax.get_xlim()[0], target, f" {target}%", va="bottom", fontsize=8, color="gray")
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters (log scale)")
+    ax.set_ylabel("test accuracy %")
+    ax.set_title("accuracy per parameter: mean +- std over seeds, dots are single seeds")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_ablation(results: dict[str, dict], final: str = "final", prefix: str = "residual-no-") -> Figure:
+    """Change in mean test and validation accuracy when each component is removed (error bars: std)."""
+    base = results[final]
+    names = [name for name in results if name.startswith(prefix)]
+    fig, ax = _subplots(figsize=(max(5.0, 1.1 * len(names) + 2), 3.8))
+    width = 0.38
+    for offset, split in ((-0.5, "test"), (0.5, "val")):
+        changes = [results[name][f"{split}_accuracy_mean"] - base[f"{split}_accuracy_mean"] for name in names]
+        spreads = [results[name][f"{split}_accuracy_std"] for name in names]
+        ax.bar(
+            [index + offset * width for index in range(len(names))],
+            changes,
+            width,
+            yerr=spreads,
+            capsize=3,
+            label="test" if split == "test" else "validation",
+        )
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels([name.removeprefix(prefix) for name in names], rotation=20)
+    ax.set_ylabel("accuracy change vs final model (points)")
+    ax.set_title("ablation: the final recipe with one component removed")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -15,8 +15,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mnist_nb.cli import train_and_report
 from mnist_nb.config import TrainConfig
+from mnist_nb.experiments import train_and_report
 from mnist_nb.models import build_model
 from mnist_nb.summary import count_parameters
 

@@ -227,8 +227,10 @@ def test_jupyterlab_runs_the_data_notebook(sync_playwright, jupyterlab):
                         break  # Run All stops at the first error: report it below
                 not_started = all(text == "[ ]:" for text in texts) and time.monotonic() > clicked + 30
                 if not_started or time.monotonic() > deadline:
-                    problem = "Run All Cells ran nothing in 30 s" if not_started else (
-                        f"the notebook did not finish within {RUN_ALL_TIMEOUT_S} s"
+                    problem = (
+                        "Run All Cells ran nothing in 30 s"
+                        if not_started
+                        else (f"the notebook did not finish within {RUN_ALL_TIMEOUT_S} s")
                     )
                     pytest.fail(f"{problem}: prompts {texts}")
                 time.sleep(1)

@@ -8,14 +8,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mnist_nb.models import (
+    ABLATION_SPECS,
     FINAL_MODEL,
     MODEL_NAMES,
+    SERIES_NAMES,
     Attention,
     ConvBNAct,
     DenseHead,
     GapHead,
     GlobalAveragePool,
     ResidualBlock,
+    SeparableConv2d,
     SpatialAttention,
     SqueezeExcitation,
     build_model,
@@ -50,6 +53,16 @@ def test_conv_bn_act_matches_functional_reference():
         )
     )
     torch.testing.assert_close(block(x), reference)
+
+
+def test_separable_conv_equals_depthwise_then_pointwise_reference():
+    conv = SeparableConv2d(6, 10, bias=False)
+    x = torch.randn(2, 6, 9, 9)
+    depthwise = F.conv2d(x, conv.depthwise.weight, padding=1, groups=6)  # [2, 6, 9, 9]: one filter per channel
+    torch.testing.assert_close(conv(x), F.conv2d(depthwise, conv.pointwise.weight))
+    # 9 weights per input channel, then a 1x1 mix: 9 * 6 + 6 * 10 instead of 9 * 6 * 10.
+    assert count_parameters(conv) == 9 * 6 + 6 * 10
+    assert count_parameters(ConvBNAct(6, 10, separable=True)) == 9 * 6 + 6 * 10 + 2 * 10
 
 
 def test_global_average_pool_equals_mean_over_positions():
@@ -114,6 +127,30 @@ def test_every_named_model_is_under_20k_and_classifies_a_batch():
         model = build_model(name)
         assert count_parameters(model) < 20_000, name
         assert model(torch.randn(4, 1, 28, 28)).shape == (4, 10), name
+
+
+def test_series_order_and_frontier_budgets():
+    assert SERIES_NAMES == ("baseline", "batchnorm", "dropout", "gap", "attention", "residual")
+    assert count_parameters(build_model("tiny")) <= 5_000
+    assert any(isinstance(module, SeparableConv2d) for module in build_model("tiny").modules())
+    # The reference model as its description builds it: 10,550 parameters (it claims 19,866).
+    assert count_parameters(build_model("reference")) == 10_550
+    assert not any(isinstance(module, Attention) for module in build_model("fast").modules())
+
+
+def test_each_ablation_removes_exactly_its_component():
+    def kinds(name):
+        return {type(module).__name__ for module in build_model(name).modules()}
+
+    final = kinds(FINAL_MODEL)
+    assert final - kinds("residual-no-batchnorm") == {"BatchNorm2d"}
+    assert final - kinds("residual-no-dropout") == {"Dropout"}
+    assert final - kinds("residual-no-attention") == {"Attention", "SqueezeExcitation", "SpatialAttention"}
+    assert final - kinds("residual-no-gap") == {"GapHead", "GlobalAveragePool"}
+    assert kinds("residual-no-augmentation") == final and not ABLATION_SPECS["residual-no-augmentation"].augment
+    no_skip = build_model("residual-no-skip")
+    assert all(not module.skip for module in no_skip.modules() if isinstance(module, ResidualBlock))
+    assert count_parameters(no_skip) == count_parameters(build_model(FINAL_MODEL))
 
 
 def test_final_model_has_all_five_components():

@@ -1,0 +1,104 @@
+"""The accuracy-per-parameter frontier and the ablation of the final model, as recorded results.
+
+Each entry is a recipe trained over several seeds (`experiments.run_seeds`); its summary (test
+and validation accuracy per seed, mean +- std, seconds, config, machine, command) is written to
+`benchmarks/results/<name>.json`, which notebook 09 reads and the README quotes.
+
+    python -m mnist_nb frontier                       # every entry not yet recorded
+    python -m mnist_nb frontier tiny reference        # just these
+    python -m mnist_nb frontier --ablation            # the final model minus one component each
+
+Runs land in runs/frontier/<name>/seed-K and are reused when their config matches, so a sweep
+interrupted halfway resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from mnist_nb.config import TrainConfig, recipe
+from mnist_nb.models import ABLATION_SPECS, FINAL_MODEL
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+RESULTS_DIR = REPOSITORY / "benchmarks" / "results"
+RUNS_DIR = Path("runs") / "frontier"
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    config: TrainConfig
+    num_seeds: int
+    description: str
+
+
+FRONTIER: tuple[Entry, ...] = (
+    Entry("final", recipe("final"), 5, "the final model, its 15-epoch recipe"),
+    Entry("fast", recipe("fast"), 3, "final model without attention, 5 epochs (benchmarks/bench.py)"),
+    Entry("tiny", recipe("tiny"), 5, "depthwise-separable, <= 5,000 parameters, 20 epochs"),
+    Entry("reference", recipe("final").replace(model="reference"), 3, "the reference model, trained with our recipe"),
+)
+# The final recipe, one component removed each time: what each one buys at the full budget.
+ABLATION: tuple[Entry, ...] = tuple(
+    Entry(name, recipe("final").replace(model=name), 2, spec.description) for name, spec in ABLATION_SPECS.items()
+)
+ENTRIES = {entry.name: entry for entry in FRONTIER + ABLATION}
+
+
+def run_entry(
+    entry: Entry,
+    *,
+    num_seeds: int | None = None,
+    results_dir: Path = RESULTS_DIR,
+    runs_dir: Path = RUNS_DIR,
+    log=print,
+) -> dict:
+    """Train (or reuse) the entry's seeds; write and return its summary, with the entry's name."""
+    from mnist_nb.experiments import run_seeds
+    from mnist_nb.results import write_json
+
+    summary = run_seeds(entry.config, num_seeds or entry.num_seeds, Path(runs_dir) / entry.name, reuse=True, log=log)
+    summary = {"name": entry.name, "description": entry.description, **summary}
+    if not summary["smoke"]:  # smoke runs are not results
+        write_json(Path(results_dir) / f"{entry.name}.json", summary)
+    return summary
+
+
+def load_results(results_dir: Path = RESULTS_DIR) -> dict[str, dict]:
+    """Every recorded summary, by entry name, in the order of FRONTIER then ABLATION."""
+    found = {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in Path(results_dir).glob("*.json")}
+    return {name: found[name] for name in ENTRIES if name in found}
+
+
+def frontier_table(results: dict[str, dict]) -> str:
+    """One line per entry: parameters, epochs, seeds, test and validation mean +- std, seconds per run."""
+    lines = [
+        f"{'entry':<26} {'params':>7} {'epochs':>6} {'seeds':>5} {'test %':>14} {'val %':>14} {'s/run':>7}",
+    ]
+    for name, summary in results.items():
+        lines.append(
+            f"{name:<26} {summary['params']:>7,} {summary['epochs']:>6} {len(summary['seeds']):>5} "
+            f"{summary['test_accuracy_mean']:>7.2f} +- {summary['test_accuracy_std']:.2f} "
+            f"{summary['val_accuracy_mean']:>7.2f} +- {summary['val_accuracy_std']:.2f} "
+            f"{summary['train_seconds_mean']:>7.0f}"
+        )
+    return "\n".join(lines)
+
+
+def ablation_table(results: dict[str, dict], final: str = "final") -> str:
+    """Each removal's change in mean test and validation accuracy against the final model."""
+    base = results[final]
+    lines = [f"{'removed':<14} {'test %':>14} {'change':>7} {'val %':>14} {'change':>7}"]
+    for name, summary in results.items():
+        if not name.startswith(f"{FINAL_MODEL}-no-"):
+            continue
+        lines.append(
+            f"{name.removeprefix(f'{FINAL_MODEL}-no-'):<14} "
+            f"{summary['test_accuracy_mean']:>7.2f} +- {summary['test_accuracy_std']:.2f} "
+            f"{summary['test_accuracy_mean'] - base['test_accuracy_mean']:>+7.2f} "
+            f"{summary['val_accuracy_mean']:>7.2f} +- {summary['val_accuracy_std']:.2f} "
+            f"{summary['val_accuracy_mean'] - base['val_accuracy_mean']:>+7.2f}"
+        )
+    return "\n".join(lines)

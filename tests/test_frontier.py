@@ -1,0 +1,132 @@
+"""Recipes, seed sweeps that resume, the frontier's records, tables and plots."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+
+from mnist_nb import experiments, frontier  # noqa: E402
+from mnist_nb.cli import _config_from as config_from  # noqa: E402
+from mnist_nb.cli import build_parser, main  # noqa: E402
+from mnist_nb.config import RECIPES, TrainConfig, recipe  # noqa: E402
+from mnist_nb.models import ABLATION_SPECS, build_model  # noqa: E402
+from mnist_nb.summary import count_parameters  # noqa: E402
+from mnist_nb.visualize import plot_ablation, plot_frontier  # noqa: E402
+
+
+def fake_summary(name: str, params: int, accuracies: list[float], epochs: int = 15) -> dict:
+    mean = sum(accuracies) / len(accuracies)
+    return {
+        "name": name,
+        "params": params,
+        "epochs": epochs,
+        "seeds": list(range(len(accuracies))),
+        "test_accuracy": accuracies,
+        "val_accuracy": [a - 0.2 for a in accuracies],
+        "test_accuracy_mean": mean,
+        "test_accuracy_std": 0.05,
+        "val_accuracy_mean": mean - 0.2,
+        "val_accuracy_std": 0.04,
+        "train_seconds_mean": 100.0,
+    }
+
+
+def test_recipes_are_valid_and_named_as_the_cli_offers_them():
+    assert set(RECIPES) == {"final", "fast", "tiny"}
+    assert recipe("final") == TrainConfig()
+    assert recipe("fast").model == "fast" and recipe("fast").num_epochs < recipe("final").num_epochs
+    assert count_parameters(build_model(recipe("tiny").model)) <= 5_000
+    with pytest.raises(ValueError, match="valid names: final, fast, tiny"):
+        recipe("quick")
+
+
+def test_cli_recipe_sets_defaults_and_flags_override_them():
+    parser = build_parser()
+    fast = config_from(parser.parse_args(["train", "--recipe", "fast"]), seed=3)
+    assert fast == recipe("fast").replace(seed=3)
+    longer = config_from(parser.parse_args(["train", "--recipe", "fast", "--epochs", "7", "--lr", "0.2"]), seed=0)
+    assert (longer.model, longer.num_epochs, longer.learning_rate) == ("fast", 7, 0.2)
+    assert config_from(parser.parse_args(["train"]), seed=0) == TrainConfig()
+
+
+def test_frontier_entries_cover_every_ablation():
+    assert {entry.name for entry in frontier.ABLATION} == set(ABLATION_SPECS)
+    for entry in frontier.FRONTIER + frontier.ABLATION:
+        build_model(entry.config.model)  # every entry names a real model
+        assert entry.num_seeds >= 2
+
+
+def test_seed_sweep_records_and_resumes_without_retraining(mnist_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_NB_SMOKE", "1")
+    config = recipe("tiny").replace(num_epochs=1, device="cpu")
+    first = experiments.run_seeds(config, 2, tmp_path / "runs", log=None)
+    assert first["seeds"] == [0, 1] and first["model"] == "tiny" and first["smoke"]
+    assert json.loads((tmp_path / "runs" / "summary.json").read_text())["test_accuracy"] == first["test_accuracy"]
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished seed was trained again")
+
+    monkeypatch.setattr(experiments, "train_and_report", no_training)
+    again = experiments.run_seeds(config, 2, tmp_path / "runs", reuse=True, log=None)
+    assert again["test_accuracy"] == first["test_accuracy"]
+    # Another config is not the same run: it would be trained, not reused.
+    assert experiments.finished_run(tmp_path / "runs" / "seed-0", config.replace(num_epochs=2)) is None
+
+
+def test_smoke_runs_are_never_recorded_as_results(mnist_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_NB_SMOKE", "1")
+    entry = frontier.Entry("tiny", recipe("tiny").replace(num_epochs=1, device="cpu"), 1, "test")
+    summary = frontier.run_entry(entry, results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", log=None)
+    assert summary["name"] == "tiny" and summary["smoke"]
+    assert not (tmp_path / "results").exists()
+
+
+def test_results_load_in_entry_order_and_tables_compare_against_final(tmp_path):
+    for name, params, accuracies in (
+        ("tiny", 4_844, [99.40, 99.44]),
+        ("final", 11_280, [99.5, 99.6]),
+        ("residual-no-attention", 10_786, [99.45, 99.45]),
+    ):
+        (tmp_path / f"{name}.json").write_text(json.dumps(fake_summary(name, params, accuracies)))
+    (tmp_path / "not-an-entry.json").write_text("{}")
+    results = frontier.load_results(tmp_path)
+    assert list(results) == ["final", "tiny", "residual-no-attention"]
+    table = frontier.frontier_table(results)
+    assert "99.42 +- 0.05" in table and "4,844" in table
+    ablation = frontier.ablation_table(results)
+    assert "attention" in ablation and "-0.10" in ablation and "tiny" not in ablation
+
+
+def test_frontier_and_ablation_plots():
+    results = {
+        "final": fake_summary("final", 11_280, [99.5, 99.6]),
+        "tiny": fake_summary("tiny", 4_844, [99.40, 99.44, 99.38]),
+        "residual-no-dropout": fake_summary("residual-no-dropout", 11_280, [99.4, 99.45]),
+        "residual-no-skip": fake_summary("residual-no-skip", 11_280, [99.5, 99.52]),
+    }
+    fig = plot_frontier(results)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    points = [collection.get_offsets() for collection in ax.collections if hasattr(collection, "get_offsets")]
+    assert sum(len(offsets) for offsets in points) >= 9  # 7 single seeds + their means
+    assert any("tiny (4,844 params" in text.get_text() for text in ax.get_legend().get_texts())
+    fig = plot_ablation(results)
+    labels = [label.get_text() for label in fig.axes[0].get_xticklabels()]
+    assert labels == ["dropout", "skip"]
+    assert len(fig.axes[0].patches) == 4  # test and validation bars for each removal
+
+
+def test_frontier_command_lists_entries_and_rejects_unknown_ones(capsys):
+    assert main(["frontier", "--list"]) == 0
+    listing = capsys.readouterr().out
+    for name in ("final", "fast", "tiny", "reference", "residual-no-batchnorm"):
+        assert name in listing
+    with pytest.raises(SystemExit) as exit_info:
+        main(["frontier", "huge"])
+    assert exit_info.value.code == 2
+    assert "unknown entries huge; valid: final" in capsys.readouterr().err
