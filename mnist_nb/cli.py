@@ -81,6 +81,9 @@ def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-batches", type=_positive_int, default=None, help="batches per epoch, for quick checks (default: all)"
     )
+    parser.add_argument(
+        "--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile (default: the recipe's)"
+    )
 
 
 def _config_from(arguments: argparse.Namespace, seed: int) -> TrainConfig:
@@ -94,6 +97,7 @@ def _config_from(arguments: argparse.Namespace, seed: int) -> TrainConfig:
         "learning_rate": arguments.lr,
         "augment": arguments.augment,
         "max_batches_per_epoch": arguments.max_batches,
+        "compile": arguments.compile,
     }
     return base.replace(
         seed=seed, device=arguments.device, **{key: value for key, value in changes.items() if value is not None}

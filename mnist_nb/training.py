@@ -283,6 +283,8 @@ def fit(
     )
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, len(train_loader))
+    # The compiled module shares the parameters of `model`; checkpoints save `model` itself.
+    step_model = torch.compile(model) if config.compile else model
     result = TrainingResult(model, config, normalization, device)
 
     start_epoch = 1
@@ -309,7 +311,7 @@ def fit(
         started = time.perf_counter()
         learning_rate = optimizer.param_groups[0]["lr"]
         train_metrics = train_one_epoch(
-            model,
+            step_model,
             train_loader,
             optimizer,
             scheduler,
@@ -317,7 +319,7 @@ def fit(
             progress=progress,
             description=f"epoch {epoch}/{config.num_epochs}",
         )
-        validation_metrics = evaluate(model, validation_loader) if len(validation_set) else None
+        validation_metrics = evaluate(step_model, validation_loader) if len(validation_set) else None
         row = {
             "epoch": epoch,
             "train_loss": train_metrics["loss"],

@@ -24,6 +24,7 @@ SERIES = [
     "06_residual",
     "07_final_training",
     "08_inside_the_model",
+    "09_frontier",
 ]
 MACHINE_PATHS = re.compile(r"(/work/|/tmp/|/root/|/home/[a-z]|site-packages|[A-Z]:\\\\Users)")
 

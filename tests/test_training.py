@@ -35,6 +35,15 @@ def test_loss_falls_within_seconds_on_cpu():
     assert result.device.type == "cpu"
 
 
+def test_compiled_training_runs_on_cpu_and_checkpoints_the_plain_model(tmp_path):
+    """The torch.compile fast path (real inductor, C++ on the CPU): trains, and saves loadable weights."""
+    config = QUICK.replace(num_epochs=1, max_batches_per_epoch=2, compile=True)
+    result = quick_fit(config, checkpoint_path=tmp_path / "model.pt")
+    assert result.final["train_loss"] > 0 and result.final["val_accuracy"] is not None
+    model, _ = model_from_checkpoint(load_checkpoint(tmp_path / "model.pt"))
+    assert not any(key.startswith("_orig_mod") for key in model.state_dict())
+
+
 def test_same_seed_gives_identical_metrics_on_cpu():
     first, second = quick_fit(), quick_fit()
     assert without_seconds(first.history) == without_seconds(second.history)
