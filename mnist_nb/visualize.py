@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from mnist_nb.data import IMAGE_SIZE, NUM_CLASSES
 from mnist_nb.models import SpatialAttention, SqueezeExcitation
@@ -441,9 +441,17 @@ def plot_frontier(results: dict[str, dict], target: float = 99.4) -> Figure:
             color=color,
             label=f"{name} ({params:,} params, {summary['epochs']} ep, {len(summary['seeds'])} seeds)",
         )
-    ax.axhline(target, color="gray", linestyle="--", linewidth=1)
-    ax.text(ax.get_xlim()[0], target, f" {target}%", va="bottom", fontsize=8, color="gray")
     ax.set_xscale("log")
+    # A fixed, readable frame: 1k to 20k parameters (wider when a point lies outside).
+    params = [summary["params"] for summary in results.values()]
+    ax.set_xlim(min([1_000, *params]) / 1.2, max([20_000, *params]) * 1.2)
+    ticks = [1_000, 2_000, 5_000, 10_000, 20_000]
+    ax.set_xticks(ticks, [f"{tick // 1000}k" for tick in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.axvspan(ax.get_xlim()[0], 5_000, color="tab:green", alpha=0.06, label="<= 5,000 parameters")
+    for level, style in ((target, "--"), (99.0, ":")):
+        ax.axhline(level, color="gray", linestyle=style, linewidth=1)
+        ax.text(ax.get_xlim()[0], level, f" {level}%", va="bottom", fontsize=8, color="gray")
     ax.set_xlabel("parameters (log scale)")
     ax.set_ylabel("test accuracy %")
     ax.set_title("accuracy per parameter: mean +- std over seeds, dots are single seeds")
