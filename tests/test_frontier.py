@@ -124,7 +124,7 @@ def test_frontier_and_ablation_plots():
 def test_frontier_command_lists_entries_and_rejects_unknown_ones(capsys):
     assert main(["frontier", "--list"]) == 0
     listing = capsys.readouterr().out
-    for name in ("final", "fast", "tiny", "micro", "reference", "residual-no-batchnorm"):
+    for name in ("final", "fast", "tiny", "small", "micro", "reference", "residual-no-batchnorm"):
         assert name in listing
     with pytest.raises(SystemExit) as exit_info:
         main(["frontier", "huge"])
