@@ -10,7 +10,7 @@ import torch
 
 from mnist_nb.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
 from mnist_nb.config import TrainConfig
-from mnist_nb.data import Normalization, TensorLoader
+from mnist_nb.data import TensorLoader
 from mnist_nb.training import DeviceError, evaluate, fit, select_device
 
 from .conftest import synthetic_digits
@@ -106,33 +106,33 @@ def test_failed_save_keeps_the_previous_checkpoint(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
-def test_checkpoint_saved_with_cuda_tensors_loads_on_cpu(tmp_path):
-    """Checkpoints store CPU tensors and load with map_location='cpu'; on a GPU machine, prove it."""
-    if not torch.cuda.is_available():
-        # Without a GPU: a checkpoint whose tensors claim a CUDA device cannot be forged, so check
-        # the two halves: model_state is moved to the CPU on save, and loading maps to the CPU.
-        from mnist_nb.checkpoint import training_state
-        from mnist_nb.models import build_model
-        from mnist_nb.training import make_optimizer, make_scheduler
-
-        model = build_model()
-        optimizer = make_optimizer(model, QUICK)
-        state = training_state(
-            model=model,
-            optimizer=optimizer,
-            scheduler=make_scheduler(optimizer, QUICK, 1),
-            config=QUICK,
-            normalization=Normalization(0.1, 0.3),
-            epoch=1,
-            history=[],
-        )
-        assert all(tensor.device.type == "cpu" for tensor in state["model_state"].values())
-        save_checkpoint(tmp_path / "model.pt", state)
-    else:
-        result = quick_fit(QUICK.replace(device="cuda"), checkpoint_path=tmp_path / "model.pt")
+def test_checkpoint_saved_with_cuda_tensors_loads_on_cpu(tmp_path, monkeypatch):
+    """A checkpoint written on a GPU loads, evaluates and resumes on a CPU-only machine."""
+    path = tmp_path / "model.pt"
+    if torch.cuda.is_available():
+        result = quick_fit(QUICK.replace(device="cuda"), checkpoint_path=path, stop_after_epoch=1)
         assert result.device.type == "cuda"
-    model, _ = model_from_checkpoint(load_checkpoint(tmp_path / "model.pt"), "cpu")
+    else:
+        # No GPU here, so write the file a GPU run writes: torch.save records each storage's
+        # device as a location tag ("cuda:0") that torch.load restores. Tagging every storage
+        # (the optimizer's momentum included) as CUDA gives a real GPU checkpoint, byte for byte
+        # in format, whose tensors this machine cannot place where the file says.
+        quick_fit(checkpoint_path=path, stop_after_epoch=1)
+        checkpoint = load_checkpoint(path)
+        with monkeypatch.context() as patch:
+            patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+            torch.save(checkpoint, path)
+        with pytest.raises(RuntimeError, match="CUDA"):  # what a naive torch.load says on a CPU
+            torch.load(path, weights_only=True)
+    checkpoint = load_checkpoint(path)
+    model, _ = model_from_checkpoint(checkpoint, "cpu")
     assert next(model.parameters()).device.type == "cpu"
+    images = torch.randn(2, 1, 28, 28)
+    assert model(images).shape == (2, 10)
+    # ... and training resumes from it on the CPU, to the same end as an uninterrupted CPU run.
+    resumed = quick_fit(checkpoint_path=path, resume=True)
+    assert resumed.device.type == "cpu"
+    assert len(resumed.history) == QUICK.num_epochs
 
 
 def test_loading_a_missing_or_foreign_file_names_it(tmp_path):
