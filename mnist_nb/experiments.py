@@ -7,12 +7,15 @@ once per run, after training, on the final-epoch model.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 from mnist_nb.config import TrainConfig
+from mnist_nb.models import build_model, model_spec
 from mnist_nb.results import machine_description, mean_and_std, write_json
+from mnist_nb.summary import count_parameters
 
 
 def command_line() -> str:
@@ -37,6 +40,9 @@ def train_and_report(config: TrainConfig, out: Path, *, resume: bool = False, lo
     test = evaluate(result.model, test_loader)
     metrics = {
         "model": result.config.model,
+        # The architecture itself, not just its name: a record stays tied to the model it measured
+        # even if the spec behind the name changes later (finished_run checks it).
+        "model_spec": model_spec_record(result.config.model),
         "params": result.parameters,
         "epochs": len(result.history),
         "seed": result.config.seed,
@@ -66,7 +72,20 @@ def finished_run(out: Path, config: TrainConfig) -> dict | None:
     metrics = json.loads(path.read_text(encoding="utf-8"))
     wanted = with_model_defaults(config.with_smoke_mode()).replace(device="any")
     saved = TrainConfig.from_dict(metrics.get("config", {})).replace(device="any")
-    return metrics if saved == wanted and metrics.get("epochs") == wanted.num_epochs else None
+    if saved != wanted or metrics.get("epochs") != wanted.num_epochs:
+        return None
+    # Same config, but is it the same model? Records from before model_spec was saved are
+    # checked by their parameter count.
+    if "model_spec" in metrics:
+        same_model = metrics["model_spec"] == model_spec_record(config.model)
+    else:
+        same_model = metrics.get("params") == count_parameters(build_model(config.model))
+    return metrics if same_model else None
+
+
+def model_spec_record(name: str) -> dict:
+    """The model's spec as plain JSON values (tuples become lists), for metrics.json."""
+    return json.loads(json.dumps(dataclasses.asdict(model_spec(name))))
 
 
 def run_seeds(config: TrainConfig, num_seeds: int, out: Path, *, reuse: bool = False, log=print) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import matplotlib
@@ -10,7 +11,7 @@ matplotlib.use("Agg")
 
 import pytest  # noqa: E402
 
-from mnist_nb import experiments, frontier  # noqa: E402
+from mnist_nb import experiments, frontier, models  # noqa: E402
 from mnist_nb.cli import _config_from as config_from  # noqa: E402
 from mnist_nb.cli import build_parser, main  # noqa: E402
 from mnist_nb.config import RECIPES, TrainConfig, recipe  # noqa: E402
@@ -76,6 +77,19 @@ def test_seed_sweep_records_and_resumes_without_retraining(mnist_root, tmp_path,
     assert again["test_accuracy"] == first["test_accuracy"]
     # Another config is not the same run: it would be trained, not reused.
     assert experiments.finished_run(tmp_path / "runs" / "seed-0", config.replace(num_epochs=2)) is None
+    # Nor is the same config of a model whose spec changed behind its name.
+    original = models.MODEL_SPECS["tiny"]
+    wider = dataclasses.replace(original, widths=(original.widths[0] + 2, original.widths[1]))
+    monkeypatch.setitem(models.MODEL_SPECS, "tiny", wider)
+    assert experiments.finished_run(tmp_path / "runs" / "seed-0", config) is None
+    # Records from before the spec was saved are matched by their parameter count.
+    metrics_path = tmp_path / "runs" / "seed-0" / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    del metrics["model_spec"]
+    metrics_path.write_text(json.dumps(metrics))
+    assert experiments.finished_run(tmp_path / "runs" / "seed-0", config) is None
+    monkeypatch.setitem(models.MODEL_SPECS, "tiny", original)
+    assert experiments.finished_run(tmp_path / "runs" / "seed-0", config) is not None
 
 
 def test_smoke_runs_are_never_recorded_as_results(mnist_root, tmp_path, monkeypatch):

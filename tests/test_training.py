@@ -94,6 +94,9 @@ def test_resume_with_another_config_is_refused(tmp_path):
     quick_fit(checkpoint_path=path, stop_after_epoch=1)
     with pytest.raises(CheckpointError, match="different config"):
         quick_fit(QUICK.replace(learning_rate=0.01), checkpoint_path=path, resume=True)
+    # The device is not part of the recipe: a run saved on one device resumes on another.
+    resumed = quick_fit(QUICK.replace(device="auto"), checkpoint_path=path, resume=True)
+    assert len(resumed.history) == QUICK.num_epochs
 
 
 def test_failed_save_keeps_the_previous_checkpoint(tmp_path):
