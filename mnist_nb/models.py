@@ -223,6 +223,9 @@ class ModelSpec:
     attention: bool = False
     residual: bool = False
     widths: tuple[int, int] = (8, 16)  # stem; stage1 to stage3
+    # A 1x1 conv (+ BN, ReLU) widening the last feature map before the GAP head: at width 10 the
+    # head would otherwise be a linear map of only 10 pooled numbers. None: no expansion.
+    head_width: int | None = None
     separable: bool = False  # depthwise-separable convs after the stem
     architecture: str = "trunk"  # "trunk" (built from the fields above) or "reference"
 
@@ -336,6 +339,9 @@ def build_model(name: str = FINAL_MODEL, *, skip: bool | None = None) -> MnistNe
             size //= 2
         if spec.dropout:
             stages[f"dropout{index}"] = nn.Dropout(spec.dropout)
+    if spec.head_width:
+        stages["expand"] = ConvBNAct(width, spec.head_width, kernel_size=1, batchnorm=bn)  # 7x7, 1x1 conv
+        width = spec.head_width
     stages["head"] = GapHead(width) if spec.head == "gap" else DenseHead(width, size)
     model = MnistNet(stages, name)
     if not spec.batchnorm:

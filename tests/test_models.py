@@ -139,6 +139,23 @@ def test_series_order_and_frontier_budgets():
     assert not any(isinstance(module, Attention) for module in build_model("fast").modules())
 
 
+def test_head_expansion_is_a_1x1_conv_before_gap(monkeypatch):
+    from mnist_nb import models
+
+    plain = models.MODEL_SPECS["tiny"]
+    monkeypatch.setitem(models.MODEL_SPECS, "expanded", models.dataclasses.replace(plain, head_width=24))
+    model, reference = build_model("expanded"), build_model("tiny")
+    assert list(model)[-2] is model.expand and model.expand.conv.kernel_size == (1, 1)
+    assert model.head.linear.in_features == 24
+    # conv 10 x 24 (no bias: BatchNorm follows), BatchNorm 2 x 24, linear grows by (24 - 10) x 10.
+    assert count_parameters(model) - count_parameters(reference) == 10 * 24 + 2 * 24 + 14 * 10
+    model.eval()
+    features = nn.Sequential(*list(model)[:-2])(torch.randn(3, 1, 28, 28))  # [3, 10, 7, 7]
+    expanded = F.relu(model.expand.norm(F.conv2d(features, model.expand.conv.weight)))
+    torch.testing.assert_close(model.head(model.expand(features)), model.head.linear(expanded.mean((2, 3))))
+    assert receptive_field(model)[-1].kernel == 1  # the 1x1 conv widens nothing
+
+
 def test_each_ablation_removes_exactly_its_component():
     def kinds(name):
         return {type(module).__name__ for module in build_model(name).modules()}

@@ -1,0 +1,86 @@
+"""The validation probes behind the `tiny` recipe: variants of it, seed 0, validation only.
+
+    python benchmarks/tiny_probes.py                  # every probe, one after another
+    python benchmarks/tiny_probes.py no-dropout-30    # just these
+    python benchmarks/tiny_probes.py --list
+
+Each probe changes the `tiny` model's spec and/or its recipe, trains seed 0 and prints its final-epoch
+validation accuracy and loss. The test set is never loaded here: these runs choose, the frontier
+(`python -m mnist_nb frontier tiny`) measures. On one CPU thread (OMP_NUM_THREADS=1) a probe takes
+10 to 15 minutes and gives the same figures on every run; the ones found so far are in
+benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from mnist_nb import models
+from mnist_nb.config import recipe
+from mnist_nb.summary import count_parameters
+from mnist_nb.training import fit
+
+# name: (changes to the tiny model's spec, changes to the tiny recipe, why)
+PROBES: dict[str, tuple[dict, dict, str]] = {
+    "tiny-20": ({}, {}, "the tiny recipe itself (width 10, stem 6, dropout 0.05, 20 epochs)"),
+    "tiny-30": ({}, {"num_epochs": 30}, "a longer schedule"),
+    "no-dropout-30": ({"dropout": 0.0}, {"num_epochs": 30}, "less regularization (training accuracy < validation)"),
+    "stem8-30": ({"widths": (8, 10)}, {"num_epochs": 30}, "a wider stem (4,920 parameters)"),
+    "stem8-no-dropout-30": ({"widths": (8, 10), "dropout": 0.0}, {"num_epochs": 30}, "both"),
+    "expand-24-no-attention": (
+        {"attention": False, "head_width": 24},
+        {},
+        "attention's 302 parameters spent on a 1x1 conv 10 -> 24 before GAP (4,844 parameters)",
+    ),
+    "expand-16": ({"head_width": 16}, {}, "a 1x1 conv 10 -> 16 before GAP, attention kept (4,970 parameters)"),
+    "separable-24": (
+        {"widths": (8, 24), "separable": True},
+        {},
+        "depthwise-separable convs buy width 24 (the tiny-separable model)",
+    ),
+}
+
+
+def run_probe(name: str, *, seed: int = 0) -> dict:
+    spec_changes, recipe_changes, _ = PROBES[name]
+    model_name = f"tiny-probe-{name}"
+    models.MODEL_SPECS[model_name] = dataclasses.replace(models.MODEL_SPECS["tiny"], **spec_changes)
+    config = recipe("tiny").replace(model=model_name, seed=seed, **recipe_changes)
+    parameters = count_parameters(models.build_model(model_name))
+    print(f"--- {name}: {parameters:,} parameters, {config.num_epochs} epochs, seed {seed} ---", flush=True)
+    result = fit(config, progress=False, log=lambda line: print(line, flush=True))
+    return {
+        "name": name,
+        "params": parameters,
+        "epochs": config.num_epochs,
+        "val_accuracy": result.final["val_accuracy"],
+        "val_loss": result.final["val_loss"],
+        "seconds": result.train_seconds,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"probes to run (default: all): {', '.join(PROBES)}")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--list", action="store_true", help="list the probes and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        for name, (_, _, why) in PROBES.items():
+            print(f"{name:<22} {why}")
+        return
+    unknown = [name for name in args.names if name not in PROBES]
+    if unknown:
+        parser.error(f"unknown probe(s) {', '.join(unknown)}; valid names: {', '.join(PROBES)}")
+    rows = [run_probe(name, seed=args.seed) for name in args.names or PROBES]
+    print(f"\n{'probe':<22} {'params':>7} {'epochs':>6} {'val %':>6} {'val loss':>8} {'seconds':>7}")
+    for row in rows:
+        print(
+            f"{row['name']:<22} {row['params']:>7,} {row['epochs']:>6} {row['val_accuracy']:>6.2f} "
+            f"{row['val_loss']:>8.4f} {row['seconds']:>7.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
