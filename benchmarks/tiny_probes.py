@@ -8,7 +8,7 @@ Each probe changes the `tiny` model's spec and/or its recipe, trains seed 0 and 
 validation accuracy and loss. The test set is never loaded here: these runs choose, the frontier
 (`python -m mnist_nb frontier tiny`) measures. On one CPU thread (OMP_NUM_THREADS=1) a probe takes
 10 to 15 minutes and gives the same figures on every run; the ones found so far are in
-benchmarks/RESULTS.md.
+benchmarks/RESULTS.md. MNIST_NB_SMOKE=1 runs a few batches per epoch, to check the script.
 """
 
 from __future__ import annotations
@@ -42,14 +42,20 @@ PROBES: dict[str, tuple[dict, dict, str]] = {
 }
 
 
-def run_probe(name: str, *, seed: int = 0) -> dict:
+def run_probe(name: str, *, seed: int = 0, num_epochs: int | None = None) -> dict:
     spec_changes, recipe_changes, _ = PROBES[name]
     model_name = f"tiny-probe-{name}"
+    # A probe is a model for the length of its run only: registered, trained, removed.
     models.MODEL_SPECS[model_name] = dataclasses.replace(models.MODEL_SPECS["tiny"], **spec_changes)
-    config = recipe("tiny").replace(model=model_name, seed=seed, **recipe_changes)
-    parameters = count_parameters(models.build_model(model_name))
-    print(f"--- {name}: {parameters:,} parameters, {config.num_epochs} epochs, seed {seed} ---", flush=True)
-    result = fit(config, progress=False, log=lambda line: print(line, flush=True))
+    try:
+        config = recipe("tiny").replace(model=model_name, seed=seed, **recipe_changes)
+        if num_epochs is not None:
+            config = config.replace(num_epochs=num_epochs)
+        parameters = count_parameters(models.build_model(model_name))
+        print(f"--- {name}: {parameters:,} parameters, {config.num_epochs} epochs, seed {seed} ---", flush=True)
+        result = fit(config, progress=False, log=lambda line: print(line, flush=True))
+    finally:
+        del models.MODEL_SPECS[model_name]
     return {
         "name": name,
         "params": parameters,
@@ -64,6 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"probes to run (default: all): {', '.join(PROBES)}")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, help="override every probe's epochs (for quick checks)")
     parser.add_argument("--list", action="store_true", help="list the probes and exit")
     args = parser.parse_args(argv)
     if args.list:
@@ -73,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     unknown = [name for name in args.names if name not in PROBES]
     if unknown:
         parser.error(f"unknown probe(s) {', '.join(unknown)}; valid names: {', '.join(PROBES)}")
-    rows = [run_probe(name, seed=args.seed) for name in args.names or PROBES]
+    rows = [run_probe(name, seed=args.seed, num_epochs=args.epochs) for name in args.names or PROBES]
     print(f"\n{'probe':<22} {'params':>7} {'epochs':>6} {'val %':>6} {'val loss':>8} {'seconds':>7}")
     for row in rows:
         print(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import matplotlib
 
@@ -18,6 +19,8 @@ from mnist_nb.config import RECIPES, TrainConfig, recipe  # noqa: E402
 from mnist_nb.models import ABLATION_SPECS, build_model  # noqa: E402
 from mnist_nb.summary import count_parameters  # noqa: E402
 from mnist_nb.visualize import plot_ablation, plot_frontier  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def fake_summary(name: str, params: int, accuracies: list[float], epochs: int = 15) -> dict:
@@ -144,3 +147,31 @@ def test_frontier_command_lists_entries_and_rejects_unknown_ones(capsys):
         main(["frontier", "huge"])
     assert exit_info.value.code == 2
     assert "unknown entries huge; valid: final" in capsys.readouterr().err
+
+
+def test_tiny_probes_train_on_validation_only_and_leave_no_model_behind(mnist_root, monkeypatch, capsys):
+    """benchmarks/tiny_probes.py: the probes that chose the tiny recipe, run for real in smoke mode."""
+    import importlib.util
+
+    from mnist_nb import data
+
+    spec = importlib.util.spec_from_file_location("tiny_probes", ROOT / "benchmarks" / "tiny_probes.py")
+    probes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probes)
+    monkeypatch.setenv("MNIST_NB_SMOKE", "1")
+
+    read_split = data._read_split
+
+    def training_images_only(root, train):
+        assert train, "a probe read the test set"
+        return read_split(root, train)
+
+    monkeypatch.setattr(data, "_read_split", training_images_only)
+    before = dict(models.MODEL_SPECS)
+    probes.main(["expand-16", "--epochs", "1"])
+    table = capsys.readouterr().out.splitlines()[-1].split()
+    assert table[:3] == ["expand-16", "4,970", "1"] and 0 <= float(table[3]) <= 100
+    assert models.MODEL_SPECS == before
+    with pytest.raises(SystemExit):
+        probes.main(["no-such-probe"])
+    assert "valid names: tiny-20" in capsys.readouterr().err
