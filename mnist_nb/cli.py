@@ -4,7 +4,7 @@ python -m mnist_nb train --model residual --epochs 15 --seed 0 --out runs/final
 python -m mnist_nb evaluate runs/final/model.pt
 python -m mnist_nb seeds --num-seeds 5 --out runs/seeds
 python -m mnist_nb models
-python -m mnist_nb frontier [NAMES...] [--ablation] [--list]
+python -m mnist_nb frontier [NAMES...] [--ablation] [--list] [--markdown]
 python -m mnist_nb notebooks [--smoke] [NAMES...]
 """
 
@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     frontier.add_argument("--ablation", action="store_true", help="the ablation entries (final model minus one)")
     frontier.add_argument("--num-seeds", type=_positive_int, default=None, help="seeds per entry (default: its own)")
     frontier.add_argument("--list", action="store_true", help="list the entries and what is recorded, then stop")
+    frontier.add_argument(
+        "--markdown", action="store_true", help="print the recorded results as the README's tables, then stop"
+    )
 
     notebooks = commands.add_parser("notebooks", help="execute the notebook series headless with papermill")
     notebooks.add_argument("names", nargs="*", help="notebooks to run: 02, batchnorm or 02_batchnorm (default: all)")
@@ -223,8 +226,11 @@ def command_models() -> None:
 
 
 def command_frontier(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
-    from mnist_nb.frontier import ABLATION, ENTRIES, FRONTIER, frontier_table, load_results, run_entry
+    from mnist_nb.frontier import ABLATION, ENTRIES, FRONTIER, frontier_table, load_results, markdown_tables, run_entry
 
+    if arguments.markdown:
+        print(markdown_tables(load_results()))
+        return
     if arguments.list:
         recorded = load_results()
         for entry in FRONTIER + ABLATION:

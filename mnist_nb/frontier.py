@@ -104,3 +104,42 @@ def ablation_table(results: dict[str, dict], final: str = "final") -> str:
             f"{summary['val_accuracy_mean'] - base['val_accuracy_mean']:>+7.2f}"
         )
     return "\n".join(lines)
+
+
+def markdown_tables(results: dict[str, dict], final: str = "final") -> str:
+    """The README's frontier and ablation tables, from the records (`python -m mnist_nb frontier --markdown`)."""
+
+    def accuracy(summary: dict, split: str) -> str:
+        mean = f"{summary[f'{split}_accuracy_mean']:.2f}"
+        # One seed has no spread: printing "+- 0.00" would claim one.
+        return mean if len(summary["seeds"]) == 1 else f"{mean} +- {summary[f'{split}_accuracy_std']:.2f}"
+
+    lines = [
+        "| entry | parameters | epochs | seeds | test % | validation % | single seeds, test % |",
+        "| --- | ---: | ---: | ---: | --- | --- | --- |",
+    ]
+    for name, summary in results.items():
+        if name.startswith(f"{FINAL_MODEL}-no-"):
+            continue
+        lines.append(
+            f"| `{name}` | {summary['params']:,} | {summary['epochs']} | {len(summary['seeds'])} | "
+            f"{accuracy(summary, 'test')} | {accuracy(summary, 'val')} | "
+            + ", ".join(f"{value:.2f}" for value in summary["test_accuracy"])
+            + " |"
+        )
+    removals = [name for name in results if name.startswith(f"{FINAL_MODEL}-no-")]
+    if removals and final in results:
+        base = results[final]
+        lines += [
+            "",
+            "| removed | seeds | test % | change | validation % | change |",
+            "| --- | ---: | --- | ---: | --- | ---: |",
+        ]
+        for name in removals:
+            summary = results[name]
+            lines.append(
+                f"| {name.removeprefix(f'{FINAL_MODEL}-no-')} | {len(summary['seeds'])} | "
+                f"{accuracy(summary, 'test')} | {summary['test_accuracy_mean'] - base['test_accuracy_mean']:+.2f} | "
+                f"{accuracy(summary, 'val')} | {summary['val_accuracy_mean'] - base['val_accuracy_mean']:+.2f} |"
+            )
+    return "\n".join(lines)

@@ -119,6 +119,20 @@ def test_results_load_in_entry_order_and_tables_compare_against_final(tmp_path):
     assert "attention" in ablation and "-0.10" in ablation and "tiny" not in ablation
 
 
+def test_markdown_tables_quote_the_records():
+    results = {
+        "final": fake_summary("final", 11_280, [99.5, 99.6]),
+        "tiny": fake_summary("tiny", 4_718, [99.30, 99.20], epochs=20),
+        "residual-no-batchnorm": fake_summary("residual-no-batchnorm", 11_200, [99.3, 99.4]),
+        "micro": fake_summary("micro", 1_922, [98.33]),
+    }
+    tables = frontier.markdown_tables(results).splitlines()
+    assert "| `tiny` | 4,718 | 20 | 2 | 99.25 +- 0.05 | 99.05 +- 0.04 | 99.30, 99.20 |" in tables
+    assert "| batchnorm | 2 | 99.35 +- 0.05 | -0.20 | 99.15 +- 0.04 | -0.20 |" in tables
+    assert "| `micro` | 1,922 | 15 | 1 | 98.33 | 98.13 | 98.33 |" in tables  # one seed: no spread claimed
+    assert not any(line.startswith("| `residual-no-") for line in tables)  # removals only in the second table
+
+
 def test_frontier_and_ablation_plots():
     results = {
         "final": fake_summary("final", 11_280, [99.5, 99.6]),
