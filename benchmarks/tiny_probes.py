@@ -21,6 +21,8 @@ from mnist_nb.config import recipe
 from mnist_nb.summary import count_parameters
 from mnist_nb.training import fit
 
+TEACHER = "runs/frontier/final/seed-0/model.pt"
+
 # name: (changes to the tiny model's spec, changes to the tiny recipe, why)
 PROBES: dict[str, tuple[dict, dict, str]] = {
     "tiny-20": ({}, {}, "the tiny recipe itself (width 10, stem 6, dropout 0.05, 20 epochs)"),
@@ -34,6 +36,13 @@ PROBES: dict[str, tuple[dict, dict, str]] = {
         "attention's 302 parameters spent on a 1x1 conv 10 -> 24 before GAP (4,844 parameters)",
     ),
     "expand-16": ({"head_width": 16}, {}, "a 1x1 conv 10 -> 16 before GAP, attention kept (4,970 parameters)"),
+    # Distillation from the final model (seed 0 of `python -m mnist_nb frontier final`, same split).
+    "distill-0.5": ({}, {"teacher": TEACHER}, "distillation from the final model, weight 0.5, temperature 4"),
+    "distill-0.9": (
+        {},
+        {"teacher": TEACHER, "distillation_weight": 0.9},
+        "distillation from the final model, weight 0.9, temperature 4",
+    ),
     "separable-24": (
         {"widths": (8, 24), "separable": True},
         {},

@@ -57,6 +57,13 @@ class TrainConfig:
     # fewer kernels; the first batches pay the compilation. Off by default: on a 2-core CPU the
     # compilation costs more than it saves in a short run.
     compile: bool = False
+    # Knowledge distillation (Hinton et al., 2015): a trained model's softened predictions as a
+    # second target. `teacher` is the path of its checkpoint; it must have been trained on the same
+    # training split (or it would have seen our validation images). The training loss becomes
+    # (1 - w) * CE(student, labels) + w * T^2 * KL(teacher_T || student_T), both softened by T.
+    teacher: str | None = None
+    distillation_weight: float = 0.5
+    distillation_temperature: float = 4.0
     # None = full epochs; a number limits each epoch (and evaluation) to that many batches.
     max_batches_per_epoch: int | None = None
 
@@ -74,6 +81,10 @@ class TrainConfig:
             problems.append(f"weight_decay must be >= 0 (got {self.weight_decay})")
         if not 0 <= self.label_smoothing < 1:
             problems.append(f"label_smoothing must be in [0, 1) (got {self.label_smoothing})")
+        if not 0 <= self.distillation_weight <= 1:
+            problems.append(f"distillation_weight must be in [0, 1] (got {self.distillation_weight})")
+        if not self.distillation_temperature > 0:
+            problems.append(f"distillation_temperature must be > 0 (got {self.distillation_temperature})")
         if not 0 <= self.validation_size < 60000:
             problems.append(f"validation_size must be in [0, 60000) (got {self.validation_size})")
         if self.max_batches_per_epoch is not None and self.max_batches_per_epoch < 1:

@@ -18,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mnist_nb.augment import Augmentation
-from mnist_nb.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, training_state
+from mnist_nb.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint, training_state
 from mnist_nb.config import TrainConfig
 from mnist_nb.data import ImageSet, Normalization, TensorLoader, load_training_split
 from mnist_nb.models import MnistNet, build_model, model_spec
@@ -82,10 +82,17 @@ def train_one_epoch(
     scheduler,
     *,
     label_smoothing: float = 0.0,
+    teacher: nn.Module | None = None,
+    distillation_weight: float = 0.5,
+    distillation_temperature: float = 4.0,
     progress: bool = False,
     description: str = "train",
 ) -> dict:
-    """One pass over `loader`; steps the scheduler every batch. Returns loss and accuracy (%)."""
+    """One pass over `loader`; steps the scheduler every batch. Returns loss and accuracy (%).
+
+    With a `teacher` (eval mode, frozen), the loss mixes in `distillation_loss` against its
+    logits on the same augmented batch, with weight `distillation_weight`.
+    """
     model.train()
     device = next(model.parameters()).device
     total_loss = torch.zeros((), device=device)
@@ -96,6 +103,11 @@ def train_one_epoch(
         with autocast_for(device):
             logits = model(images)  # [B, 10]
         loss = F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing)
+        if teacher is not None:
+            with torch.no_grad(), autocast_for(device):
+                teacher_logits = teacher(images)  # [B, 10]
+            soft = distillation_loss(logits.float(), teacher_logits.float(), distillation_temperature)
+            loss = (1 - distillation_weight) * loss + distillation_weight * soft
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -114,6 +126,49 @@ def train_one_epoch(
     if bar is not None:
         bar.close()
     return {"loss": total_loss.item() / total_seen, "accuracy": 100 * total_correct.item() / total_seen}
+
+
+def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """T^2 * KL(softmax(teacher / T) || softmax(student / T)), averaged over the batch.
+
+    Dividing the logits by T > 1 spreads the teacher's probability over the wrong classes too (a
+    4 that looks a bit like a 9): that is the knowledge passed on. The gradients of the softened
+    loss shrink as 1 / T^2, so T^2 puts them back on the scale of the cross-entropy's.
+    """
+    return (
+        F.kl_div(
+            F.log_softmax(student_logits / temperature, dim=1),
+            F.log_softmax(teacher_logits / temperature, dim=1),
+            reduction="batchmean",
+            log_target=True,
+        )
+        * temperature**2
+    )
+
+
+def load_teacher(config: TrainConfig, normalization: Normalization, device: torch.device) -> nn.Module:
+    """The frozen, eval-mode teacher of `config.teacher`, checked to share our training split."""
+    path = Path(config.teacher)
+    if not path.is_file():
+        raise CheckpointError(
+            f"no teacher checkpoint at {path}: train the teacher first (the tiny-distilled recipe's is the "
+            f"final model, seed 0: `python -m mnist_nb frontier final --num-seeds 1` writes it)."
+        )
+    checkpoint = load_checkpoint(path)
+    teacher_config = TrainConfig.from_dict(checkpoint["config"])
+    if (teacher_config.validation_size, teacher_config.split_seed) != (config.validation_size, config.split_seed):
+        raise ValueError(
+            f"the teacher {path} was trained with validation_size={teacher_config.validation_size}, "
+            f"split_seed={teacher_config.split_seed}, this run uses {config.validation_size}, {config.split_seed}: "
+            f"it has seen this run's validation images, so distilling from it would leak them into training."
+        )
+    teacher, teacher_normalization = model_from_checkpoint(checkpoint, device)
+    if teacher_normalization != normalization:
+        raise ValueError(f"the teacher {path} normalizes images differently ({teacher_normalization})")
+    if config.channels_last:
+        teacher = teacher.to(memory_format=torch.channels_last)
+    teacher.requires_grad_(False)
+    return teacher.eval()
 
 
 @torch.no_grad()
@@ -283,6 +338,7 @@ def fit(
     )
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, len(train_loader))
+    teacher = load_teacher(config, normalization, device) if config.teacher else None
     # The compiled module shares the parameters of `model`; checkpoints save `model` itself.
     step_model = torch.compile(model) if config.compile else model
     result = TrainingResult(model, config, normalization, device)
@@ -317,6 +373,9 @@ def fit(
             optimizer,
             scheduler,
             label_smoothing=config.label_smoothing,
+            teacher=teacher,
+            distillation_weight=config.distillation_weight,
+            distillation_temperature=config.distillation_temperature,
             progress=progress,
             description=f"epoch {epoch}/{config.num_epochs}",
         )

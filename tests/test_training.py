@@ -11,7 +11,7 @@ import torch
 from mnist_nb.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
 from mnist_nb.config import TrainConfig
 from mnist_nb.data import TensorLoader
-from mnist_nb.training import DeviceError, evaluate, fit, select_device
+from mnist_nb.training import DeviceError, distillation_loss, evaluate, fit, select_device
 
 from .conftest import synthetic_digits
 
@@ -174,3 +174,43 @@ def test_smoke_mode_limits_batches(monkeypatch):
     assert result.config.max_batches_per_epoch == 5
     monkeypatch.setenv("MNIST_NB_SMOKE", "0")
     assert TrainConfig().with_smoke_mode().max_batches_per_epoch is None
+
+
+def test_distillation_loss_matches_the_kl_divergence_written_out():
+    generator = torch.Generator().manual_seed(0)
+    student, teacher = torch.randn(8, 10, generator=generator), 3 * torch.randn(8, 10, generator=generator)
+    temperature = 4.0
+    p_teacher = torch.softmax(teacher / temperature, dim=1)
+    log_p_student = torch.log_softmax(student / temperature, dim=1)
+    expected = (p_teacher * (p_teacher.log() - log_p_student)).sum(1).mean() * temperature**2
+    torch.testing.assert_close(distillation_loss(student, teacher, temperature), expected)
+    assert distillation_loss(teacher, teacher, temperature).abs() < 1e-6  # agreeing with the teacher costs nothing
+
+
+def test_distilled_training_learns_and_leaves_the_teacher_untouched(tmp_path):
+    teacher_path = tmp_path / "teacher.pt"
+    quick_fit(checkpoint_path=teacher_path)
+    before = teacher_path.read_bytes()
+    config = QUICK.replace(num_epochs=6, teacher=str(teacher_path))
+    result = quick_fit(config)
+    losses = [row["train_loss"] for row in result.history]
+    assert losses[-1] < 0.5 * losses[0], losses
+    assert result.final["val_accuracy"] > 50
+    assert teacher_path.read_bytes() == before
+    # The same config and seed give the same run (the teacher adds no randomness).
+    assert without_seconds(quick_fit(config).history) == without_seconds(result.history)
+
+
+def test_a_teacher_that_saw_the_validation_images_or_is_missing_is_refused(tmp_path):
+    teacher_path = tmp_path / "teacher.pt"
+    quick_fit(QUICK.replace(num_epochs=1, validation_size=50), checkpoint_path=teacher_path)
+    with pytest.raises(ValueError, match="leak them into training"):
+        quick_fit(QUICK.replace(teacher=str(teacher_path)))
+    with pytest.raises(CheckpointError, match="train the teacher first"):
+        quick_fit(QUICK.replace(teacher=str(tmp_path / "absent.pt")))
+
+
+@pytest.mark.parametrize("changes", [{"distillation_weight": 1.5}, {"distillation_temperature": 0.0}])
+def test_nonsense_distillation_settings_are_refused(changes):
+    with pytest.raises(ValueError, match="distillation_"):
+        TrainConfig(**changes)
