@@ -84,6 +84,12 @@ def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile (default: the recipe's)"
     )
+    parser.add_argument(
+        "--teacher",
+        default=None,
+        metavar="CHECKPOINT",
+        help="distill from this trained model.pt (same training split; default: the recipe's, usually none)",
+    )
 
 
 def _config_from(arguments: argparse.Namespace, seed: int) -> TrainConfig:
@@ -98,6 +104,7 @@ def _config_from(arguments: argparse.Namespace, seed: int) -> TrainConfig:
         "augment": arguments.augment,
         "max_batches_per_epoch": arguments.max_batches,
         "compile": arguments.compile,
+        "teacher": arguments.teacher,
     }
     return base.replace(
         seed=seed, device=arguments.device, **{key: value for key, value in changes.items() if value is not None}

@@ -56,6 +56,8 @@ def test_cli_recipe_sets_defaults_and_flags_override_them():
     longer = config_from(parser.parse_args(["train", "--recipe", "fast", "--epochs", "7", "--lr", "0.2"]), seed=0)
     assert (longer.model, longer.num_epochs, longer.learning_rate) == ("fast", 7, 0.2)
     assert config_from(parser.parse_args(["train"]), seed=0) == TrainConfig()
+    distilled = config_from(parser.parse_args(["train", "--recipe", "tiny", "--teacher", "runs/t/model.pt"]), seed=0)
+    assert distilled == recipe("tiny").replace(teacher="runs/t/model.pt")
 
 
 def test_frontier_entries_cover_every_ablation():
