@@ -36,7 +36,8 @@ PROBES: dict[str, tuple[dict, dict, str]] = {
         "attention's 302 parameters spent on a 1x1 conv 10 -> 24 before GAP (4,844 parameters)",
     ),
     "expand-16": ({"head_width": 16}, {}, "a 1x1 conv 10 -> 16 before GAP, attention kept (4,970 parameters)"),
-    # Distillation from the final model (seed 0 of `python -m mnist_nb frontier final`, same split).
+    # Distillation from the final model: seed 0 of `python -m mnist_nb frontier final` (same split; its
+    # model.pt is also runs/seeds/seed-0/model.pt of `python -m mnist_nb seeds`).
     "distill-0.5": ({}, {"teacher": TEACHER}, "distillation from the final model, weight 0.5, temperature 4"),
     "distill-0.9": (
         {},

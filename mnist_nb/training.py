@@ -151,8 +151,8 @@ def load_teacher(config: TrainConfig, normalization: Normalization, device: torc
     path = Path(config.teacher)
     if not path.is_file():
         raise CheckpointError(
-            f"no teacher checkpoint at {path}: train the teacher first (the tiny-distilled recipe's is the "
-            f"final model, seed 0: `python -m mnist_nb frontier final --num-seeds 1` writes it)."
+            f"no teacher checkpoint at {path}: train the teacher first, on the same split (for example "
+            f"`python -m mnist_nb train --out runs/teacher` writes runs/teacher/model.pt)."
         )
     checkpoint = load_checkpoint(path)
     teacher_config = TrainConfig.from_dict(checkpoint["config"])
