@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from mnist_nb.config import TrainConfig
-from mnist_nb.models import build_model, model_spec
+from mnist_nb.models import ModelSpec, build_model, model_spec
 from mnist_nb.results import machine_description, mean_and_std, write_json
 from mnist_nb.summary import count_parameters
 
@@ -77,10 +77,20 @@ def finished_run(out: Path, config: TrainConfig) -> dict | None:
     # Same config, but is it the same model? Records from before model_spec was saved are
     # checked by their parameter count.
     if "model_spec" in metrics:
-        same_model = metrics["model_spec"] == model_spec_record(config.model)
+        same_model = spec_from_record(metrics["model_spec"]) == model_spec(config.model)
     else:
         same_model = metrics.get("params") == count_parameters(build_model(config.model))
     return metrics if same_model else None
+
+
+def spec_from_record(record: dict) -> ModelSpec:
+    """The ModelSpec a metrics.json recorded. Fields added to ModelSpec since then take their
+    defaults, which by design keep the models built before they existed."""
+    known = {field.name for field in dataclasses.fields(ModelSpec)}
+    values = {key: value for key, value in record.items() if key in known}
+    if "widths" in values:
+        values["widths"] = tuple(values["widths"])
+    return ModelSpec(**values)
 
 
 def model_spec_record(name: str) -> dict:
@@ -106,10 +116,42 @@ def run_seeds(config: TrainConfig, num_seeds: int, out: Path, *, reuse: bool = F
             continue
         if log:
             log(f"--- seed {seed} ---")
-        rows.append(train_and_report(seed_config, seed_out, log=log))
+        resume = prepare_run_directory(seed_out, seed_config, log=log)
+        rows.append(train_and_report(seed_config, seed_out, resume=resume, log=log))
     summary = summarize(rows)
     write_json(out / "summary.json", summary)
     return summary
+
+
+def prepare_run_directory(out: Path, config: TrainConfig, *, log=print) -> bool:
+    """Make OUT ready for a run of `config` without losing what it holds; True means resume.
+
+    A checkpoint of an interrupted run of the same config is resumed. Anything else already in
+    OUT (a finished run of another config or model, a foreign checkpoint) is moved aside to
+    OUT.previous-N rather than overwritten: a sweep never destroys a result.
+    """
+    from mnist_nb.checkpoint import CheckpointError, load_checkpoint
+    from mnist_nb.training import with_model_defaults
+
+    checkpoint_path, metrics_path = out / "model.pt", out / "metrics.json"
+    if not checkpoint_path.exists() and not metrics_path.exists():
+        return False
+    if checkpoint_path.is_file() and not metrics_path.exists():
+        wanted = with_model_defaults(config.with_smoke_mode())
+        try:
+            saved = TrainConfig.from_dict(load_checkpoint(checkpoint_path)["config"])
+        except CheckpointError:
+            saved = None
+        if saved is not None and saved.replace(device=wanted.device) == wanted:
+            return True
+    number = 1
+    while out.with_name(f"{out.name}.previous-{number}").exists():
+        number += 1
+    aside = out.with_name(f"{out.name}.previous-{number}")
+    out.rename(aside)
+    if log:
+        log(f"{out} held another run: moved it to {aside}")
+    return False
 
 
 def summarize(rows: list[dict]) -> dict:

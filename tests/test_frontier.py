@@ -87,14 +87,40 @@ def test_seed_sweep_records_and_resumes_without_retraining(mnist_root, tmp_path,
     wider = dataclasses.replace(original, widths=(original.widths[0] + 2, original.widths[1]))
     monkeypatch.setitem(models.MODEL_SPECS, "tiny", wider)
     assert experiments.finished_run(tmp_path / "runs" / "seed-0", config) is None
-    # Records from before the spec was saved are matched by their parameter count.
+    # A record from before a spec field existed is the model that field's default builds.
     metrics_path = tmp_path / "runs" / "seed-0" / "metrics.json"
     metrics = json.loads(metrics_path.read_text())
+    del metrics["model_spec"]["head_width"]
+    metrics_path.write_text(json.dumps(metrics))
+    assert experiments.finished_run(tmp_path / "runs" / "seed-0", config) is None  # still the wider spec
+    monkeypatch.setitem(models.MODEL_SPECS, "tiny", original)
+    assert experiments.finished_run(tmp_path / "runs" / "seed-0", config) is not None
+    monkeypatch.setitem(models.MODEL_SPECS, "tiny", wider)
+    # Records from before the spec was saved are matched by their parameter count.
     del metrics["model_spec"]
     metrics_path.write_text(json.dumps(metrics))
     assert experiments.finished_run(tmp_path / "runs" / "seed-0", config) is None
     monkeypatch.setitem(models.MODEL_SPECS, "tiny", original)
     assert experiments.finished_run(tmp_path / "runs" / "seed-0", config) is not None
+
+
+def test_a_sweep_resumes_an_interrupted_seed_and_never_overwrites_another_run(mnist_root, tmp_path, monkeypatch):
+    from mnist_nb.training import fit
+
+    monkeypatch.setenv("MNIST_NB_SMOKE", "1")
+    config = recipe("tiny").replace(num_epochs=2, device="cpu")
+    # seed 0 was interrupted after its first epoch: the sweep resumes it.
+    fit(config, checkpoint_path=tmp_path / "runs" / "seed-0" / "model.pt", stop_after_epoch=1, log=None)
+    # seed 1's directory holds a finished run of another recipe: it is kept, moved aside.
+    other = experiments.run_seeds(config.replace(num_epochs=1), 2, tmp_path / "other", log=None)
+    (tmp_path / "other" / "seed-1").rename(tmp_path / "runs" / "seed-1")
+    lines = []
+    summary = experiments.run_seeds(config, 2, tmp_path / "runs", reuse=True, log=lines.append)
+    assert summary["epochs"] == 2 and summary["seeds"] == [0, 1]
+    assert any("resumed from model.pt after epoch 1" in line for line in lines), lines
+    kept = json.loads((tmp_path / "runs" / "seed-1.previous-1" / "metrics.json").read_text())
+    assert kept["epochs"] == 1 and kept["test_accuracy"] == other["test_accuracy"][1]
+    assert any("moved it to" in line for line in lines)
 
 
 def test_smoke_runs_are_never_recorded_as_results(mnist_root, tmp_path, monkeypatch):
