@@ -89,8 +89,23 @@ def frontier_table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def change_against(summary: dict, base: dict, split: str = "test") -> float:
+    """Mean accuracy change (points) of `summary` against `base`, over the seeds both ran.
+
+    Paired by seed (the same seed gives the same data order), so a removal run on seeds 0 and 1
+    is compared with the final model's seeds 0 and 1, not with its 5-seed mean. Summaries that
+    share no seed are compared by their means.
+    """
+    base_by_seed = dict(zip(base["seeds"], base[f"{split}_accuracy"], strict=True))
+    by_seed = dict(zip(summary["seeds"], summary[f"{split}_accuracy"], strict=True))
+    shared = [seed for seed in by_seed if seed in base_by_seed]
+    if not shared:
+        return summary[f"{split}_accuracy_mean"] - base[f"{split}_accuracy_mean"]
+    return sum(by_seed[seed] - base_by_seed[seed] for seed in shared) / len(shared)
+
+
 def ablation_table(results: dict[str, dict], final: str = "final") -> str:
-    """Each removal's change in mean test and validation accuracy against the final model."""
+    """Each removal's change in test and validation accuracy against the final model, same seeds."""
     base = results[final]
     lines = [f"{'removed':<14} {'test %':>14} {'change':>7} {'val %':>14} {'change':>7}"]
     for name, summary in results.items():
@@ -99,9 +114,9 @@ def ablation_table(results: dict[str, dict], final: str = "final") -> str:
         lines.append(
             f"{name.removeprefix(f'{FINAL_MODEL}-no-'):<14} "
             f"{summary['test_accuracy_mean']:>7.2f} +- {summary['test_accuracy_std']:.2f} "
-            f"{summary['test_accuracy_mean'] - base['test_accuracy_mean']:>+7.2f} "
+            f"{change_against(summary, base, 'test'):>+7.2f} "
             f"{summary['val_accuracy_mean']:>7.2f} +- {summary['val_accuracy_std']:.2f} "
-            f"{summary['val_accuracy_mean'] - base['val_accuracy_mean']:>+7.2f}"
+            f"{change_against(summary, base, 'val'):>+7.2f}"
         )
     return "\n".join(lines)
 
@@ -132,14 +147,14 @@ def markdown_tables(results: dict[str, dict], final: str = "final") -> str:
         base = results[final]
         lines += [
             "",
-            "| removed | seeds | test % | change | validation % | change |",
+            "| removed | seeds | test % | change, same seeds | validation % | change, same seeds |",
             "| --- | ---: | --- | ---: | --- | ---: |",
         ]
         for name in removals:
             summary = results[name]
             lines.append(
                 f"| {name.removeprefix(f'{FINAL_MODEL}-no-')} | {len(summary['seeds'])} | "
-                f"{accuracy(summary, 'test')} | {summary['test_accuracy_mean'] - base['test_accuracy_mean']:+.2f} | "
-                f"{accuracy(summary, 'val')} | {summary['val_accuracy_mean'] - base['val_accuracy_mean']:+.2f} |"
+                f"{accuracy(summary, 'test')} | {change_against(summary, base, 'test'):+.2f} | "
+                f"{accuracy(summary, 'val')} | {change_against(summary, base, 'val'):+.2f} |"
             )
     return "\n".join(lines)

@@ -462,13 +462,16 @@ def plot_frontier(results: dict[str, dict], target: float = 99.4) -> Figure:
 
 
 def plot_ablation(results: dict[str, dict], final: str = "final", prefix: str = "residual-no-") -> Figure:
-    """Change in mean test and validation accuracy when each component is removed (error bars: std)."""
+    """Change in test and validation accuracy when each component is removed, against the final
+    model on the same seeds (`frontier.change_against`); error bars: the removal's std over seeds."""
+    from mnist_nb.frontier import change_against
+
     base = results[final]
     names = [name for name in results if name.startswith(prefix)]
     fig, ax = _subplots(figsize=(max(5.0, 1.1 * len(names) + 2), 3.8))
     width = 0.38
     for offset, split in ((-0.5, "test"), (0.5, "val")):
-        changes = [results[name][f"{split}_accuracy_mean"] - base[f"{split}_accuracy_mean"] for name in names]
+        changes = [change_against(results[name], base, split) for name in names]
         spreads = [results[name][f"{split}_accuracy_std"] for name in names]
         ax.bar(
             [index + offset * width for index in range(len(names))],
@@ -481,7 +484,7 @@ def plot_ablation(results: dict[str, dict], final: str = "final", prefix: str = 
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels([name.removeprefix(prefix) for name in names], rotation=20)
-    ax.set_ylabel("accuracy change vs final model (points)")
+    ax.set_ylabel("change vs final model, same seeds (points)")
     ax.set_title("ablation: the final recipe with one component removed")
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8)

@@ -147,6 +147,17 @@ def test_results_load_in_entry_order_and_tables_compare_against_final(tmp_path):
     assert "attention" in ablation and "-0.10" in ablation and "tiny" not in ablation
 
 
+def test_removals_are_compared_with_the_final_model_on_the_same_seeds():
+    final = fake_summary("final", 11_280, [99.6, 99.6, 99.0])  # seed 2 drags the 3-seed mean down
+    removal = fake_summary("residual-no-skip", 11_280, [99.5, 99.4])  # seeds 0 and 1
+    assert frontier.change_against(removal, final) == pytest.approx(-0.15)  # not 99.45 - 99.40 = +0.05
+    assert frontier.change_against(removal, final, "val") == pytest.approx(-0.15)
+    elsewhere = {**removal, "seeds": [7, 8]}  # no shared seed: the means are compared
+    assert frontier.change_against(elsewhere, final) == pytest.approx(99.45 - 99.4)
+    tables = frontier.markdown_tables({"final": final, "residual-no-skip": removal})
+    assert "| skip | 2 | 99.45 +- 0.05 | -0.15 |" in tables
+
+
 def test_markdown_tables_quote_the_records():
     results = {
         "final": fake_summary("final", 11_280, [99.5, 99.6]),
