@@ -82,11 +82,16 @@ def frontier_table(results: dict[str, dict]) -> str:
     for name, summary in results.items():
         lines.append(
             f"{name:<26} {summary['params']:>7,} {summary['epochs']:>6} {len(summary['seeds']):>5} "
-            f"{summary['test_accuracy_mean']:>7.2f} +- {summary['test_accuracy_std']:.2f} "
-            f"{summary['val_accuracy_mean']:>7.2f} +- {summary['val_accuracy_std']:.2f} "
+            f"{_mean_and_spread(summary, 'test'):>14} {_mean_and_spread(summary, 'val'):>14} "
             f"{summary['train_seconds_mean']:>7.0f}"
         )
     return "\n".join(lines)
+
+
+def _mean_and_spread(summary: dict, split: str) -> str:
+    """'99.50 +- 0.08', or just '99.24' for one seed: a single run has no spread to claim."""
+    mean = f"{summary[f'{split}_accuracy_mean']:.2f}"
+    return mean if len(summary["seeds"]) == 1 else f"{mean} +- {summary[f'{split}_accuracy_std']:.2f}"
 
 
 def change_against(summary: dict, base: dict, split: str = "test") -> float:
@@ -113,21 +118,17 @@ def ablation_table(results: dict[str, dict], final: str = "final") -> str:
             continue
         lines.append(
             f"{name.removeprefix(f'{FINAL_MODEL}-no-'):<14} "
-            f"{summary['test_accuracy_mean']:>7.2f} +- {summary['test_accuracy_std']:.2f} "
+            f"{_mean_and_spread(summary, 'test'):>14} "
             f"{change_against(summary, base, 'test'):>+7.2f} "
-            f"{summary['val_accuracy_mean']:>7.2f} +- {summary['val_accuracy_std']:.2f} "
+            f"{_mean_and_spread(summary, 'val'):>14} "
             f"{change_against(summary, base, 'val'):>+7.2f}"
         )
+    lines.append("(change: against the final model on the same seeds, in points)")
     return "\n".join(lines)
 
 
 def markdown_tables(results: dict[str, dict], final: str = "final") -> str:
     """The README's frontier and ablation tables, from the records (`python -m mnist_nb frontier --markdown`)."""
-
-    def accuracy(summary: dict, split: str) -> str:
-        mean = f"{summary[f'{split}_accuracy_mean']:.2f}"
-        # One seed has no spread: printing "+- 0.00" would claim one.
-        return mean if len(summary["seeds"]) == 1 else f"{mean} +- {summary[f'{split}_accuracy_std']:.2f}"
 
     lines = [
         "| entry | parameters | epochs | seeds | test % | validation % | single seeds, test % |",
@@ -138,7 +139,7 @@ def markdown_tables(results: dict[str, dict], final: str = "final") -> str:
             continue
         lines.append(
             f"| `{name}` | {summary['params']:,} | {summary['epochs']} | {len(summary['seeds'])} | "
-            f"{accuracy(summary, 'test')} | {accuracy(summary, 'val')} | "
+            f"{_mean_and_spread(summary, 'test')} | {_mean_and_spread(summary, 'val')} | "
             + ", ".join(f"{value:.2f}" for value in summary["test_accuracy"])
             + " |"
         )
@@ -154,7 +155,7 @@ def markdown_tables(results: dict[str, dict], final: str = "final") -> str:
             summary = results[name]
             lines.append(
                 f"| {name.removeprefix(f'{FINAL_MODEL}-no-')} | {len(summary['seeds'])} | "
-                f"{accuracy(summary, 'test')} | {change_against(summary, base, 'test'):+.2f} | "
-                f"{accuracy(summary, 'val')} | {change_against(summary, base, 'val'):+.2f} |"
+                f"{_mean_and_spread(summary, 'test')} | {change_against(summary, base, 'test'):+.2f} | "
+                f"{_mean_and_spread(summary, 'val')} | {change_against(summary, base, 'val'):+.2f} |"
             )
     return "\n".join(lines)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mnist_nb.config import SMOKE_ENVIRONMENT_VARIABLE
 from mnist_nb.data import project_root
+from mnist_nb.results import default_file_mode
 
 KERNEL_NAME = "python3"
 KEY_METRIC_TAG = "key-metric"
@@ -110,6 +111,7 @@ def run_notebook(path: Path, output_path: Path, *, smoke: bool, parameters: dict
         notebook = nbformat.read(temporary, as_version=4)
         strip_run_metadata(notebook)
         nbformat.write(notebook, temporary)
+        os.chmod(temporary, default_file_mode())  # mkstemp makes files private (0600)
         os.replace(temporary, output_path)  # only now is the previous notebook replaced
     except PapermillExecutionError as error:
         message = error.evalue.strip().splitlines()[0] if error.evalue.strip() else ""

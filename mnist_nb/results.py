@@ -30,14 +30,14 @@ def atomic_file(path: Path | str, mode: str = "w") -> Iterator[IO]:
             yield file
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(temporary, _default_file_mode())  # mkstemp makes files private (0600)
+        os.chmod(temporary, default_file_mode())  # mkstemp makes files private (0600)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
 
 
-def _default_file_mode() -> int:
+def default_file_mode() -> int:
     """The mode open() would give a new file: 0666 minus the process umask."""
     umask = os.umask(0)
     os.umask(umask)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import nbformat
 import pytest
 
@@ -35,6 +37,9 @@ def test_successful_run_replaces_the_notebook_and_reports_its_key_metric(tmp_pat
     assert "papermill" not in executed.metadata  # no timestamps left behind
     assert all("papermill" not in cell.metadata for cell in executed.cells)
     assert [path.name for path in tmp_path.iterdir()] == ["00_ok.ipynb"]  # no temporary file left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # readable like any file the user writes
 
 
 def test_failing_cell_is_named_and_the_committed_notebook_is_untouched(tmp_path):
