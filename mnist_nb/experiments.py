@@ -177,7 +177,10 @@ def summarize(rows: list[dict]) -> dict:
         "smoke": rows[0]["smoke"],
         "config": {key: value for key, value in rows[0]["config"].items() if key != "seed"},
         "machine": rows[0]["machine"],
-        "command": rows[0]["command"],
+        # The command that wrote this summary; each seed's own run may have come from another
+        # (a resumed sweep reuses finished seeds).
+        "command": command_line(),
+        "seed_commands": [row["command"] for row in rows],
     }
 
 

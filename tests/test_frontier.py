@@ -80,6 +80,8 @@ def test_seed_sweep_records_and_resumes_without_retraining(mnist_root, tmp_path,
     monkeypatch.setattr(experiments, "train_and_report", no_training)
     again = experiments.run_seeds(config, 2, tmp_path / "runs", reuse=True, log=None)
     assert again["test_accuracy"] == first["test_accuracy"]
+    assert again["command"] == experiments.command_line()  # the command that wrote the summary...
+    assert again["seed_commands"] == first["seed_commands"]  # ... and the ones that ran each seed
     # Another config is not the same run: it would be trained, not reused.
     assert experiments.finished_run(tmp_path / "runs" / "seed-0", config.replace(num_epochs=2)) is None
     # Nor is the same config of a model whose spec changed behind its name.
