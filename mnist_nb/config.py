@@ -95,6 +95,10 @@ class TrainConfig:
     def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
+    def same_recipe(self, other: TrainConfig) -> bool:
+        """Equal in everything but the device: the device is where a run trains, not what it trains."""
+        return self.replace(device=other.device) == other
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 

@@ -70,9 +70,9 @@ def finished_run(out: Path, config: TrainConfig) -> dict | None:
     if not path.is_file():
         return None
     metrics = json.loads(path.read_text(encoding="utf-8"))
-    wanted = with_model_defaults(config.with_smoke_mode()).replace(device="any")
-    saved = TrainConfig.from_dict(metrics.get("config", {})).replace(device="any")
-    if saved != wanted or metrics.get("epochs") != wanted.num_epochs:
+    wanted = with_model_defaults(config.with_smoke_mode())
+    saved = TrainConfig.from_dict(metrics.get("config", {}))
+    if not saved.same_recipe(wanted) or metrics.get("epochs") != wanted.num_epochs:
         return None
     # Same config, but is it the same model? Records from before model_spec was saved are
     # checked by their parameter count.
@@ -142,7 +142,7 @@ def prepare_run_directory(out: Path, config: TrainConfig, *, log=print) -> bool:
             saved = TrainConfig.from_dict(load_checkpoint(checkpoint_path)["config"])
         except CheckpointError:
             saved = None
-        if saved is not None and saved.replace(device=wanted.device) == wanted:
+        if saved is not None and saved.same_recipe(wanted):
             return True
     number = 1
     while out.with_name(f"{out.name}.previous-{number}").exists():

@@ -346,8 +346,8 @@ def fit(
     start_epoch = 1
     if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():
         checkpoint = load_checkpoint(checkpoint_path)
-        # The device is where a run trains, not what it trains: a GPU run may resume on a CPU.
-        if TrainConfig.from_dict(checkpoint["config"]).replace(device=config.device) != config:
+        # Any device: a GPU run may resume on a CPU.
+        if not TrainConfig.from_dict(checkpoint["config"]).same_recipe(config):
             raise CheckpointError(
                 f"{checkpoint_path} was trained with a different config; resume with the same settings "
                 f"or choose another --out directory."
