@@ -129,7 +129,6 @@ def ablation_table(results: dict[str, dict], final: str = "final") -> str:
 
 def markdown_tables(results: dict[str, dict], final: str = "final") -> str:
     """The README's frontier and ablation tables, from the records (`python -m mnist_nb frontier --markdown`)."""
-
     lines = [
         "| entry | parameters | epochs | seeds | test % | validation % | single seeds, test % |",
         "| --- | ---: | ---: | ---: | --- | --- | --- |",
