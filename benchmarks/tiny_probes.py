@@ -44,6 +44,18 @@ PROBES: dict[str, tuple[dict, dict, str]] = {
         {"teacher": TEACHER, "distillation_weight": 0.9},
         "distillation from the final model, weight 0.9, temperature 4",
     ),
+    "clean-3": ({}, {"clean_epochs": 3}, "augmentation off for the last 3 of 20 epochs"),
+    # Funnels: a narrow 28x28 front, the width where the map is 7x7, one conv in stage3.
+    "funnel-16": (
+        {"widths": (8, 8, 12, 16), "stage_depths": (2, 1), "attention": False},
+        {},
+        "widths 8, 8 | 12, 12 | 16, plain convs, no attention (4,818 parameters)",
+    ),
+    "funnel-16-attention": (
+        {"widths": (8, 10, 10, 16), "stage_depths": (2, 1)},
+        {},
+        "widths 8, 10 | residual 10 | 16, attention kept (4,708 parameters)",
+    ),
     "separable-24": (
         {"widths": (8, 24), "separable": True},
         {},

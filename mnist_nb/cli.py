@@ -77,6 +77,13 @@ def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--augment", action=argparse.BooleanOptionalAction, default=None, help="augmentation (default: the model's own)"
     )
+    parser.add_argument(
+        "--clean-epochs",
+        type=_non_negative_int,
+        default=None,
+        metavar="N",
+        help="train the last N epochs without augmentation (default: the recipe's)",
+    )
     parser.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     parser.add_argument(
         "--max-batches", type=_positive_int, default=None, help="batches per epoch, for quick checks (default: all)"
@@ -102,6 +109,7 @@ def _config_from(arguments: argparse.Namespace, seed: int) -> TrainConfig:
         "batch_size": arguments.batch_size,
         "learning_rate": arguments.lr,
         "augment": arguments.augment,
+        "clean_epochs": arguments.clean_epochs,
         "max_batches_per_epoch": arguments.max_batches,
         "compile": arguments.compile,
         "teacher": arguments.teacher,
@@ -291,6 +299,11 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     arguments = parser.parse_args(argv)
+    if arguments.command in ("train", "seeds"):
+        try:  # options that are fine alone but not together (--clean-epochs above --epochs)
+            _config_from(arguments, 0)
+        except ValueError as error:
+            parser.error(str(error))
     if smoke_mode():
         print("smoke mode (MNIST_NB_SMOKE is set): a few batches per epoch, accuracies are not meaningful")
     try:

@@ -44,6 +44,10 @@ class TrainConfig:
     rotation_degrees: float = 10.0
     translate_pixels: float = 2.0
     scale_range: float = 0.1
+    # The last `clean_epochs` epochs train on the images as they are, augmentation off: at the
+    # lowest learning rates a small model spends its few weights on digits as the test set shows
+    # them, not on rotated and rescaled ones (FixRes, Touvron et al., 2019, for train/test views).
+    clean_epochs: int = 0
     # The validation split is held out of the 60k training images with its own seed, so every
     # training seed is judged on the same 5,000 images. The 10k test set is never used here.
     validation_size: int = 5000
@@ -87,6 +91,8 @@ class TrainConfig:
             problems.append(f"distillation_temperature must be > 0 (got {self.distillation_temperature})")
         if not 0 <= self.validation_size < 60000:
             problems.append(f"validation_size must be in [0, 60000) (got {self.validation_size})")
+        if not 0 <= self.clean_epochs <= self.num_epochs:
+            problems.append(f"clean_epochs must be in [0, num_epochs] (got {self.clean_epochs})")
         if self.max_batches_per_epoch is not None and self.max_batches_per_epoch < 1:
             problems.append(f"max_batches_per_epoch must be >= 1 or None (got {self.max_batches_per_epoch})")
         if problems:

@@ -88,8 +88,9 @@ def spec_from_record(record: dict) -> ModelSpec:
     defaults, which by design keep the models built before they existed."""
     known = {field.name for field in dataclasses.fields(ModelSpec)}
     values = {key: value for key, value in record.items() if key in known}
-    if "widths" in values:
-        values["widths"] = tuple(values["widths"])
+    for name in ("widths", "stage_depths"):  # JSON stores tuples as lists
+        if name in values:
+            values[name] = tuple(values[name])
     return ModelSpec(**values)
 
 

@@ -365,6 +365,8 @@ def fit(
         # run went straight through or resumed from the checkpoint of epoch k - 1.
         torch.manual_seed(config.seed * 100_003 + epoch)
         train_loader.set_epoch(epoch)
+        if epoch > config.num_epochs - config.clean_epochs:
+            train_loader.augmentation = None  # the last epochs see the images unaugmented
         started = time.perf_counter()
         learning_rate = optimizer.param_groups[0]["lr"]
         train_metrics = train_one_epoch(

@@ -18,6 +18,8 @@ from mnist_nb.cli import main
         (["train", "--device", "tpu9"], "argument --device: unknown device 'tpu9'"),
         (["train", "--model", "resnet"], "argument --model: invalid choice: 'resnet'"),
         (["seeds", "--num-seeds", "0"], "argument --num-seeds: must be at least 1"),
+        (["train", "--clean-epochs", "-1"], "argument --clean-epochs: must be 0 or more"),
+        (["train", "--epochs", "2", "--clean-epochs", "3"], "clean_epochs must be in [0, num_epochs] (got 3)"),
     ],
 )
 def test_bad_arguments_get_argparse_errors_not_tracebacks(arguments, message, capsys):

@@ -156,6 +156,48 @@ def test_head_expansion_is_a_1x1_conv_before_gap(monkeypatch):
     assert receptive_field(model)[-1].kernel == 1  # the 1x1 conv widens nothing
 
 
+def test_funnel_widths_and_depths_build_what_they_say(monkeypatch):
+    from mnist_nb import models
+
+    funnel = models.dataclasses.replace(
+        models.MODEL_SPECS["tiny"], widths=(8, 8, 12, 16), stage_depths=(2, 1), attention=False
+    )
+    monkeypatch.setitem(models.MODEL_SPECS, "funnel-test", funnel)
+    model = build_model("funnel-test")
+    # stage2 widens 8 -> 12, so no identity skip fits: a plain pair; stage3 is one conv 12 -> 16.
+    assert not any(isinstance(module, ResidualBlock) for module in model.modules())
+    assert [model.stage2.first.conv.in_channels, model.stage2.first.conv.out_channels] == [8, 12]
+    assert isinstance(model.stage3, ConvBNAct) and model.stage3.conv.out_channels == 16
+    assert model.head.linear.in_features == 16
+    convs = 9 * (1 * 8 + 8 * 8 + 8 * 12 + 12 * 12 + 12 * 16)
+    batchnorms = 2 * (8 + 8 + 12 + 12 + 16)
+    assert count_parameters(model) == convs + batchnorms + 16 * 10 + 10 == 4_818
+    assert model(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    # Equal widths keep the residual block; the 2-tuple form means every stage at one width.
+    monkeypatch.setitem(models.MODEL_SPECS, "funnel-test", models.dataclasses.replace(funnel, widths=(8, 10, 10, 16)))
+    assert isinstance(build_model("funnel-test").stage2, ResidualBlock)
+    uniform = models.dataclasses.replace(models.MODEL_SPECS["tiny"], widths=(6, 10, 10, 10))
+    monkeypatch.setitem(models.MODEL_SPECS, "funnel-test", uniform)
+    assert {k: v.shape for k, v in build_model("funnel-test").state_dict().items()} == {
+        k: v.shape for k, v in build_model("tiny").state_dict().items()
+    }
+
+
+@pytest.mark.parametrize("changes", [{"widths": (8, 10, 12)}, {"stage_depths": (2, 3)}, {"stage_depths": (2,)}])
+def test_bad_widths_or_depths_say_what_is_allowed(monkeypatch, changes):
+    from mnist_nb import models
+
+    monkeypatch.setitem(models.MODEL_SPECS, "bad", models.dataclasses.replace(models.MODEL_SPECS["tiny"], **changes))
+    with pytest.raises(ValueError, match=r"widths must be \(stem, width\) or \(stem, stage1, stage2, stage3\)"):
+        build_model("bad")
+
+
+def test_named_models_keep_their_sizes():
+    # Recorded results (benchmarks/results) were measured on these exact models.
+    sizes = {"residual": 11_280, "fast": 10_786, "tiny": 4_718, "small": 3_088, "micro": 1_922}
+    assert {name: count_parameters(build_model(name)) for name in sizes} == sizes
+
+
 def test_each_ablation_removes_exactly_its_component():
     def kinds(name):
         return {type(module).__name__ for module in build_model(name).modules()}

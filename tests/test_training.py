@@ -161,6 +161,41 @@ def test_device_selection():
             select_device("cuda")
 
 
+def test_clean_epochs_turn_augmentation_off_for_the_last_epochs_only(monkeypatch, tmp_path):
+    import mnist_nb.data
+
+    warped_per_epoch: list[int] = []
+    real_random_affine = mnist_nb.data.random_affine
+
+    def counting_random_affine(images, augmentation, generator):
+        warped_per_epoch[-1] += len(images)
+        return real_random_affine(images, augmentation, generator)
+
+    monkeypatch.setattr(mnist_nb.data, "random_affine", counting_random_affine)
+    config = QUICK.replace(num_epochs=3, augment=True, clean_epochs=2, max_batches_per_epoch=2)
+
+    def log(line):  # one counter per epoch, opened before the epoch's batches
+        if line.startswith("epoch"):
+            warped_per_epoch.append(0)
+
+    warped_per_epoch.append(0)
+    fit(config, synthetic_digits(640), synthetic_digits(100, seed=1), log=log, progress=False)
+    assert warped_per_epoch[:3] == [64, 0, 0]
+    # The first epochs are the augmented recipe's, image for image (same seed, same draws).
+    augmented = quick_fit(config.replace(clean_epochs=0), stop_after_epoch=1)
+    clean = quick_fit(config, stop_after_epoch=1)
+    assert without_seconds(augmented.history) == without_seconds(clean.history)
+    # Interrupted inside the clean epochs, a run resumes to the straight result.
+    path = tmp_path / "model.pt"
+    straight = quick_fit(config)
+    quick_fit(config, checkpoint_path=path, stop_after_epoch=2)
+    assert without_seconds(quick_fit(config, checkpoint_path=path, resume=True).history) == without_seconds(
+        straight.history
+    )
+    with pytest.raises(ValueError, match=r"clean_epochs must be in \[0, num_epochs\]"):
+        QUICK.replace(clean_epochs=4)
+
+
 def test_invalid_config_values_are_refused():
     with pytest.raises(ValueError, match="num_epochs must be >= 1"):
         TrainConfig(num_epochs=0)
