@@ -431,9 +431,13 @@ def plot_frontier(results: dict[str, dict], target: float = 99.4) -> Figure:
     for index, (name, summary) in enumerate(results.items()):
         color = f"C{index % 10}"
         params = summary["params"]
-        ax.scatter([params] * len(summary["test_accuracy"]), summary["test_accuracy"], s=12, alpha=0.5, color=color)
+        # Entries of one model with different recipes share a parameter count: nudge each later
+        # one 5% to the right (on the log axis) so that their dots and bars stay apart.
+        shared = sum(1 for other in list(results.values())[:index] if other["params"] == params)
+        x = params * 1.05**shared
+        ax.scatter([x] * len(summary["test_accuracy"]), summary["test_accuracy"], s=12, alpha=0.5, color=color)
         ax.errorbar(
-            params,
+            x,
             summary["test_accuracy_mean"],
             yerr=summary["test_accuracy_std"],
             fmt="o",

@@ -230,3 +230,33 @@ def test_tiny_probes_train_on_validation_only_and_leave_no_model_behind(mnist_ro
     with pytest.raises(SystemExit):
         probes.main(["no-such-probe"])
     assert "valid names: tiny-20" in capsys.readouterr().err
+
+
+def test_conclusions_quote_the_records_and_judge_each_small_entry_on_its_own():
+    results = {
+        "final": fake_summary("final", 11_280, [99.5, 99.6]),
+        "tiny": fake_summary("tiny", 4_718, [99.30, 99.20], epochs=20),
+        "tiny-clean": fake_summary("tiny-clean", 4_718, [99.42, 99.40], epochs=20),
+        "small": fake_summary("small", 3_088, [99.10, 99.00]),
+        "micro": fake_summary("micro", 1_922, [98.33]),
+        "residual-no-skip": fake_summary("residual-no-skip", 11_280, [99.4, 99.5]),
+    }
+    text = frontier.conclusions(results)
+    assert "`tiny` (4,718 parameters, 20 epochs, 2 seeds): test **99.25 +- 0.05 %** (99.30, 99.20)" in text
+    assert "does not reach 99.4 % on average" in text.split("`tiny` (")[1].splitlines()[0]
+    assert "**reaches** 99.4 % on average" in text.split("`tiny-clean` (")[1].splitlines()[0]
+    # The smallest at >= 99.0 % is small (mean 99.05), not micro (98.33, listed below it).
+    assert "smallest entry at >= 99.0 % on average is `small` (3,088" in text and "weakest seed 99.00 %" in text
+    assert "Below it: `micro` (1,922 parameters, 15 epochs, 1 seed): test **98.33 %**" in text
+    assert "skip -0.10 (validation -0.10)" in text
+    assert "reference" not in text and "Time." not in text  # not recorded: not claimed
+
+
+def test_entries_of_one_model_are_drawn_apart():
+    results = {
+        "tiny": fake_summary("tiny", 4_718, [99.30, 99.20]),
+        "tiny-clean": fake_summary("tiny-clean", 4_718, [99.42, 99.40]),
+    }
+    ax = plot_frontier(results).axes[0]
+    xs = {round(float(offsets[0][0])) for collection in ax.collections for offsets in [collection.get_offsets()]}
+    assert {4_718, round(4_718 * 1.05)} <= xs
