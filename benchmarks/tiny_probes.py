@@ -45,6 +45,7 @@ PROBES: dict[str, tuple[dict, dict, str]] = {
         "distillation from the final model, weight 0.9, temperature 4",
     ),
     "clean-3": ({}, {"clean_epochs": 3}, "augmentation off for the last 3 of 20 epochs"),
+    "clean-5": ({}, {"clean_epochs": 5}, "augmentation off for the last 5 of 20 epochs"),
     # Funnels: a narrow 28x28 front, the width where the map is 7x7, one conv in stage3.
     "funnel-16": (
         {"widths": (8, 8, 12, 16), "stage_depths": (2, 1), "attention": False},

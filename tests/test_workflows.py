@@ -79,7 +79,8 @@ def test_ci_workflow_lints_tests_every_python_and_runs_weekly():
     assert 'python -m pip install -e ".[test]"' in _runs(test["steps"])
 
     lint = ci["jobs"]["lint"]
-    assert "ruff check mnist_nb tests notebooks" in _runs(lint["steps"])
+    assert "ruff check mnist_nb tests notebooks benchmarks" in _runs(lint["steps"])
+    assert "ruff format --check mnist_nb tests notebooks benchmarks" in _runs(lint["steps"])
 
     assert not [major for major in _upload_artifact_majors(_steps(ci)) if major < 4]
 
