@@ -102,6 +102,11 @@ def _mean_and_spread(summary: dict, split: str) -> str:
     return mean if len(summary["seeds"]) == 1 else f"{mean} +- {summary[f'{split}_accuracy_std']:.2f}"
 
 
+def _single_seeds(summary: dict) -> str:
+    """'99.40, 99.34, ...': each seed's test accuracy, in seed order."""
+    return ", ".join(f"{value:.2f}" for value in summary["test_accuracy"])
+
+
 def change_against(summary: dict, base: dict, split: str = "test") -> float:
     """Mean accuracy change (points) of `summary` against `base`, over the seeds both ran.
 
@@ -146,9 +151,7 @@ def markdown_tables(results: dict[str, dict], final: str = "final") -> str:
             continue
         lines.append(
             f"| `{name}` | {summary['params']:,} | {summary['epochs']} | {len(summary['seeds'])} | "
-            f"{_mean_and_spread(summary, 'test')} | {_mean_and_spread(summary, 'val')} | "
-            + ", ".join(f"{value:.2f}" for value in summary["test_accuracy"])
-            + " |"
+            f"{_mean_and_spread(summary, 'test')} | {_mean_and_spread(summary, 'val')} | {_single_seeds(summary)} |"
         )
     removals = [name for name in results if name.startswith(f"{FINAL_MODEL}-no-")]
     if removals and final in results:
@@ -176,15 +179,12 @@ SMALL_ACCURACY = 99.0
 def conclusions(results: dict[str, dict], final: str = "final") -> str:
     """Notebook 09's "What we learned" figures as markdown bullets, every number read from the records."""
 
-    def seeds(summary: dict) -> str:
-        return ", ".join(f"{value:.2f}" for value in summary["test_accuracy"])
-
     def measured(name: str) -> str:
         summary = results[name]
         return (
             f"`{name}` ({summary['params']:,} parameters, {summary['epochs']} epochs, {len(summary['seeds'])} "
             f"seed{'s' if len(summary['seeds']) > 1 else ''}): test **{_mean_and_spread(summary, 'test')} %** "
-            + (f"({seeds(summary)}), " if len(summary["seeds"]) > 1 else "")
+            + (f"({_single_seeds(summary)}), " if len(summary["seeds"]) > 1 else "")
             + f"validation {_mean_and_spread(summary, 'val')} %"
         )
 
