@@ -84,6 +84,13 @@ def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="train the last N epochs without augmentation (default: the recipe's)",
     )
+    parser.add_argument(
+        "--recalibrate-batchnorm",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="after the last epoch, recompute BatchNorm statistics on the clean training images "
+        "(default: the recipe's)",
+    )
     parser.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     parser.add_argument(
         "--max-batches", type=_positive_int, default=None, help="batches per epoch, for quick checks (default: all)"
@@ -110,6 +117,7 @@ def _config_from(arguments: argparse.Namespace, seed: int) -> TrainConfig:
         "learning_rate": arguments.lr,
         "augment": arguments.augment,
         "clean_epochs": arguments.clean_epochs,
+        "recalibrate_batchnorm": arguments.recalibrate_batchnorm,
         "max_batches_per_epoch": arguments.max_batches,
         "compile": arguments.compile,
         "teacher": arguments.teacher,

@@ -48,6 +48,10 @@ class TrainConfig:
     # lowest learning rates a small model spends its few weights on digits as the test set shows
     # them, not on rotated and rescaled ones (FixRes, Touvron et al., 2019, for train/test views).
     clean_epochs: int = 0
+    # After the last epoch, recompute every BatchNorm's running statistics in one pass over the
+    # clean training images with dropout off (`training.recalibrate_batchnorm`): the statistics
+    # the model meets at test time, instead of an average of the last ~10 augmented batches.
+    recalibrate_batchnorm: bool = False
     # The validation split is held out of the 60k training images with its own seed, so every
     # training seed is judged on the same 5,000 images. The 10k test set is never used here.
     validation_size: int = 5000

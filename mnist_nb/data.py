@@ -110,18 +110,61 @@ def check_idx_file(path: Path) -> None:
         )
 
 
+EXTRACTION_LOCK = ".mnist_nb-extract.lock"
+
+
+@contextlib.contextmanager
+def _extraction_lock(folder: Path, *, exclusive: bool) -> Iterator[None]:
+    """Serialize extraction between processes (two seeds started side by side, say).
+
+    The extracting process holds an exclusive lock on `folder/EXTRACTION_LOCK` while torchvision
+    writes the IDX files; a process that finds the files already there takes a shared lock first,
+    so it never reads a file that is still being written. Where there is no lock file (data
+    extracted by something else, or a read-only folder) or no `fcntl` (Windows), it does nothing.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; start parallel runs after the first load
+        yield
+        return
+    lock_path = folder / EXTRACTION_LOCK
+    if exclusive:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "a")  # noqa: SIM115 - closed below
+    else:
+        try:
+            handle = open(lock_path)  # noqa: SIM115 - read-only: writes nothing into the data folder
+        except OSError:
+            yield
+            return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        handle.close()  # releases the lock
+
+
 def ensure_mnist(root: Path | None = None, *, download: bool = True) -> Path:
     """Make sure the four extracted IDX files are in `<root>/MNIST/raw/`; return the root.
 
     With the `.gz` archives already there (as CI seeds them), torchvision verifies their md5 and
-    extracts them without the network. Without them it downloads, when it can.
+    extracts them without the network. Without them it downloads, when it can. Safe to call from
+    several processes at once: one extracts, the others wait for it.
     """
     root = Path(root) if root is not None else default_data_root()
     folder = raw_folder(root)
     extracted = [folder / name.removesuffix(".gz") for name, _ in MNIST_FILES]
     if all(path.is_file() for path in extracted):
-        return root
+        with _extraction_lock(folder, exclusive=False):  # waits if another process is still writing
+            return root
+    with _extraction_lock(folder, exclusive=True):
+        if not all(path.is_file() for path in extracted):  # else another process extracted them meanwhile
+            _extract(root, folder, download=download)
+    return root
 
+
+def _extract(root: Path, folder: Path, *, download: bool) -> None:
+    """Verify the archives that are present, then let torchvision extract (or download) the rest."""
     # Check the archives that are present before torchvision sees them: a bad archive would
     # otherwise send it to the network (and, offline, fail with a message about downloading).
     missing = []
@@ -155,7 +198,6 @@ def ensure_mnist(root: Path | None = None, *, download: bool = True) -> Path:
         if missing:
             raise MnistDataError(_missing_files_message(root, missing, reason)) from None
         raise MnistDataError(f"could not extract MNIST in {folder}: {reason}") from None
-    return root
 
 
 @dataclass

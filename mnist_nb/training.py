@@ -190,6 +190,38 @@ def evaluate(model: nn.Module, loader: TensorLoader) -> dict:
 
 
 @torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, loader: TensorLoader) -> int:
+    """Recompute every BatchNorm's running mean and variance over `loader`, the rest in eval mode.
+
+    During training the running statistics are an exponential average (momentum 0.1, so about the
+    last 10 batches), taken on augmented images and with dropout on. At test time the model sees
+    clean images with dropout off. One pass over clean training images with dropout off and a
+    cumulative average (momentum None) gives the statistics of what the model will see ("precise
+    BN", Wu and Johnson, "Rethinking Batch in BatchNorm", 2021). Weights are untouched; returns
+    the number of BatchNorm layers recalibrated.
+    """
+    norms = [module for module in model.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return 0
+    model.eval()  # dropout off
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average over all batches
+        norm.train()  # normalize with batch statistics and update the running ones
+    device = next(model.parameters()).device
+    try:
+        for images, _ in loader:
+            with autocast_for(device):
+                model(images.to(device))
+    finally:
+        for norm, momentum in zip(norms, momenta, strict=True):
+            norm.momentum = momentum
+        model.eval()
+    return len(norms)
+
+
+@torch.no_grad()
 def predict(model: nn.Module, loader: TensorLoader) -> tuple[torch.Tensor, torch.Tensor]:
     """(predicted labels [N], true labels [N]) on the CPU, in loader order (use shuffle=False)."""
     model.eval()
@@ -277,10 +309,16 @@ def format_epoch(row: dict, num_epochs: int) -> str:
         if row["val_accuracy"] is not None
         else "no validation"
     )
-    return (
+    line = (
         f"epoch {row['epoch']:>2}/{num_epochs}  train loss {row['train_loss']:.4f} acc {row['train_accuracy']:6.2f}%  "
         f"{validation}  lr {row['learning_rate']:.4f}  {row['seconds']:.1f}s"
     )
+    if "val_accuracy_before_recalibration" in row:
+        line += (
+            f"\n  BatchNorm statistics recalibrated on clean training images: validation before "
+            f"loss {row['val_loss_before_recalibration']:.4f} acc {row['val_accuracy_before_recalibration']:6.2f}%"
+        )
+    return line
 
 
 def fit(
@@ -381,6 +419,21 @@ def fit(
             progress=progress,
             description=f"epoch {epoch}/{config.num_epochs}",
         )
+        before_recalibration = None
+        if config.recalibrate_batchnorm and epoch == config.num_epochs:
+            # The final model's BatchNorm statistics from the clean training images, dropout off;
+            # validation before it is kept in the row, to show what it changed.
+            if len(validation_set):
+                before_recalibration = evaluate(step_model, validation_loader)
+            clean_loader = TensorLoader(
+                train_set,
+                500,
+                shuffle=False,
+                normalization=normalization,
+                max_batches=config.max_batches_per_epoch,
+                channels_last=config.channels_last,
+            )
+            recalibrate_batchnorm(model, clean_loader)
         validation_metrics = evaluate(step_model, validation_loader) if len(validation_set) else None
         row = {
             "epoch": epoch,
@@ -391,6 +444,9 @@ def fit(
             "learning_rate": learning_rate,
             "seconds": time.perf_counter() - started,
         }
+        if before_recalibration is not None:
+            row["val_loss_before_recalibration"] = before_recalibration["loss"]
+            row["val_accuracy_before_recalibration"] = before_recalibration["accuracy"]
         result.history.append(row)
         if log:
             log(format_epoch(row, config.num_epochs))

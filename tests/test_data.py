@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import math
 import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -180,3 +182,27 @@ def test_archives_are_gzip_of_idx(mnist_root):
     archive = raw_folder(mnist_root) / "t10k-labels-idx1-ubyte.gz"
     extracted = raw_folder(mnist_root) / "t10k-labels-idx1-ubyte"
     assert gzip.decompress(archive.read_bytes()) == extracted.read_bytes()
+
+
+def test_processes_started_together_share_one_extraction(tmp_path, mnist_root):
+    # Two seeds started side by side on a fresh checkout both find only the archives: one must
+    # extract while the other waits, never reading a half-written IDX file (which once killed a run).
+    folder = raw_folder(tmp_path)
+    folder.mkdir(parents=True)
+    for name, _ in MNIST_FILES:
+        shutil.copyfile(raw_folder(mnist_root) / name, folder / name)
+    script = (
+        "import sys; from mnist_nb.data import load_test_set, load_training_split; "
+        "train, validation = load_training_split(sys.argv[1]); "
+        "print(len(train), len(validation), len(load_test_set(sys.argv[1])))"
+    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    outputs = [process.communicate(timeout=300) for process in processes]
+    for process, (stdout, stderr) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, stderr
+        assert stdout.split() == ["55000", "5000", "10000"]

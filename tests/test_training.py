@@ -249,3 +249,66 @@ def test_a_teacher_that_saw_the_validation_images_or_is_missing_is_refused(tmp_p
 def test_nonsense_distillation_settings_are_refused(changes):
     with pytest.raises(ValueError, match="distillation_"):
         TrainConfig(**changes)
+
+
+def test_recalibrated_batchnorm_holds_the_statistics_of_the_whole_loader_with_dropout_off():
+    from mnist_nb.data import ImageSet, Normalization
+    from mnist_nb.models import build_model
+    from mnist_nb.training import recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    model = build_model("residual").eval()
+    images = torch.randint(0, 256, (300, 28, 28), dtype=torch.uint8)
+    dataset = ImageSet(images, torch.randint(0, 10, (300,)))
+    normalization = Normalization(mean=0.13, std=0.31)
+    weights_before = {
+        name: value.clone()
+        for name, value in model.state_dict().items()
+        if "running" not in name and "num_batches" not in name
+    }
+    # The input of the first BatchNorm, the reference: the stem's conv output, dropout off.
+    loader = TensorLoader(dataset, 100, shuffle=False, normalization=normalization)
+    first_norm = model.stem.norm
+    with torch.no_grad():
+        conv_outputs = torch.cat([model.stem.conv(batch) for batch, _ in loader])  # [300, C, 28, 28]
+    momentum = first_norm.momentum
+
+    assert recalibrate_batchnorm(model, loader) == sum(
+        isinstance(module, torch.nn.BatchNorm2d) for module in model.modules()
+    )
+    # Equal batches: the cumulative average of batch means is the mean over every image.
+    torch.testing.assert_close(first_norm.running_mean, conv_outputs.mean((0, 2, 3)), rtol=1e-4, atol=1e-5)
+    # One batch of everything: the running variance is its unbiased variance.
+    recalibrate_batchnorm(model, TensorLoader(dataset, 300, shuffle=False, normalization=normalization))
+    torch.testing.assert_close(
+        first_norm.running_var, conv_outputs.transpose(0, 1).flatten(1).var(1, unbiased=True), rtol=1e-4, atol=1e-5
+    )
+    assert first_norm.momentum == momentum and not model.training
+    assert all(torch.equal(model.state_dict()[name], value) for name, value in weights_before.items())
+    # Dropout was off: the same pass again gives the same statistics.
+    running_var = first_norm.running_var.clone()
+    later_norm = [module for module in model.modules() if isinstance(module, torch.nn.BatchNorm2d)][-1]
+    later_mean = later_norm.running_mean.clone()
+    recalibrate_batchnorm(model, TensorLoader(dataset, 300, shuffle=False, normalization=normalization))
+    torch.testing.assert_close(first_norm.running_var, running_var)
+    torch.testing.assert_close(later_norm.running_mean, later_mean)
+
+
+def test_recalibrate_batchnorm_option_recomputes_the_final_statistics_and_keeps_validation_before(tmp_path):
+    train_set, validation_set = synthetic_digits(256), synthetic_digits(128, seed=1)
+    config = TrainConfig(model="tiny", num_epochs=2, batch_size=32, device="cpu")
+    plain = fit(config, train_set, validation_set, log=None)
+    lines = []
+    recalibrated = fit(config.replace(recalibrate_batchnorm=True), train_set, validation_set, log=lines.append)
+    # Training itself is the same run; only the final statistics differ.
+    without_time = [
+        {key: value for key, value in row.items() if key != "seconds"}
+        for row in (recalibrated.history[0], plain.history[0])
+    ]
+    assert without_time[0] == without_time[1]
+    final = recalibrated.final
+    assert final["val_accuracy_before_recalibration"] == plain.final["val_accuracy"]
+    assert final["val_loss_before_recalibration"] == plain.final["val_loss"]
+    assert final["val_loss"] != plain.final["val_loss"]
+    assert "recalibrated on clean training images" in lines[-1]
+    assert not torch.equal(recalibrated.model.stem.norm.running_var, plain.model.stem.norm.running_var)
