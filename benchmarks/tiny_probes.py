@@ -25,9 +25,9 @@ from contextlib import contextmanager
 from mnist_nb import models
 from mnist_nb.checkpoint import load_checkpoint, model_from_checkpoint
 from mnist_nb.config import TrainConfig, recipe
-from mnist_nb.data import Normalization, TensorLoader, load_training_split
+from mnist_nb.data import Normalization, load_training_split
 from mnist_nb.summary import count_parameters
-from mnist_nb.training import evaluate, fit, recalibrate_batchnorm
+from mnist_nb.training import clean_loader, evaluate, fit, recalibrate_batchnorm
 
 TEACHER = "runs/frontier/final/seed-0/model.pt"
 
@@ -95,12 +95,10 @@ def validation_with_precise_batchnorm(model, normalization: Normalization, confi
     train_set, validation_set = load_training_split(
         validation_size=config.validation_size, split_seed=config.split_seed
     )
-    limit = config.max_batches_per_epoch
-    clean_train = TensorLoader(train_set, 500, shuffle=False, normalization=normalization, max_batches=limit)
-    validation = TensorLoader(validation_set, 1000, shuffle=False, normalization=normalization, max_batches=limit)
+    config = config.replace(channels_last=False)  # the copy runs on the CPU
     model = copy.deepcopy(model).cpu()
-    recalibrate_batchnorm(model, clean_train)
-    return evaluate(model, validation)
+    recalibrate_batchnorm(model, clean_loader(train_set, 500, normalization, config))
+    return evaluate(model, clean_loader(validation_set, 1000, normalization, config))
 
 
 def check_saved(name: str, seed: int, save: str) -> dict:
@@ -110,7 +108,9 @@ def check_saved(name: str, seed: int, save: str) -> dict:
         model, normalization = model_from_checkpoint(checkpoint)
         config = TrainConfig.from_dict(checkpoint["config"])
         _, validation_set = load_training_split(validation_size=config.validation_size, split_seed=config.split_seed)
-        as_trained = evaluate(model, TensorLoader(validation_set, 1000, shuffle=False, normalization=normalization))
+        as_trained = evaluate(
+            model, clean_loader(validation_set, 1000, normalization, config.replace(channels_last=False))
+        )
         precise = validation_with_precise_batchnorm(model, normalization, config)
     print(
         f"{name} seed {seed}: validation {as_trained['accuracy']:.2f}% (loss {as_trained['loss']:.4f}) as trained, "

@@ -189,6 +189,18 @@ def evaluate(model: nn.Module, loader: TensorLoader) -> dict:
     return {"loss": total_loss.item() / total_seen, "accuracy": 100 * total_correct.item() / total_seen}
 
 
+def clean_loader(images: ImageSet, batch_size: int, normalization: Normalization, config: TrainConfig) -> TensorLoader:
+    """`images` in order and unaugmented, as the model meets them at test time (evaluation, recalibration)."""
+    return TensorLoader(
+        images,
+        batch_size,
+        shuffle=False,
+        normalization=normalization,
+        max_batches=config.max_batches_per_epoch,
+        channels_last=config.channels_last,
+    )
+
+
 @torch.no_grad()
 def recalibrate_batchnorm(model: nn.Module, loader: TensorLoader) -> int:
     """Recompute every BatchNorm's running mean and variance over `loader`, the rest in eval mode.
@@ -366,14 +378,7 @@ def fit(
         drop_last=True,  # equal-sized batches keep BatchNorm statistics well-behaved
         channels_last=config.channels_last,
     )
-    validation_loader = TensorLoader(
-        validation_set,
-        1000,
-        shuffle=False,
-        normalization=normalization,
-        max_batches=config.max_batches_per_epoch,
-        channels_last=config.channels_last,
-    )
+    validation_loader = clean_loader(validation_set, 1000, normalization, config)
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, len(train_loader))
     teacher = load_teacher(config, normalization, device) if config.teacher else None
@@ -425,15 +430,7 @@ def fit(
             # validation before it is kept in the row, to show what it changed.
             if len(validation_set):
                 before_recalibration = evaluate(step_model, validation_loader)
-            clean_loader = TensorLoader(
-                train_set,
-                500,
-                shuffle=False,
-                normalization=normalization,
-                max_batches=config.max_batches_per_epoch,
-                channels_last=config.channels_last,
-            )
-            recalibrate_batchnorm(model, clean_loader)
+            recalibrate_batchnorm(model, clean_loader(train_set, 500, normalization, config))
         validation_metrics = evaluate(step_model, validation_loader) if len(validation_set) else None
         row = {
             "epoch": epoch,
