@@ -192,8 +192,8 @@ def conclusions(results: dict[str, dict], final: str = "final") -> str:
         summary = results[name]
         return (
             f"`{name}` ({summary['params']:,} parameters, {summary['epochs']} epochs, {len(summary['seeds'])} "
-            f"seed{'s' if len(summary['seeds']) > 1 else ''}): test **{_mean_and_spread(summary, 'test')} %** "
-            + (f"({_single_seeds(summary)}), " if len(summary["seeds"]) > 1 else "")
+            f"seed{'s' if len(summary['seeds']) > 1 else ''}): test **{_mean_and_spread(summary, 'test')} %**"
+            + (f" ({_single_seeds(summary)}), " if len(summary["seeds"]) > 1 else ", ")
             + f"validation {_mean_and_spread(summary, 'val')} %"
         )
 

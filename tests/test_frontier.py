@@ -247,7 +247,7 @@ def test_conclusions_quote_the_records_and_judge_each_small_entry_on_its_own():
     assert "**reaches** 99.4 % on average" in text.split("`tiny-clean` (")[1].splitlines()[0]
     # The smallest at >= 99.0 % is small (mean 99.05), not micro (98.33, listed below it).
     assert "smallest entry at >= 99.0 % on average is `small` (3,088" in text and "weakest seed 99.00 %" in text
-    assert "Below it: `micro` (1,922 parameters, 15 epochs, 1 seed): test **98.33 %**" in text
+    assert "Below it: `micro` (1,922 parameters, 15 epochs, 1 seed): test **98.33 %**, validation" in text
     assert "skip -0.10 (validation -0.10)" in text
     assert "reference" not in text and "Time." not in text  # not recorded: not claimed
 
