@@ -206,13 +206,9 @@ def test_frontier_command_lists_entries_and_rejects_unknown_ones(capsys):
 
 def test_tiny_probes_train_on_validation_only_and_leave_no_model_behind(mnist_root, monkeypatch, capsys):
     """benchmarks/tiny_probes.py: the probes that chose the tiny recipe, run for real in smoke mode."""
-    import importlib.util
-
     from mnist_nb import data
 
-    spec = importlib.util.spec_from_file_location("tiny_probes", ROOT / "benchmarks" / "tiny_probes.py")
-    probes = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probes)
+    probes = load_benchmark("tiny_probes")
     monkeypatch.setenv("MNIST_NB_SMOKE", "1")
 
     read_split = data._read_split
@@ -260,3 +256,58 @@ def test_entries_of_one_model_are_drawn_apart():
     ax = plot_frontier(results).axes[0]
     xs = {round(float(offsets[0][0])) for collection in ax.collections for offsets in [collection.get_offsets()]}
     assert {4_718, round(4_718 * 1.05)} <= xs
+
+
+def load_benchmark(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gpu_sweep_rule_takes_the_fastest_recipe_that_qualifies_on_validation():
+    sweep = load_benchmark("gpu_sweep")
+    slow, fast, fastest_but_short = (TrainConfig(batch_size=size) for size in (256, 512, 1024))
+    grid = [(slow, 99.40, 3.0), (fast, 99.31, 1.5), (fastest_but_short, 99.20, 0.9)]
+    assert sweep.choose(grid, 99.30) == (fast, 99.31, 1.5)
+    assert sweep.choose(grid, 99.35) == (slow, 99.40, 3.0)
+    assert sweep.choose(grid, 99.50) is None
+
+
+def test_gpu_sweep_reads_the_test_set_only_for_the_chosen_recipe(mnist_root, tmp_path, monkeypatch, capsys):
+    """benchmarks/gpu_sweep.py for real, in smoke mode on the CPU: the code path a GPU run takes."""
+    from mnist_nb import data
+
+    sweep = load_benchmark("gpu_sweep")
+    monkeypatch.setenv("MNIST_NB_SMOKE", "1")
+    read_split = data._read_split
+    test_reads = []
+
+    def counting_reads(root, train):
+        test_reads.extend([] if train else [1])
+        return read_split(root, train)
+
+    monkeypatch.setattr(data, "_read_split", counting_reads)
+    report = tmp_path / "RESULTS.md"
+    common = ["--device", "cpu", "--batch-sizes", "32", "--learning-rates", "0.05,0.1", "--epochs", "1",
+              "--selection-seeds", "1", "--out", str(tmp_path / "runs"), "--results", str(report)]  # fmt: skip
+
+    # Nothing reaches an impossible validation target: no recipe is chosen, the test set is not read.
+    assert sweep.main([*common, "--validation-target", "100.01"]) == 0
+    assert test_reads == [] and not (tmp_path / "runs").exists()
+    assert "no recipe of the grid reached 100.01% validation: no test run" in report.read_text()
+
+    assert sweep.main([*common, "--validation-target", "0", "--test-seeds", "2"]) == 0
+    text = report.read_text()
+    assert text.count("GPU sweep (SMOKE RUN") == 2 and "Command: `python benchmarks/gpu_sweep.py --device cpu" in text
+    assert "chosen (least time at >= 0.0% validation): batch 32, lr 0." in text
+    assert "test, 2 seeds: " in text and "seed 0 with channels_last off" in text
+    for seed in (0, 1):
+        metrics = json.loads((tmp_path / "runs" / f"seed-{seed}" / "metrics.json").read_text())
+        assert metrics["smoke"] and metrics["config"]["batch_size"] == 32 and metrics["seed"] == seed
+    assert len(test_reads) == 2  # once per test seed
+    with pytest.raises(SystemExit):
+        sweep.main(["--batch-sizes", "0"])
+    assert "expected positive numbers" in capsys.readouterr().err
