@@ -36,7 +36,7 @@ from mnist_nb.config import recipe  # noqa: E402
 from mnist_nb.data import Normalization, TensorLoader, ensure_mnist, load_training_split  # noqa: E402
 from mnist_nb.experiments import summarize, train_and_report  # noqa: E402
 from mnist_nb.frontier import ENTRIES, RESULTS_DIR, RUNS_DIR  # noqa: E402
-from mnist_nb.results import machine_description, mean_and_std, write_json  # noqa: E402
+from mnist_nb.results import append_report, machine_description, mean_and_std, write_json  # noqa: E402
 from mnist_nb.training import select_device  # noqa: E402
 
 TARGET = 99.4
@@ -182,12 +182,12 @@ def main() -> int:
                 f"  ratio (reference / ours): more than {at_least / our_seconds[0]:.2f}x",
             ]
     print("\n".join(lines))
-    with open(arguments.results, "a", encoding="utf-8") as file:
-        file.write(
-            f"\n## {time.strftime('%Y-%m-%d')}: {machine['device_name']} ({machine['device']}, "
-            f"{machine['cpu_threads']} threads), torch {machine['torch']}\n\n"
-            f"Command: `python benchmarks/bench.py {' '.join(sys.argv[1:])}`\n\n```\n" + "\n".join(lines) + "\n```\n"
-        )
+    append_report(
+        arguments.results,
+        f"{machine['device_name']} ({machine['device']}, {machine['cpu_threads']} threads), torch {machine['torch']}",
+        f"python benchmarks/bench.py {' '.join(sys.argv[1:])}",
+        lines,
+    )
     return 0
 
 

@@ -34,11 +34,13 @@ import sys
 import time
 from pathlib import Path
 
+import torch._dynamo
+
 from mnist_nb.config import TrainConfig, recipe, smoke_mode
 from mnist_nb.data import load_training_split
 from mnist_nb.experiments import summarize, train_and_report
 from mnist_nb.frontier import RUNS_DIR
-from mnist_nb.results import machine_description
+from mnist_nb.results import append_report, machine_description
 from mnist_nb.training import fit, select_device
 
 TARGET = 99.4
@@ -85,8 +87,6 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     device = select_device(arguments.device)
     compile_runs = arguments.compile
-    import torch._dynamo
-
     # Each batch size, train and eval mode and the evaluation batch are separate graphs; the
     # default limit (8) would silently fall back to eager part-way through a compiled grid.
     # (recompile_limit in newer releases, cache_size_limit in older ones: set whichever exists)
@@ -157,14 +157,12 @@ def main(argv: list[str] | None = None) -> int:
             )
     print("\n".join(lines))
     smoke = " (SMOKE RUN: a few batches an epoch, not a measurement)" if smoke_mode() else ""
-    arguments.results.parent.mkdir(parents=True, exist_ok=True)
-    with open(arguments.results, "a", encoding="utf-8") as file:
-        file.write(
-            f"\n## {time.strftime('%Y-%m-%d')}: {machine['device_name']} ({machine['device']}), "
-            f"torch {machine['torch']}: GPU sweep{smoke}\n\n"
-            f"Command: `python benchmarks/gpu_sweep.py {' '.join(sys.argv[1:] if argv is None else argv)}`\n\n"
-            "```\n" + "\n".join(lines) + "\n```\n"
-        )
+    append_report(
+        arguments.results,
+        f"{machine['device_name']} ({machine['device']}), torch {machine['torch']}: GPU sweep{smoke}",
+        f"python benchmarks/gpu_sweep.py {' '.join(sys.argv[1:] if argv is None else argv)}",
+        lines,
+    )
     return 0
 
 

@@ -8,6 +8,7 @@ import os
 import platform
 import statistics
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -49,6 +50,18 @@ def write_json(path: Path | str, payload: dict) -> None:
     with atomic_file(path, "w") as file:
         json.dump(payload, file, indent=2)
         file.write("\n")
+
+
+def append_report(path: Path | str, heading: str, command: str, lines: list[str]) -> None:
+    """Append one benchmark run to a Markdown log (benchmarks/RESULTS.md): dated heading, command, output."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as file:
+        file.write(
+            f"\n## {time.strftime('%Y-%m-%d')}: {heading}\n\nCommand: `{command}`\n\n```\n"
+            + "\n".join(lines)
+            + "\n```\n"
+        )
 
 
 def mean_and_std(values: list[float]) -> tuple[float, float]:
