@@ -36,14 +36,16 @@ from pathlib import Path
 
 import torch._dynamo
 
-from mnist_nb.config import TrainConfig, recipe, smoke_mode
+from mnist_nb.config import TARGET_ACCURACY, TrainConfig, recipe, smoke_batches
 from mnist_nb.data import load_training_split
-from mnist_nb.experiments import summarize, train_and_report
-from mnist_nb.frontier import RUNS_DIR
-from mnist_nb.results import append_report, machine_description
-from mnist_nb.training import fit, select_device
+from mnist_nb.devices import select_device
+from mnist_nb.lab.cli import file_argument, folder_argument
+from mnist_nb.lab.experiments import train_and_report
+from mnist_nb.lab.frontier import RUNS_DIR
+from mnist_nb.lab.records import append_report, machine_description, summarize
+from mnist_nb.training import fit
 
-TARGET = 99.4
+TARGET = TARGET_ACCURACY
 
 
 def _numbers(text: str, kind):
@@ -74,8 +76,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--test-seeds", type=int, default=5, help="test seeds of the chosen recipe (default 5)")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False,
                         help="torch.compile every run of the grid (default: off)")  # fmt: skip
-    parser.add_argument("--out", type=Path, default=RUNS_DIR / "gpu-sweep", help="test runs go here")
-    parser.add_argument("--results", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md",
+    parser.add_argument("--out", type=folder_argument, default=RUNS_DIR / "gpu-sweep", help="test runs go here")
+    parser.add_argument("--results", type=file_argument, default=Path(__file__).resolve().parent / "RESULTS.md",
                         help="append the report here (default: benchmarks/RESULTS.md)")  # fmt: skip
     arguments = parser.parse_args(argv)
     if arguments.selection_seeds < 1 or arguments.test_seeds < 1:
@@ -94,14 +96,21 @@ def main(argv: list[str] | None = None) -> int:
                         ("accumulated_recompile_limit", 1024), ("accumulated_cache_size_limit", 1024)):  # fmt: skip
         if hasattr(torch._dynamo.config, name):
             setattr(torch._dynamo.config, name, value)
-    base = recipe("fast").replace(model=arguments.model, device=str(device), compile=compile_runs)
+    # Smoke mode is read here, at the script's edge, and passed on in every run's config.
+    smoke_batches_per_epoch = smoke_batches()
+    base = recipe("fast").replace(
+        model=arguments.model,
+        device=str(device),
+        compile=compile_runs,
+        max_batches_per_epoch=smoke_batches_per_epoch,
+    )
     train_set, validation_set = load_training_split(validation_size=base.validation_size, split_seed=base.split_seed)
     train_set, validation_set = train_set.to(device), validation_set.to(device)
     machine = machine_description(device)
     print(f"machine: {machine}", flush=True)
 
     def run(config: TrainConfig):
-        return fit(config, train_set, validation_set, log=None, progress=False)
+        return fit(config, train_set, validation_set, log=None)
 
     lines = []
     warmups = []
@@ -156,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"  seed 0 with {name}: {result.train_seconds:.2f}s (validation {result.final['val_accuracy']:.2f}%)"
             )
     print("\n".join(lines))
-    smoke = " (SMOKE RUN: a few batches an epoch, not a measurement)" if smoke_mode() else ""
+    smoke = " (SMOKE RUN: a few batches an epoch, not a measurement)" if smoke_batches_per_epoch else ""
     append_report(
         arguments.results,
         f"{machine['device_name']} ({machine['device']}), torch {machine['torch']}: GPU sweep{smoke}",

@@ -1,7 +1,7 @@
-"""`python -m mnist_nb ...`: see mnist_nb/cli.py."""
+"""`python -m mnist_nb ...`: see mnist_nb/lab/cli.py."""
 
 import sys
 
-from mnist_nb.cli import main
+from mnist_nb.lab.cli import main
 
 sys.exit(main())

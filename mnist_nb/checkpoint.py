@@ -1,8 +1,15 @@
-"""Checkpoints: written atomically, loadable on a CPU whatever device saved them, resumable."""
+"""Checkpoints (model.pt), written atomically; they load on a CPU whatever device saved them, and resume."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import torch
 import torch.nn as nn
@@ -10,7 +17,6 @@ import torch.nn as nn
 from mnist_nb.config import TrainConfig
 from mnist_nb.data import Normalization
 from mnist_nb.models import MnistNet, build_model
-from mnist_nb.results import atomic_file
 
 CHECKPOINT_FORMAT = 1
 
@@ -19,34 +25,59 @@ class CheckpointError(RuntimeError):
     """A checkpoint file is missing, unreadable or not one of ours. The message says which."""
 
 
-def save_checkpoint(path: Path | str, payload: dict) -> None:
-    """Write `payload` with torch.save to a temporary file beside `path`, then rename it over.
+@contextlib.contextmanager
+def atomic_file(path: Path | str, mode: str = "w") -> Iterator[IO]:
+    """Write to a temporary file beside `path`; on success rename it over `path`, else delete it.
 
-    The rename is atomic: a crash mid-write leaves the previous checkpoint intact, never half a file.
+    The rename is atomic: a crash or an error mid-write leaves the previous file intact, never
+    half a file.
     """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, default_file_mode())  # mkstemp makes files private (0600)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def default_file_mode() -> int:
+    """The mode open() would give a new file: 0666 minus the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_json(path: Path | str, payload: dict) -> None:
+    """Write `payload` as indented JSON, atomically."""
+    with atomic_file(path, "w") as file:
+        json.dump(payload, file, indent=2)
+        file.write("\n")
+
+
+def save_checkpoint(path: Path | str, payload: dict) -> None:
+    """torch.save `payload` (with our format number) atomically: never half a checkpoint."""
     with atomic_file(path, "wb") as file:
         torch.save({"format": CHECKPOINT_FORMAT, **payload}, file)
 
 
-def training_state(
-    *,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler,
-    config: TrainConfig,
-    normalization: Normalization,
-    epoch: int,
-    history: list[dict],
-) -> dict:
-    """Everything needed to evaluate the model or to resume training after `epoch`."""
+def training_state(model, optimizer, scheduler, config: TrainConfig, normalization: Normalization, history) -> dict:
+    """Everything needed to evaluate the model or to resume training after epoch len(history)."""
     return {
         "model_name": config.model,
+        "architecture": str(model),  # print(model): what the weights belong to
         "model_state": {key: value.detach().cpu() for key, value in model.state_dict().items()},
         "optimizer_state": optimizer.state_dict(),
         "scheduler_state": scheduler.state_dict(),
         "config": config.to_dict(),
         "normalization": {"mean": normalization.mean, "std": normalization.std},
-        "epoch": epoch,
+        "epoch": len(history),
         "history": history,
     }
 
@@ -54,8 +85,16 @@ def training_state(
 def load_checkpoint(path: Path | str) -> dict:
     """Read a checkpoint onto the CPU (tensors saved from CUDA included); errors name the file."""
     path = Path(path)
+    if path.is_dir():
+        hint = f"; its checkpoint is {path / 'model.pt'}" if (path / "model.pt").is_file() else ""
+        raise CheckpointError(f"{path} is a folder, not a checkpoint{hint}.")
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}: train one with `python -m mnist_nb train --out DIR`.")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
+        raise CheckpointError(
+            f"{path} is not a checkpoint (not a file written by torch.save): pass the DIR/model.pt "
+            f"that `python -m mnist_nb train --out DIR` wrote."
+        )
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any unreadable file gets the same clear message
@@ -65,8 +104,32 @@ def load_checkpoint(path: Path | str) -> dict:
     return checkpoint
 
 
+def same_run(checkpoint: dict, config: TrainConfig, model: nn.Module) -> bool:
+    """True if `checkpoint` is a run of `config` (resolved; on any device) on the architecture of `model`."""
+    same_config = TrainConfig.from_dict(checkpoint["config"]).same_recipe(config)
+    return same_config and checkpoint.get("architecture", str(model)) == str(model)
+
+
+def resume_from(path: Path | str, *, config: TrainConfig, model: nn.Module, optimizer, scheduler) -> list[dict]:
+    """Load the checkpoint at `path` into model, optimizer and scheduler; return its history.
+
+    Only a run of the same recipe and architecture resumes (on any device: a GPU run may resume on a CPU).
+    """
+    checkpoint = load_checkpoint(path)
+    if not same_run(checkpoint, config, model):
+        raise CheckpointError(
+            f"{path} was trained with a different config or model; resume with the same settings "
+            f"or choose another --out directory."
+        )
+    model.load_state_dict(checkpoint["model_state"])
+    optimizer.load_state_dict(checkpoint["optimizer_state"])
+    scheduler.load_state_dict(checkpoint["scheduler_state"])
+    return list(checkpoint["history"])
+
+
 def model_from_checkpoint(checkpoint: dict, device: torch.device | str = "cpu") -> tuple[MnistNet, Normalization]:
-    """Rebuild the checkpoint's model in eval mode, and the normalization it was trained with."""
-    model = build_model(checkpoint["model_name"])
+    """Rebuild the checkpoint's model (variant options included) in eval mode, and its normalization."""
+    options = dict(TrainConfig.from_dict(checkpoint["config"]).model_options)
+    model = build_model(checkpoint["model_name"], **options)
     model.load_state_dict(checkpoint["model_state"])
     return model.to(device).eval(), Normalization(**checkpoint["normalization"])

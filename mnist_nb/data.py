@@ -1,4 +1,4 @@
-"""MNIST on the training device: files, the train/validation split, normalization, batches.
+"""MNIST on the training device: the train/validation split, normalization, batches.
 
 The whole dataset is small (70,000 images of 28x28 bytes = 55 MB), so it lives on the training
 device as uint8 tensors. Batches are cut, converted to float, augmented and normalized there, in
@@ -13,191 +13,15 @@ Honesty rules encoded here:
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import io
-import math
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from mnist_nb.augment import Augmentation, random_affine
-
-DATA_ENVIRONMENT_VARIABLE = "MNIST_NB_DATA"
-
-# torchvision's MNIST resources: (archive name, md5). Kept here, not imported from torchvision,
-# so the error messages can name the files before torchvision is even asked.
-MNIST_FILES = (
-    ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-    ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
-    ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
-    ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
-)
-IMAGE_SIZE = 28
-NUM_CLASSES = 10
-
-
-class MnistDataError(RuntimeError):
-    """MNIST files are missing, corrupt or truncated. The message says what to do."""
-
-
-def project_root() -> Path | None:
-    """The repository checkout this package lives in, or None for an installed wheel."""
-    candidate = Path(__file__).resolve().parent.parent
-    return candidate if (candidate / "pyproject.toml").is_file() else None
-
-
-def default_data_root() -> Path:
-    """Where MNIST lives: $MNIST_NB_DATA, else `<checkout>/data`, else `~/.cache/mnist_nb`.
-
-    torchvision keeps the files in `<root>/MNIST/raw/`.
-    """
-    if os.environ.get(DATA_ENVIRONMENT_VARIABLE):
-        return Path(os.environ[DATA_ENVIRONMENT_VARIABLE]).expanduser()
-    root = project_root()
-    if root is not None:
-        return root / "data"
-    return Path.home() / ".cache" / "mnist_nb"
-
-
-def raw_folder(root: Path) -> Path:
-    return Path(root) / "MNIST" / "raw"
-
-
-def md5_of(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _missing_files_message(root: Path, missing: list[str], reason: str) -> str:
-    names = "\n".join(f"    {name}" for name, _ in MNIST_FILES)
-    return (
-        f"MNIST is not available: {', '.join(missing)} not found in {raw_folder(root)}"
-        f" and the download failed ({reason}).\n"
-        f"Put these four files (from any MNIST mirror) into {raw_folder(root)}/:\n{names}\n"
-        f"or point ${DATA_ENVIRONMENT_VARIABLE} at a folder whose MNIST/raw/ holds them."
-    )
-
-
-def check_idx_file(path: Path) -> None:
-    """Raise MnistDataError naming `path` unless its IDX header matches its length.
-
-    An IDX file is: 2 zero bytes, a type byte (0x08 = uint8), the number of dimensions, one
-    big-endian int32 per dimension, then the data. A truncated file has fewer bytes than its
-    header promises.
-    """
-    with open(path, "rb") as file:
-        header = file.read(4)
-        if len(header) < 4 or header[0] != 0 or header[1] != 0 or header[2] != 0x08:
-            raise MnistDataError(f"{path} is not an MNIST IDX file (bad header): replace it with a good copy.")
-        num_dimensions = header[3]
-        shape_bytes = file.read(4 * num_dimensions)
-    if len(shape_bytes) < 4 * num_dimensions:
-        raise MnistDataError(f"{path} is truncated (header cut short): replace it with a good copy.")
-    shape = [int.from_bytes(shape_bytes[4 * i : 4 * i + 4], "big") for i in range(num_dimensions)]
-    expected = 4 + 4 * num_dimensions + math.prod(shape)
-    actual = path.stat().st_size
-    if actual != expected:
-        raise MnistDataError(
-            f"{path} is truncated or corrupt: {actual} bytes, its header says {expected}. "
-            f"Delete it (and its .gz if that is bad too) and put a good copy in place."
-        )
-
-
-EXTRACTION_LOCK = ".mnist_nb-extract.lock"
-
-
-@contextlib.contextmanager
-def _extraction_lock(folder: Path, *, exclusive: bool) -> Iterator[None]:
-    """Serialize extraction between processes (two seeds started side by side, say).
-
-    The extracting process holds an exclusive lock on `folder/EXTRACTION_LOCK` while torchvision
-    writes the IDX files; a process that finds the files already there takes a shared lock first,
-    so it never reads a file that is still being written. Where there is no lock file (data
-    extracted by something else, or a read-only folder) or no `fcntl` (Windows), it does nothing.
-    """
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks here; start parallel runs after the first load
-        yield
-        return
-    lock_path = folder / EXTRACTION_LOCK
-    if exclusive:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle = open(lock_path, "a")  # noqa: SIM115 - closed below
-    else:
-        try:
-            handle = open(lock_path)  # noqa: SIM115 - read-only: writes nothing into the data folder
-        except OSError:
-            yield
-            return
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        yield
-    finally:
-        handle.close()  # releases the lock
-
-
-def ensure_mnist(root: Path | None = None, *, download: bool = True) -> Path:
-    """Make sure the four extracted IDX files are in `<root>/MNIST/raw/`; return the root.
-
-    With the `.gz` archives already there (as CI seeds them), torchvision verifies their md5 and
-    extracts them without the network. Without them it downloads, when it can. Safe to call from
-    several processes at once: one extracts, the others wait for it.
-    """
-    root = Path(root) if root is not None else default_data_root()
-    folder = raw_folder(root)
-    extracted = [folder / name.removesuffix(".gz") for name, _ in MNIST_FILES]
-    if all(path.is_file() for path in extracted):
-        with _extraction_lock(folder, exclusive=False):  # waits if another process is still writing
-            return root
-    with _extraction_lock(folder, exclusive=True):
-        if not all(path.is_file() for path in extracted):  # else another process extracted them meanwhile
-            _extract(root, folder, download=download)
-    return root
-
-
-def _extract(root: Path, folder: Path, *, download: bool) -> None:
-    """Verify the archives that are present, then let torchvision extract (or download) the rest."""
-    # Check the archives that are present before torchvision sees them: a bad archive would
-    # otherwise send it to the network (and, offline, fail with a message about downloading).
-    missing = []
-    for name, expected_md5 in MNIST_FILES:
-        archive = folder / name
-        if (folder / name.removesuffix(".gz")).is_file():
-            continue
-        if not archive.is_file():
-            missing.append(name)
-            continue
-        actual_md5 = md5_of(archive)
-        if actual_md5 != expected_md5:
-            raise MnistDataError(
-                f"{archive} is corrupt or truncated (md5 {actual_md5}, expected {expected_md5}). "
-                f"Replace it with a good copy, or delete it to download it again."
-            )
-    if missing and not download:
-        raise MnistDataError(_missing_files_message(root, missing, "downloading was switched off"))
-
-    from torchvision.datasets import MNIST  # imported late: only this path needs it
-
-    # torchvision prints progress with absolute paths; keep that out of notebook outputs and
-    # quote it only if something fails.
-    log = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            for train in (True, False):
-                MNIST(str(root), train=train, download=True)
-    except Exception as error:  # noqa: BLE001 - any failure here means "no data", explained below
-        reason = f"{type(error).__name__}: {error}".strip().splitlines()[0]
-        if missing:
-            raise MnistDataError(_missing_files_message(root, missing, reason)) from None
-        raise MnistDataError(f"could not extract MNIST in {folder}: {reason}") from None
+from mnist_nb.augmentation import Augmentation, random_affine
+from mnist_nb.config import epoch_seed
+from mnist_nb.mnist import ensure_mnist, read_split
 
 
 @dataclass
@@ -243,17 +67,6 @@ class Normalization:
         return images * self.std + self.mean
 
 
-def _read_split(root: Path, train: bool) -> ImageSet:
-    from torchvision.datasets import MNIST
-
-    folder = raw_folder(root)
-    prefix = "train" if train else "t10k"
-    for kind in ("images-idx3", "labels-idx1"):
-        check_idx_file(folder / f"{prefix}-{kind}-ubyte")
-    dataset = MNIST(str(root), train=train, download=False)
-    return ImageSet(dataset.data.contiguous(), dataset.targets.long())
-
-
 def load_training_split(
     root: Path | None = None,
     *,
@@ -268,7 +81,7 @@ def load_training_split(
     left to learn from. The split depends only on `split_seed`, so all training seeds share it.
     """
     root = ensure_mnist(root, download=download)
-    full = _read_split(root, train=True)
+    full = ImageSet(*read_split(root, train=True))
     if not 0 <= validation_size < len(full):
         raise ValueError(f"validation_size must be in [0, {len(full)}), got {validation_size}")
     order = torch.randperm(len(full), generator=torch.Generator().manual_seed(split_seed))
@@ -282,7 +95,7 @@ def load_training_split(
 def load_test_set(root: Path | None = None, *, download: bool = True) -> ImageSet:
     """The official 10,000-image MNIST test set: for the final report only."""
     root = ensure_mnist(root, download=download)
-    return _read_split(root, train=False)
+    return ImageSet(*read_split(root, train=False))
 
 
 class TensorLoader:
@@ -321,7 +134,7 @@ class TensorLoader:
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
-        self.generator.manual_seed(self.seed * 100_003 + epoch)
+        self.generator.manual_seed(epoch_seed(self.seed, epoch))
 
     def __len__(self) -> int:
         count = len(self.dataset) // self.batch_size

@@ -7,7 +7,7 @@ import os
 import nbformat
 import pytest
 
-from mnist_nb.notebooks import find_notebooks, format_table, run_notebook, run_series
+from mnist_nb.lab.notebook_runner import find_notebooks, format_table, run_notebook, run_series
 
 
 def write_notebook(path, *sources, key_metric_source=None):
@@ -56,7 +56,7 @@ def test_series_stops_at_the_first_failure(tmp_path, monkeypatch):
     write_notebook(tmp_path / "00_first.ipynb", "print('one')", key_metric_source="print('key metric: one')")
     write_notebook(tmp_path / "01_second.ipynb", "1 / 0")
     write_notebook(tmp_path / "02_third.ipynb", "print('three')")
-    monkeypatch.setattr("mnist_nb.notebooks.notebook_directory", lambda: tmp_path)
+    monkeypatch.setattr("mnist_nb.lab.notebook_runner.notebook_directory", lambda: tmp_path)
     out = tmp_path / "out"
     runs = run_series(smoke=True, output_dir=out, log=None)
     assert [run.name for run in runs] == ["00_first", "01_second"]

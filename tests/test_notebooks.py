@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mnist_nb.notebooks import KEY_METRIC_TAG, key_metric
+from mnist_nb.lab.notebook_runner import KEY_METRIC_TAG, key_metric
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 SERIES = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 from pathlib import Path
@@ -44,3 +45,61 @@ def test_dataset_is_ignored_and_never_tracked():
     assert not [path for path in tracked if "ubyte" in path or path.startswith("data/")]
     ignored = subprocess.run(["git", "check-ignore", "data/MNIST/raw/x.gz"], cwd=ROOT, capture_output=True, text=True)
     assert ignored.returncode == 0
+
+
+PACKAGE = ROOT / "mnist_nb"
+MAX_LINES = 300
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module `path` imports, absolute names (`from . import x` inside mnist_nb/lab -> mnist_nb.lab.x)."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _within(name: str, module: str) -> bool:
+    return name == module or name.startswith(module + ".")
+
+
+def test_every_package_file_is_short_enough_to_read():
+    too_long = {
+        str(path.relative_to(ROOT)): count
+        for path in sorted(PACKAGE.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+        if (count := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert not too_long, f"files over {MAX_LINES} lines: {too_long}"
+
+
+def test_the_lesson_core_never_imports_the_lab():
+    core = sorted(PACKAGE.glob("*.py"))
+    assert {path.name for path in core} >= {"config.py", "models.py", "training.py", "checkpoint.py", "plots.py"}
+    offenders = {
+        path.name: sorted(name for name in _imported_modules(path) if _within(name, "mnist_nb.lab"))
+        for path in core
+        if path.name != "__main__.py"  # `python -m mnist_nb` is the command line's door, not the lesson
+    }
+    assert not {name: found for name, found in offenders.items() if found}
+
+
+def test_plots_take_numbers_and_tensors_not_runs():
+    imported = _imported_modules(PACKAGE / "plots.py")
+    forbidden = ("mnist_nb.training", "mnist_nb.checkpoint", "mnist_nb.inspection", "mnist_nb.lab")
+    assert not [name for name in imported if any(_within(name, module) for module in forbidden)]
+
+
+def test_import_parser_sees_what_the_files_import():
+    imported = _imported_modules(PACKAGE / "lab" / "frontier.py")
+    assert {"mnist_nb.lab.experiments", "mnist_nb.lab.experiments.run_seeds", "mnist_nb.models"} <= imported

@@ -1,29 +1,31 @@
-"""Training loop, determinism, checkpoints and resume, devices: seconds each, on the CPU."""
+"""Training loop, determinism, the one-cycle schedule, clean epochs, BatchNorm recalibration, devices.
+
+Seconds each, on the CPU, on the synthetic digits of conftest.
+"""
 
 from __future__ import annotations
-
-import os
-import pickle
 
 import pytest
 import torch
 
-from mnist_nb.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
-from mnist_nb.config import TrainConfig
-from mnist_nb.data import TensorLoader
-from mnist_nb.training import DeviceError, distillation_loss, evaluate, fit, select_device
+from mnist_nb.checkpoint import load_checkpoint, model_from_checkpoint
+from mnist_nb.config import TrainConfig, epoch_seed, resolve
+from mnist_nb.data import ImageSet, Normalization, TensorLoader
+from mnist_nb.models import build_model
+from mnist_nb.training import (
+    epoch_row,
+    fit,
+    format_epoch,
+    make_optimizer,
+    make_scheduler,
+    one_cycle_factor,
+    predict,
+    recalibrate_batchnorm,
+    start_epoch,
+    training_loader,
+)
 
-from .conftest import synthetic_digits
-
-QUICK = TrainConfig(num_epochs=3, batch_size=32, learning_rate=0.2, augment=False, device="cpu", validation_size=100)
-
-
-def quick_fit(config: TrainConfig = QUICK, **kwargs):
-    return fit(config, synthetic_digits(640), synthetic_digits(100, seed=1), log=None, progress=False, **kwargs)
-
-
-def without_seconds(history: list[dict]) -> list[dict]:
-    return [{key: value for key, value in row.items() if key != "seconds"} for row in history]
+from .conftest import QUICK, fit_interrupted, quick_fit, synthetic_digits, without_seconds
 
 
 def test_loss_falls_within_seconds_on_cpu():
@@ -33,6 +35,8 @@ def test_loss_falls_within_seconds_on_cpu():
     assert result.final["val_accuracy"] > 50  # chance is 10%
     assert set(result.final) >= {"train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"}
     assert result.device.type == "cpu"
+    assert [row["epoch"] for row in result.history] == [1, 2, 3]
+    assert not result.model.training  # returned ready to evaluate
 
 
 def test_compiled_training_runs_on_cpu_and_checkpoints_the_plain_model(tmp_path):
@@ -53,112 +57,56 @@ def test_same_seed_gives_identical_metrics_on_cpu():
     assert without_seconds(other.history) != without_seconds(first.history)
 
 
+def test_one_cycle_factor_exact_values():
+    total, warmup = 1000, 0.2  # 200 warm-up steps
+    assert one_cycle_factor(0, total, warmup) == pytest.approx(0.1)
+    assert one_cycle_factor(100, total, warmup) == pytest.approx(0.55)  # linear: halfway up
+    assert one_cycle_factor(200, total, warmup) == pytest.approx(1.0)  # the peak, at the end of warm-up
+    assert one_cycle_factor(600, total, warmup) == pytest.approx(0.001 + 0.999 * 0.5)  # cosine: halfway down
+    assert one_cycle_factor(total, total, warmup) == pytest.approx(0.001)  # after the last step
+    assert one_cycle_factor(total - 1, total, warmup) == pytest.approx(0.001, abs=1e-4)  # the last step
+    factors = [one_cycle_factor(step, total, warmup) for step in range(total + 1)]
+    assert max(factors) == pytest.approx(1.0) and factors.index(max(factors)) == 200
+    assert all(a < b for a, b in zip(factors[:200], factors[1:201], strict=True))  # warming up
+    assert all(a > b for a, b in zip(factors[200:-1], factors[201:], strict=True))  # annealing
+    # No warm-up asked for: one step of it, then straight down from the peak.
+    assert one_cycle_factor(0, 10, 0.0) == pytest.approx(0.1) and one_cycle_factor(1, 10, 0.0) == pytest.approx(1.0)
+
+
+def test_scheduler_steps_the_optimizer_through_one_cycle():
+    config = resolve(QUICK.replace(num_epochs=2, warmup_fraction=0.25))
+    optimizer = make_optimizer(build_model("tiny"), config)
+    scheduler = make_scheduler(optimizer, config, steps_per_epoch=10)  # 20 steps, 5 of warm-up
+    rates = []
+    for _ in range(20):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates[0] == pytest.approx(0.2 * 0.1) and rates[5] == pytest.approx(0.2)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.2 * 0.001)  # after the last batch
+    assert [group["lr"] for group in optimizer.param_groups] == [optimizer.param_groups[0]["lr"]] * 2
+
+
 def test_learning_rate_follows_one_cycle():
     result = quick_fit(QUICK.replace(num_epochs=5, warmup_fraction=0.4))
     rates = [row["learning_rate"] for row in result.history]  # at the start of each epoch
     assert rates[0] == pytest.approx(0.2 / 10)
     assert max(rates) > rates[0] and rates[-1] < max(rates)
+    # 20 batches per epoch, 100 steps, 40 of warm-up: epoch k starts at step 20 (k - 1).
+    assert rates == pytest.approx([0.2 * one_cycle_factor(20 * k, 100, 0.4) for k in range(5)])
 
 
-def test_checkpoint_round_trip(tmp_path):
-    path = tmp_path / "run" / "model.pt"
-    result = quick_fit(checkpoint_path=path)
-    checkpoint = load_checkpoint(path)
-    assert checkpoint["epoch"] == QUICK.num_epochs
-    assert TrainConfig.from_dict(checkpoint["config"]) == QUICK
-    model, normalization = model_from_checkpoint(checkpoint)
-    assert normalization == result.normalization
-    loader = TensorLoader(synthetic_digits(100, seed=1), 50, shuffle=False, normalization=normalization)
-    images, _ = next(iter(loader))
-    torch.testing.assert_close(model(images), result.model.eval()(images))
-    assert evaluate(model, loader) == pytest.approx(evaluate(result.model, loader), rel=1e-5)
-    assert not list(path.parent.glob("*.tmp"))  # no temporary file left behind
-    umask = os.umask(0)
-    os.umask(umask)
-    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # readable like any file the user writes
-
-
-def test_interrupted_training_resumes_to_the_same_result(tmp_path):
-    path = tmp_path / "model.pt"
-    straight = quick_fit()
-    interrupted = quick_fit(checkpoint_path=path, stop_after_epoch=1)
-    assert len(interrupted.history) == 1
-    resumed = quick_fit(checkpoint_path=path, resume=True)
-    assert without_seconds(resumed.history) == without_seconds(straight.history)
-    for key, value in straight.model.state_dict().items():
-        assert torch.equal(value, resumed.model.state_dict()[key]), key
-
-
-def test_resume_with_another_config_is_refused(tmp_path):
-    path = tmp_path / "model.pt"
-    quick_fit(checkpoint_path=path, stop_after_epoch=1)
-    with pytest.raises(CheckpointError, match="different config"):
-        quick_fit(QUICK.replace(learning_rate=0.01), checkpoint_path=path, resume=True)
-    # The device is not part of the recipe: a run saved on one device resumes on another.
-    resumed = quick_fit(QUICK.replace(device="auto"), checkpoint_path=path, resume=True)
-    assert len(resumed.history) == QUICK.num_epochs
-
-
-def test_failed_save_keeps_the_previous_checkpoint(tmp_path):
-    path = tmp_path / "model.pt"
-    save_checkpoint(path, {"epoch": 1, "weights": torch.ones(3)})
-    good = path.read_bytes()
-    with pytest.raises((AttributeError, TypeError, pickle.PicklingError)):
-        save_checkpoint(path, {"epoch": 2, "unpicklable": lambda: None})
-    assert path.read_bytes() == good
-    assert not list(tmp_path.glob("*.tmp"))
-
-
-def test_checkpoint_saved_with_cuda_tensors_loads_on_cpu(tmp_path, monkeypatch):
-    """A checkpoint written on a GPU loads, evaluates and resumes on a CPU-only machine."""
-    path = tmp_path / "model.pt"
-    if torch.cuda.is_available():
-        result = quick_fit(QUICK.replace(device="cuda"), checkpoint_path=path, stop_after_epoch=1)
-        assert result.device.type == "cuda"
-    else:
-        # No GPU here, so write the file a GPU run writes: torch.save records each storage's
-        # device as a location tag ("cuda:0") that torch.load restores. Tagging every storage
-        # (the optimizer's momentum included) as CUDA gives a real GPU checkpoint, byte for byte
-        # in format, whose tensors this machine cannot place where the file says.
-        quick_fit(checkpoint_path=path, stop_after_epoch=1)
-        checkpoint = load_checkpoint(path)
-        with monkeypatch.context() as patch:
-            patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
-            torch.save(checkpoint, path)
-        with pytest.raises(RuntimeError, match="CUDA"):  # what a naive torch.load says on a CPU
-            torch.load(path, weights_only=True)
-    checkpoint = load_checkpoint(path)
-    model, _ = model_from_checkpoint(checkpoint, "cpu")
-    assert next(model.parameters()).device.type == "cpu"
-    images = torch.randn(2, 1, 28, 28)
-    assert model(images).shape == (2, 10)
-    # ... and training resumes from it on the CPU, to the same end as an uninterrupted CPU run.
-    resumed = quick_fit(checkpoint_path=path, resume=True)
-    assert resumed.device.type == "cpu"
-    assert len(resumed.history) == QUICK.num_epochs
-
-
-def test_loading_a_missing_or_foreign_file_names_it(tmp_path):
-    with pytest.raises(CheckpointError, match="no checkpoint at"):
-        load_checkpoint(tmp_path / "absent.pt")
-    garbage = tmp_path / "garbage.pt"
-    garbage.write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="garbage.pt is not a readable checkpoint"):
-        load_checkpoint(garbage)
-    foreign = tmp_path / "foreign.pt"
-    torch.save({"weights": torch.ones(2)}, foreign)
-    with pytest.raises(CheckpointError, match="not an mnist_nb checkpoint"):
-        load_checkpoint(foreign)
-
-
-def test_device_selection():
-    assert select_device("cpu").type == "cpu"
-    assert select_device("auto").type in ("cuda", "mps", "cpu")
-    with pytest.raises(DeviceError, match="unknown device"):
-        select_device("gpu7")
-    if not torch.cuda.is_available():
-        with pytest.raises(DeviceError, match="CUDA is not available"):
-            select_device("cuda")
+def test_make_optimizer_needs_a_resolved_config():
+    with pytest.raises(ValueError, match=r"make_optimizer needs a resolved config .*resolve\(config\)"):
+        make_optimizer(build_model("residual"), TrainConfig())
+    model = build_model("residual")
+    optimizer = make_optimizer(model, resolve(TrainConfig()))
+    decayed, not_decayed = optimizer.param_groups
+    # Weight decay on conv and linear weights only; biases and BatchNorm's scale and shift are 1-D.
+    assert decayed["weight_decay"] == 5e-4 and not_decayed["weight_decay"] == 0.0
+    assert all(p.ndim > 1 for p in decayed["params"]) and all(p.ndim == 1 for p in not_decayed["params"])
+    assert len(decayed["params"]) + len(not_decayed["params"]) == len(list(model.parameters()))
+    assert decayed["lr"] == 0.1 and decayed["nesterov"] and decayed["momentum"] == 0.9
 
 
 def test_clean_epochs_turn_augmentation_off_for_the_last_epochs_only(monkeypatch, tmp_path):
@@ -179,83 +127,93 @@ def test_clean_epochs_turn_augmentation_off_for_the_last_epochs_only(monkeypatch
             warped_per_epoch.append(0)
 
     warped_per_epoch.append(0)
-    fit(config, synthetic_digits(640), synthetic_digits(100, seed=1), log=log, progress=False)
+    fit(config, synthetic_digits(640), synthetic_digits(100, seed=1), log=log)
     assert warped_per_epoch[:3] == [64, 0, 0]
-    # The first epochs are the augmented recipe's, image for image (same seed, same draws).
-    augmented = quick_fit(config.replace(clean_epochs=0), stop_after_epoch=1)
-    clean = quick_fit(config, stop_after_epoch=1)
-    assert without_seconds(augmented.history) == without_seconds(clean.history)
+    # The first epochs are the augmented recipe's, image for image (same seed, same draws); the
+    # clean ones are not.
+    augmented = quick_fit(config.replace(clean_epochs=0))
+    clean = quick_fit(config)
+    assert without_seconds(augmented.history[:1]) == without_seconds(clean.history[:1])
+    assert augmented.history[1]["train_loss"] != clean.history[1]["train_loss"]
     # Interrupted inside the clean epochs, a run resumes to the straight result.
     path = tmp_path / "model.pt"
     straight = quick_fit(config)
-    quick_fit(config, checkpoint_path=path, stop_after_epoch=2)
+    fit_interrupted(config, path, 2)
+    assert load_checkpoint(path)["epoch"] == 2
     assert without_seconds(quick_fit(config, checkpoint_path=path, resume=True).history) == without_seconds(
         straight.history
     )
-    with pytest.raises(ValueError, match=r"clean_epochs must be in \[0, num_epochs\]"):
-        QUICK.replace(clean_epochs=4)
 
 
-def test_invalid_config_values_are_refused():
-    with pytest.raises(ValueError, match="num_epochs must be >= 1"):
-        TrainConfig(num_epochs=0)
-    with pytest.raises(ValueError, match="learning_rate must be > 0"):
-        TrainConfig(learning_rate=-0.1)
+def test_start_epoch_seeds_dropout_and_the_loader_with_epoch_seed():
+    config = resolve(QUICK.replace(seed=4, num_epochs=3, clean_epochs=1, augment=True))
+    loader = training_loader(synthetic_digits(64), Normalization(0.2, 0.3), config)
+    for epoch in (1, 2):
+        start_epoch(loader, config, epoch)
+        dropout_draws = torch.rand(3)  # what the global generator (dropout) gives next
+        loader_draws = torch.rand(3, generator=loader.generator)
+        torch.manual_seed(epoch_seed(4, epoch))
+        assert torch.equal(dropout_draws, torch.rand(3))
+        assert torch.equal(loader_draws, torch.rand(3, generator=torch.Generator().manual_seed(epoch_seed(4, epoch))))
+        assert loader.augmentation is not None
+    start_epoch(loader, config, 3)  # the one clean epoch
+    assert loader.augmentation is None
 
 
-def test_smoke_mode_limits_batches(monkeypatch):
+def test_fit_does_not_read_the_smoke_environment_variable(monkeypatch):
+    """Smoke mode is the caller's: the same call trains the same way in any shell."""
+    config = QUICK.replace(num_epochs=1)
+    monkeypatch.delenv("MNIST_NB_SMOKE", raising=False)
+    full = quick_fit(config)
     monkeypatch.setenv("MNIST_NB_SMOKE", "1")
-    result = quick_fit(QUICK.replace(num_epochs=1))
-    assert result.config.max_batches_per_epoch == 5
-    monkeypatch.setenv("MNIST_NB_SMOKE", "0")
-    assert TrainConfig().with_smoke_mode().max_batches_per_epoch is None
+    in_smoke_shell = quick_fit(config)
+    assert in_smoke_shell.config.max_batches_per_epoch is None
+    assert without_seconds(in_smoke_shell.history) == without_seconds(full.history)
+    # What a smoke run would have trained (5 batches of the 20) is a different run.
+    smoke = quick_fit(config.replace(max_batches_per_epoch=5))
+    assert without_seconds(smoke.history) != without_seconds(full.history)
 
 
-def test_distillation_loss_matches_the_kl_divergence_written_out():
-    generator = torch.Generator().manual_seed(0)
-    student, teacher = torch.randn(8, 10, generator=generator), 3 * torch.randn(8, 10, generator=generator)
-    temperature = 4.0
-    p_teacher = torch.softmax(teacher / temperature, dim=1)
-    log_p_student = torch.log_softmax(student / temperature, dim=1)
-    expected = (p_teacher * (p_teacher.log() - log_p_student)).sum(1).mean() * temperature**2
-    torch.testing.assert_close(distillation_loss(student, teacher, temperature), expected)
-    assert distillation_loss(teacher, teacher, temperature).abs() < 1e-6  # agreeing with the teacher costs nothing
-
-
-def test_distilled_training_learns_and_leaves_the_teacher_untouched(tmp_path):
-    teacher_path = tmp_path / "teacher.pt"
-    quick_fit(checkpoint_path=teacher_path)
-    before = teacher_path.read_bytes()
-    config = QUICK.replace(num_epochs=6, teacher=str(teacher_path))
+def test_fit_returns_the_resolved_config_and_trains_a_variant():
+    config = QUICK.replace(
+        model="residual",
+        model_options={"attention": False},
+        learning_rate=None,
+        augment=None,
+        num_epochs=1,
+        max_batches_per_epoch=2,
+    )
     result = quick_fit(config)
-    losses = [row["train_loss"] for row in result.history]
-    assert losses[-1] < 0.5 * losses[0], losses
-    assert result.final["val_accuracy"] > 50
-    assert teacher_path.read_bytes() == before
-    # The same config and seed give the same run (the teacher adds no randomness).
-    assert without_seconds(quick_fit(config).history) == without_seconds(result.history)
+    assert result.config == resolve(config) and result.config.learning_rate == 0.1 and result.config.augment
+    assert {key: value.shape for key, value in result.model.state_dict().items()} == {
+        key: value.shape for key, value in build_model("fast").state_dict().items()
+    }
+    assert result.parameters == 10_786
 
 
-def test_a_teacher_that_saw_the_validation_images_or_is_missing_is_refused(tmp_path):
-    teacher_path = tmp_path / "teacher.pt"
-    quick_fit(QUICK.replace(num_epochs=1, validation_size=50), checkpoint_path=teacher_path)
-    with pytest.raises(ValueError, match="leak them into training"):
-        quick_fit(QUICK.replace(teacher=str(teacher_path)))
-    with pytest.raises(CheckpointError, match="train the teacher first"):
-        quick_fit(QUICK.replace(teacher=str(tmp_path / "absent.pt")))
+def test_epoch_line_format():
+    row = epoch_row(1, {"loss": 0.5, "accuracy": 90.0}, {"loss": 0.25, "accuracy": 95.0}, None, 0.02, 1.5)
+    assert format_epoch(row, 15) == (
+        "epoch  1/15  train loss 0.5000 acc  90.00%  val loss 0.2500 acc  95.00%  lr 0.0200  1.5s"
+    )
+    no_validation = epoch_row(12, {"loss": 0.5, "accuracy": 90.0}, None, None, 0.02, 1.5)
+    assert no_validation["val_accuracy"] is None and "no validation" in format_epoch(no_validation, 15)
+    assert format_epoch(no_validation, 15).startswith("epoch 12/15")
 
 
-@pytest.mark.parametrize("changes", [{"distillation_weight": 1.5}, {"distillation_temperature": 0.0}])
-def test_nonsense_distillation_settings_are_refused(changes):
-    with pytest.raises(ValueError, match="distillation_"):
-        TrainConfig(**changes)
+def test_predict_returns_labels_in_loader_order():
+    torch.manual_seed(0)
+    model = build_model("tiny").eval()
+    dataset = synthetic_digits(50)
+    loader = TensorLoader(dataset, 16, shuffle=False, normalization=Normalization(0.2, 0.3))
+    predictions, targets = predict(model, loader)
+    assert torch.equal(targets, dataset.labels)
+    with torch.no_grad():
+        expected = torch.cat([model(images).argmax(1) for images, _ in loader])
+    assert torch.equal(predictions, expected) and predictions.shape == (50,)
 
 
 def test_recalibrated_batchnorm_holds_the_statistics_of_the_whole_loader_with_dropout_off():
-    from mnist_nb.data import ImageSet, Normalization
-    from mnist_nb.models import build_model
-    from mnist_nb.training import recalibrate_batchnorm
-
     torch.manual_seed(0)
     model = build_model("residual").eval()
     images = torch.randint(0, 256, (300, 28, 28), dtype=torch.uint8)

@@ -13,12 +13,21 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from mnist_nb.config import TrainConfig, require_resolved
+
 
 @dataclass(frozen=True)
 class Augmentation:
     rotation_degrees: float = 10.0  # angle ~ U(-d, d)
     translate_pixels: float = 2.0  # shift ~ U(-p, p) pixels, independently in x and y
     scale_range: float = 0.1  # zoom ~ U(1 - r, 1 + r)
+
+
+def augmentation_for(config: TrainConfig) -> Augmentation | None:
+    """The augmentation a resolved config trains with, or None when it trains on the images as they are."""
+    if not require_resolved(config, "augmentation_for").augment:
+        return None
+    return Augmentation(config.rotation_degrees, config.translate_pixels, config.scale_range)
 
 
 def random_affine(images: torch.Tensor, augmentation: Augmentation, generator: torch.Generator) -> torch.Tensor:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from mnist_nb.data import IMAGE_SIZE
-from mnist_nb.models import Attention
+from mnist_nb.blocks import Attention
+from mnist_nb.mnist import IMAGE_SIZE
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -18,11 +18,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_nb.config import TrainConfig, recipe
-from mnist_nb.models import ABLATION_SPECS, FINAL_MODEL
+from mnist_nb.checkpoint import write_json
+from mnist_nb.config import SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET, TrainConfig, recipe
+from mnist_nb.lab.experiments import run_seeds
+from mnist_nb.mnist import project_root
+from mnist_nb.models import ABLATIONS, FINAL_MODEL, MODEL_SPECS
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-RESULTS_DIR = REPOSITORY / "benchmarks" / "results"
+RESULTS_DIR = (project_root() or Path.cwd()) / "benchmarks" / "results"
 RUNS_DIR = Path("runs") / "frontier"
 
 
@@ -69,7 +71,7 @@ FRONTIER: tuple[Entry, ...] = (
 )
 # The final recipe, one component removed each time: what each one buys at the full budget.
 ABLATION: tuple[Entry, ...] = tuple(
-    Entry(name, recipe("final").replace(model=name), 2, spec.description) for name, spec in ABLATION_SPECS.items()
+    Entry(name, recipe("final").replace(model=name), 2, MODEL_SPECS[name].description) for name in ABLATIONS
 )
 ENTRIES = {entry.name: entry for entry in FRONTIER + ABLATION}
 
@@ -78,17 +80,19 @@ def run_entry(
     entry: Entry,
     *,
     num_seeds: int | None = None,
+    max_batches_per_epoch: int | None = None,
     results_dir: Path = RESULTS_DIR,
     runs_dir: Path = RUNS_DIR,
     log=print,
 ) -> dict:
-    """Train (or reuse) the entry's seeds; write and return its summary, with the entry's name."""
-    from mnist_nb.experiments import run_seeds
-    from mnist_nb.results import write_json
+    """Train (or reuse) the entry's seeds; write and return its summary, with the entry's name.
 
-    summary = run_seeds(entry.config, num_seeds or entry.num_seeds, Path(runs_dir) / entry.name, reuse=True, log=log)
+    `max_batches_per_epoch` makes it a smoke run, whose summary is never recorded.
+    """
+    config = entry.config.replace(max_batches_per_epoch=max_batches_per_epoch)
+    summary = run_seeds(config, num_seeds or entry.num_seeds, Path(runs_dir) / entry.name, reuse=True, log=log)
     summary = {"name": entry.name, "description": entry.description, **summary}
-    if not summary["smoke"]:  # smoke runs are not results
+    if not summary["smoke"]:
         write_json(Path(results_dir) / f"{entry.name}.json", summary)
     return summary
 
@@ -139,15 +143,34 @@ def change_against(summary: dict, base: dict, split: str = "test") -> float:
     return sum(by_seed[seed] - base_by_seed[seed] for seed in shared) / len(shared)
 
 
+def component(name: str) -> str:
+    """'batchnorm' for the ablation entry 'residual-no-batchnorm'."""
+    return name.removeprefix(f"{FINAL_MODEL}-no-")
+
+
+def ablation_changes(results: dict[str, dict], final: str = "final") -> tuple[dict, dict]:
+    """(changes, spreads) of the recorded ablation entries, by component, for `plots.plot_ablation`."""
+    base = results[final]
+    names = [name for name in results if name in ABLATIONS]
+    changes = {
+        component(name): {split: change_against(results[name], base, split) for split in ("test", "val")}
+        for name in names
+    }
+    spreads = {
+        component(name): {split: results[name][f"{split}_accuracy_std"] for split in ("test", "val")} for name in names
+    }
+    return changes, spreads
+
+
 def ablation_table(results: dict[str, dict], final: str = "final") -> str:
     """Each removal's change in test and validation accuracy against the final model, same seeds."""
     base = results[final]
     lines = [f"{'removed':<14} {'test %':>14} {'change':>7} {'val %':>14} {'change':>7}"]
     for name, summary in results.items():
-        if not name.startswith(f"{FINAL_MODEL}-no-"):
+        if name not in ABLATIONS:
             continue
         lines.append(
-            f"{name.removeprefix(f'{FINAL_MODEL}-no-'):<14} "
+            f"{component(name):<14} "
             f"{_mean_and_spread(summary, 'test'):>14} "
             f"{change_against(summary, base, 'test'):>+7.2f} "
             f"{_mean_and_spread(summary, 'val'):>14} "
@@ -164,13 +187,13 @@ def markdown_tables(results: dict[str, dict], final: str = "final") -> str:
         "| --- | ---: | ---: | ---: | --- | --- | --- |",
     ]
     for name, summary in results.items():
-        if name.startswith(f"{FINAL_MODEL}-no-"):
+        if name in ABLATIONS:
             continue
         lines.append(
             f"| `{name}` | {summary['params']:,} | {summary['epochs']} | {len(summary['seeds'])} | "
             f"{_mean_and_spread(summary, 'test')} | {_mean_and_spread(summary, 'val')} | {_single_seeds(summary)} |"
         )
-    removals = [name for name in results if name.startswith(f"{FINAL_MODEL}-no-")]
+    removals = [name for name in results if name in ABLATIONS]
     if removals and final in results:
         base = results[final]
         lines += [
@@ -181,16 +204,11 @@ def markdown_tables(results: dict[str, dict], final: str = "final") -> str:
         for name in removals:
             summary = results[name]
             lines.append(
-                f"| {name.removeprefix(f'{FINAL_MODEL}-no-')} | {len(summary['seeds'])} | "
+                f"| {component(name)} | {len(summary['seeds'])} | "
                 f"{_mean_and_spread(summary, 'test')} | {change_against(summary, base, 'test'):+.2f} | "
                 f"{_mean_and_spread(summary, 'val')} | {change_against(summary, base, 'val'):+.2f} |"
             )
     return "\n".join(lines)
-
-
-TARGET_PARAMETERS = 5_000
-TARGET_ACCURACY = 99.4
-SMALL_ACCURACY = 99.0
 
 
 def conclusions(results: dict[str, dict], final: str = "final") -> str:
@@ -207,7 +225,7 @@ def conclusions(results: dict[str, dict], final: str = "final") -> str:
 
     bullets = []
     under = sorted(
-        (name for name, summary in results.items() if summary["params"] <= TARGET_PARAMETERS),
+        (name for name, summary in results.items() if summary["params"] <= TINY_BUDGET),
         key=lambda name: -results[name]["params"],
     )
     if under:
@@ -219,7 +237,7 @@ def conclusions(results: dict[str, dict], final: str = "final") -> str:
             + f" {TARGET_ACCURACY} % on average"
             for name in under
         ]
-        bullets.append(f"- **Under {TARGET_PARAMETERS:,} parameters**:\n" + "\n".join(lines))
+        bullets.append(f"- **Under {TINY_BUDGET:,} parameters**:\n" + "\n".join(lines))
     reaching = [name for name, summary in results.items() if summary["test_accuracy_mean"] >= SMALL_ACCURACY]
     if reaching:
         smallest = min(reaching, key=lambda name: results[name]["params"])
@@ -242,11 +260,11 @@ def conclusions(results: dict[str, dict], final: str = "final") -> str:
             f"training per run ({fast['machine']['device_name']}, {fast['machine']['cpu_threads']} threads; "
             f"`benchmarks/bench.py` times it against the reference)."
         )
-    removals = [name for name in results if name.startswith(f"{FINAL_MODEL}-no-")]
+    removals = [name for name in results if name in ABLATIONS]
     if removals and final in results:
         base = results[final]
         changes = ", ".join(
-            f"{name.removeprefix(f'{FINAL_MODEL}-no-')} {change_against(results[name], base, 'test'):+.2f} "
+            f"{component(name)} {change_against(results[name], base, 'test'):+.2f} "
             f"(validation {change_against(results[name], base, 'val'):+.2f})"
             for name in removals
         )

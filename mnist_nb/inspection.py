@@ -1,0 +1,160 @@
+"""Looking inside a trained model: activations, attention gates, Grad-CAM, gradients, confusions.
+
+Each function returns tensors (detached, on the CPU); `mnist_nb.plots` draws them. The model is
+left as it was: its training flag, hooks, weights, gradients and BatchNorm statistics.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from mnist_nb.blocks import SpatialAttention, SqueezeExcitation
+from mnist_nb.mnist import IMAGE_SIZE, NUM_CLASSES
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _run_in_eval_mode(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """One forward pass in eval mode without gradients; the training flag is restored afterwards."""
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            return model(images.to(_device_of(model)))
+    finally:
+        model.train(was_training)
+
+
+def _module(model: nn.Module, name: str) -> nn.Module:
+    modules = dict(model.named_modules())
+    if name not in modules:
+        known = ", ".join(n for n in modules if n and "." not in n)
+        raise ValueError(f"no module named {name!r} in the model; top-level names: {known} (see print(model))")
+    return modules[name]
+
+
+def capture_activations(model: nn.Module, images: torch.Tensor, layer_names: Sequence[str]) -> dict[str, torch.Tensor]:
+    """Outputs of the named submodules for `images` (float [N, 1, 28, 28], normalized).
+
+    Names as in `model.named_modules()`: "stem", "stage2", "attention3", "stage2.body.first".
+    Returns name -> detached CPU copy (e.g. stem -> [N, 8, 28, 28]); the model runs in eval mode
+    without gradients, and its hooks and training flag are restored afterwards.
+    """
+    captured: dict[str, torch.Tensor] = {}
+
+    def keep(name: str):
+        def hook(module, inputs, output):
+            # A copy: a later in-place ReLU would otherwise change what we kept.
+            captured[name] = output.detach().to("cpu", copy=True)
+
+        return hook
+
+    modules = {name: _module(model, name) for name in layer_names}  # fail on a bad name before hooking any
+    handles = [module.register_forward_hook(keep(name)) for name, module in modules.items()]
+    try:
+        _run_in_eval_mode(model, images)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return captured
+
+
+def attention_maps(model: nn.Module, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The attention gates the model computes for `images` (float [N, 1, 28, 28]), by module name.
+
+    SpatialAttention -> where it looks, [N, 1, h, w]; SqueezeExcitation -> channel weights, [N, C].
+    All values are sigmoid gates in [0, 1].
+    """
+    blocks = {
+        name: module
+        for name, module in model.named_modules()
+        if isinstance(module, (SpatialAttention, SqueezeExcitation))
+    }
+    if not blocks:
+        raise ValueError("this model has no attention modules: use build_model('attention') or build_model('residual')")
+    _run_in_eval_mode(model, images)  # each block keeps its gate in .last_attention
+    maps = {}
+    for name, module in blocks.items():
+        gate = module.last_attention.cpu()
+        maps[name] = gate.flatten(1) if isinstance(module, SqueezeExcitation) else gate
+    return maps
+
+
+def grad_cam(model: nn.Module, images: torch.Tensor, target_layer: str, classes=None) -> torch.Tensor:
+    """Grad-CAM (Selvaraju et al., 2017): which positions of `target_layer` raised the class score.
+
+    images: float [N, 1, 28, 28]; classes: [N] (default: the predicted class). A forward hook
+    swaps the layer's output A [N, C, h, w] for a copy we can differentiate against; then
+    weights = mean over h, w of d logit / d A, cam = ReLU(sum_c weights * A), resized to 28x28
+    and scaled to [0, 1] per image. Returns CPU [N, 28, 28]. Only d logit / d A is computed
+    (torch.autograd.grad), so no parameter's .grad is touched; hooks and training flag are restored.
+    """
+    kept: dict[str, torch.Tensor] = {}
+
+    def swap(module, inputs, output):
+        if output.ndim != 4:
+            raise ValueError(
+                f"Grad-CAM needs a layer with [N, C, h, w] output; {target_layer!r} gives {list(output.shape)}"
+            )
+        kept["activations"] = output.detach().requires_grad_(True)
+        return kept["activations"].clone()  # a non-leaf copy, so an in-place op downstream is allowed
+
+    handle = _module(model, target_layer).register_forward_hook(swap)
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.enable_grad():
+            logits = model(images.to(_device_of(model)))  # [N, 10]
+            if classes is None:
+                classes = logits.argmax(1)
+            classes = torch.as_tensor(classes, device=logits.device).long()
+            score = logits.gather(1, classes[:, None]).sum()  # images are independent in eval mode
+            (gradients,) = torch.autograd.grad(score, kept["activations"])
+    finally:
+        handle.remove()
+        model.train(was_training)
+    activations = kept["activations"].detach()
+    weights = gradients.mean((2, 3), keepdim=True)  # [N, C, 1, 1]
+    cam = F.relu((weights * activations).sum(1, keepdim=True))  # [N, 1, h, w]
+    cam = F.interpolate(cam, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", align_corners=False)[:, 0]
+    cam = cam - cam.amin((1, 2), keepdim=True)
+    cam = cam / cam.amax((1, 2), keepdim=True).clamp_min(1e-12)  # an all-zero map stays zero
+    return cam.cpu()
+
+
+def confusion_matrix(predictions: torch.Tensor, targets: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
+    """int64 [num_classes, num_classes]: entry [t, p] counts images of true class t predicted as p."""
+    pairs = targets.detach().cpu().long() * num_classes + predictions.detach().cpu().long()
+    return torch.bincount(pairs, minlength=num_classes * num_classes).view(num_classes, num_classes)
+
+
+def gradient_norms(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> dict[str, float]:
+    """L2 norm of the cross-entropy gradient of each conv weight, keyed by module name.
+
+    One training-mode forward and backward pass on a deep copy of the model, so the model's
+    weights, .grad and BatchNorm running statistics stay as they were; dropout draws from a
+    forked, seeded RNG, so the caller's random stream is not disturbed either.
+    images: float [N, 1, 28, 28]; labels: int [N].
+    """
+    device = _device_of(model)
+    probe = copy.deepcopy(model).train()
+    probe.zero_grad(set_to_none=True)
+    cuda_devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda_devices), torch.enable_grad():
+        torch.manual_seed(seed)
+        loss = F.cross_entropy(probe(images.to(device)), labels.to(device))
+        loss.backward()
+    norms = {
+        name: module.weight.grad.norm().item()
+        for name, module in probe.named_modules()
+        if isinstance(module, nn.Conv2d) and module.weight.grad is not None
+    }
+    probe.zero_grad(set_to_none=True)
+    return norms

@@ -1,0 +1,300 @@
+"""Every figure of the notebooks: digits, curves, feature maps, heatmaps, confusions, the frontier.
+
+Each function builds its own `matplotlib.figure.Figure` and returns it, without pyplot: a
+notebook shows the figure a cell returns (once), a test inspects it, a script saves it with
+`fig.savefig(...)`, and nothing piles up in pyplot's list of open figures.
+
+Images come in two forms: the raw dataset bytes (uint8 [N, 28, 28], shown on the fixed 0-255
+scale) or model inputs (float [N, 1, 28, 28] or [N, 28, 28], shown as they are, autoscaled).
+The tensors to draw come from `mnist_nb.inspection`; plots take tensors and numbers only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, NullFormatter
+
+from mnist_nb.config import PARAMETER_BUDGET, SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET
+from mnist_nb.mnist import IMAGE_SIZE, NUM_CLASSES
+
+WRONG_COLOR = "tab:red"
+
+
+def _subplots(*grid, figsize, squeeze: bool = True, **options):
+    """`plt.subplots` without pyplot: a standalone Figure (PNG at 80 dpi in notebooks)."""
+    fig = Figure(figsize=figsize, dpi=80)
+    return fig, fig.subplots(*grid, squeeze=squeeze, **options)
+
+
+def _grid(count: int, num_columns: int, cell: float = 1.3, title: str | None = None):
+    """A figure with `count` axes on a grid (unused cells removed); returns (fig, flat list of axes)."""
+    num_columns = max(1, min(num_columns, count))
+    num_rows = max(1, math.ceil(count / num_columns))
+    figsize = (cell * num_columns, (cell + 0.25) * num_rows + 0.3)
+    fig, axes = _subplots(num_rows, num_columns, figsize=figsize, squeeze=False)
+    axes = list(axes.flat)
+    for ax in axes[count:]:
+        fig.delaxes(ax)
+    for ax in axes[:count]:
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(title)
+    return fig, axes[:count]
+
+
+def _as_pictures(images: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """uint8 [N, H, W] or float [N, 1, H, W] / [N, H, W] -> CPU [N, H, W], plus imshow value limits."""
+    images = images.detach().cpu()
+    if images.ndim == 4:
+        images = images[:, 0]
+    if images.ndim != 3:
+        raise ValueError(f"expected images [N, 28, 28] or [N, 1, 28, 28], got {list(images.shape)}")
+    limits = {"vmin": 0, "vmax": 255} if images.dtype == torch.uint8 else {}
+    return images, limits
+
+
+def _digit_title(index: int, labels, predictions) -> tuple[str, str]:
+    """'3' or 'true 3 / pred 5' and its color (red when the prediction is wrong)."""
+    if predictions is None:
+        return ("" if labels is None else f"{int(labels[index])}"), "black"
+    true, predicted = int(labels[index]), int(predictions[index])
+    return f"true {true} / pred {predicted}", "black" if true == predicted else WRONG_COLOR
+
+
+def show_digits(images, labels=None, predictions=None, num_columns: int = 10, title: str | None = None) -> Figure:
+    """A grid of digits, titled with the label, or 'true 3 / pred 5' (red when wrong).
+
+    images: uint8 [N, 28, 28] or float [N, 1, 28, 28] / [N, 28, 28]; labels, predictions: [N].
+    """
+    pictures, limits = _as_pictures(images)
+    fig, axes = _grid(len(pictures), num_columns, title=title)
+    for index, ax in enumerate(axes):
+        ax.imshow(pictures[index].numpy(), cmap="gray", **limits)
+        text, color = _digit_title(index, labels, predictions)
+        ax.set_title(text, fontsize=8, color=color)
+    fig.tight_layout()
+    return fig
+
+
+def plot_class_balance(labels: torch.Tensor, title: str | None = None) -> Figure:
+    """Bar chart of how many images each digit 0-9 has (labels: int [N]): is any class rare?"""
+    counts = torch.bincount(labels.detach().cpu().long(), minlength=NUM_CLASSES)
+    fig, ax = _subplots(figsize=(6, 3))
+    bars = ax.bar(range(len(counts)), counts.tolist(), color="tab:blue")
+    ax.bar_label(bars, fontsize=7)
+    ax.set_xticks(range(len(counts)))
+    ax.set_xlabel("digit")
+    ax.set_ylabel("images")
+    ax.set_title(title or f"class balance ({len(labels)} images)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_pixel_histogram(images: torch.Tensor) -> Figure:
+    """Histogram of pixel values (uint8 [N, 28, 28]), log scale: mostly 0 (background), some 255 (ink)."""
+    counts = torch.bincount(images.detach().cpu().flatten().long(), minlength=256)  # [256]
+    fig, ax = _subplots(figsize=(6, 3))
+    ax.stairs(counts.numpy(), range(len(counts) + 1), fill=True)
+    ax.set_yscale("log")
+    ax.set_xlabel("pixel value")
+    ax.set_ylabel("pixels (log scale)")
+    ax.set_title(f"pixel values of {len(images)} images")
+    fig.tight_layout()
+    return fig
+
+
+CURVES = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
+
+
+def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVES) -> Figure:
+    """One subplot per metric, one line per run, against the epoch.
+
+    histories: run name -> `TrainingResult.history` rows (epoch, train_loss, val_accuracy, ...);
+    rows where a metric is None (no validation) are left out of that line.
+    """
+    fig, axes = _subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3), squeeze=False)
+    for ax, metric in zip(axes.flat, metrics, strict=True):
+        for run, history in histories.items():
+            rows = [row for row in history if row.get(metric) is not None]
+            ax.plot([row["epoch"] for row in rows], [row[metric] for row in rows], marker=".", label=run)
+        ax.set_title(metric.replace("_", " "))
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_feature_maps(activations: torch.Tensor, title=None, max_channels: int = 16, num_columns: int = 8) -> Figure:
+    """The first `max_channels` channels of one image's activations [C, H, W], one panel each."""
+    if activations.ndim != 3:
+        message = f"expected one image's activations [C, H, W], got {list(activations.shape)}"
+        raise ValueError(f"{message}: pick one image, e.g. capture_activations(...)['stem'][0]")
+    channels = activations.detach().cpu()[:max_channels]
+    fig, axes = _grid(len(channels), num_columns, cell=1.1, title=title)
+    for index, ax in enumerate(axes):
+        ax.imshow(channels[index].float().numpy(), cmap="viridis")
+        ax.set_title(f"channel {index}", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def overlay_heatmaps(images, heatmaps, labels=None, title=None, alpha: float = 0.5, normalize: bool = False) -> Figure:
+    """One row: each digit in gray with its heatmap on top in 'jet' (blue 0 ... red 1).
+
+    images: uint8 [N, 28, 28] or float [N, 1, 28, 28]; heatmaps in [0, 1], [N, h, w] or
+    [N, 1, h, w] (spatial attention, Grad-CAM), resized bilinearly to 28x28. `normalize=True`
+    stretches each map to its own [min, max]: trained attention gates often span only a narrow
+    band (say 0.9 to 1.0), which on the fixed scale would all look the same red.
+    """
+    pictures, limits = _as_pictures(images)
+    heatmaps = heatmaps.detach().cpu().float()
+    if heatmaps.ndim == 3:
+        heatmaps = heatmaps.unsqueeze(1)
+    heatmaps = F.interpolate(heatmaps, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", align_corners=False)[:, 0]
+    if normalize:
+        low, high = heatmaps.amin((1, 2), keepdim=True), heatmaps.amax((1, 2), keepdim=True)
+        heatmaps = (heatmaps - low) / (high - low).clamp_min(1e-8)
+    fig, axes = _grid(len(pictures), num_columns=len(pictures), cell=1.5, title=title)
+    for index, ax in enumerate(axes):
+        ax.imshow(pictures[index].numpy(), cmap="gray", **limits)
+        ax.imshow(heatmaps[index].numpy(), cmap="jet", alpha=alpha, vmin=0.0, vmax=1.0)
+        ax.set_title(_digit_title(index, labels, None)[0], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(matrix: torch.Tensor, title: str | None = None) -> Figure:
+    """The confusion matrix as a heatmap with the count written in each cell (rows: true class)."""
+    matrix = matrix.detach().cpu()
+    num_classes = len(matrix)
+    fig, ax = _subplots(figsize=(5.5, 5))
+    ax.imshow(matrix.numpy(), cmap="Blues")
+    threshold = matrix.max().item() / 2
+    for true, predicted in itertools.product(range(num_classes), repeat=2):
+        count = int(matrix[true, predicted])
+        color = "white" if count > threshold else "black"
+        ax.text(predicted, true, str(count), ha="center", va="center", fontsize=7, color=color)
+    ax.set_xticks(range(num_classes))
+    ax.set_yticks(range(num_classes))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title or f"confusion matrix ({int(matrix.sum())} images)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_misclassified(images, predictions, targets, max_images: int = 32, num_columns: int = 8) -> Figure:
+    """The first `max_images` wrongly classified digits, titled 'true 4 / pred 9'.
+
+    images: uint8 [N, 28, 28] or float [N, 1, 28, 28]; predictions, targets: [N], same order.
+    """
+    predictions, targets = predictions.detach().cpu(), targets.detach().cpu()
+    wrong = (predictions != targets).nonzero().flatten()
+    if len(wrong) == 0:
+        fig, ax = _subplots(figsize=(4, 1.2))
+        ax.text(0.5, 0.5, f"no misclassified images among {len(targets)}", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    shown = wrong[:max_images]
+    more = f" (first {len(shown)})" if len(shown) < len(wrong) else ""
+    title = f"{len(wrong)} of {len(targets)} misclassified{more}"
+    return show_digits(images.detach().cpu()[shown], targets[shown], predictions[shown], num_columns, title)
+
+
+def plot_gradient_norms(norms: dict[str, dict[str, float]]) -> Figure:
+    """Grouped bars: one group per conv layer (input side left), one bar per run, log scale.
+
+    norms: run name -> `gradient_norms(...)` (layer name -> norm), e.g. residual vs no skip. Layers are
+    matched by position (a conv's name differs with and without the skip); ticks show the first run's names.
+    """
+    layers = list(next(iter(norms.values())))
+    if len({len(run_norms) for run_norms in norms.values()}) > 1:
+        raise ValueError("every run must have the same number of conv layers to compare them side by side")
+    width = 0.8 / len(norms)
+    fig, ax = _subplots(figsize=(min(max(6, 0.5 * len(layers) + 2), 14), 4))
+    for offset, (run, run_norms) in enumerate(norms.items()):
+        positions = [index + (offset - (len(norms) - 1) / 2) * width for index in range(len(layers))]
+        ax.bar(positions, list(run_norms.values()), width, label=run)
+    ax.set_xticks(range(len(layers)))
+    ax.set_xticklabels(layers, rotation=60, ha="right", fontsize=7)
+    ax.set_yscale("log")
+    ax.set_ylabel("gradient L2 norm (log scale)")
+    ax.set_title("gradient norm per conv layer")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_frontier(results: dict[str, dict]) -> Figure:
+    """Test accuracy against parameters (log scale): one dot per seed, mean +- std as a bar.
+
+    results: entry name -> summary (`mnist_nb.lab.frontier.load_results()`), each with params,
+    test_accuracy (per seed), test_accuracy_mean/std and epochs.
+    """
+    fig, ax = _subplots(figsize=(7.5, 4.2))
+    for index, (name, summary) in enumerate(results.items()):
+        color = f"C{index % 10}"
+        params = summary["params"]
+        # Entries of one model with different recipes share a parameter count: nudge each later
+        # one 5% to the right (on the log axis) so that their dots and bars stay apart.
+        shared = sum(1 for other in list(results.values())[:index] if other["params"] == params)
+        x = params * 1.05**shared
+        ax.scatter([x] * len(summary["test_accuracy"]), summary["test_accuracy"], s=12, alpha=0.5, color=color)
+        label = f"{name} ({params:,} params, {summary['epochs']} ep, {len(summary['seeds'])} seeds)"
+        mean, std = summary["test_accuracy_mean"], summary["test_accuracy_std"]
+        ax.errorbar(x, mean, yerr=std, fmt="o", capsize=4, color=color, label=label)
+    ax.set_xscale("log")
+    # A fixed, readable frame: 1k to 20k parameters (wider when a point lies outside).
+    params = [summary["params"] for summary in results.values()]
+    ax.set_xlim(min([1_000, *params]) / 1.2, max([PARAMETER_BUDGET, *params]) * 1.2)
+    ticks = [1_000, 2_000, TINY_BUDGET, 10_000, PARAMETER_BUDGET]
+    ax.set_xticks(ticks, [f"{tick // 1000}k" for tick in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.axvspan(ax.get_xlim()[0], TINY_BUDGET, color="tab:green", alpha=0.06, label=f"<= {TINY_BUDGET:,} parameters")
+    for level, style in ((TARGET_ACCURACY, "--"), (SMALL_ACCURACY, ":")):
+        ax.axhline(level, color="gray", linestyle=style, linewidth=1)
+        ax.text(ax.get_xlim()[0], level, f" {level}%", va="bottom", fontsize=8, color="gray")
+    ax.set_xlabel("parameters (log scale)")
+    ax.set_ylabel("test accuracy %")
+    ax.set_title("accuracy per parameter: mean +- std over seeds, dots are single seeds")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_ablation(changes: dict[str, dict[str, float]], spreads: dict[str, dict[str, float]]) -> Figure:
+    """Change in test and validation accuracy when each component is removed, against the final model.
+
+    changes: component -> {"test": points, "val": points} (`lab.frontier.ablation_changes`);
+    spreads: component -> {"test": std, "val": std}, drawn as error bars.
+    """
+    names = list(changes)
+    fig, ax = _subplots(figsize=(max(5.0, 1.1 * len(names) + 2), 3.8))
+    width = 0.38
+    for offset, split in ((-0.5, "test"), (0.5, "val")):
+        ax.bar(
+            [index + offset * width for index in range(len(names))],
+            [changes[name][split] for name in names],
+            width,
+            yerr=[spreads[name][split] for name in names],
+            capsize=3,
+            label="test" if split == "test" else "validation",
+        )
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=20)
+    ax.set_ylabel("change vs final model, same seeds (points)")
+    ax.set_title("ablation: the final recipe with one component removed")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,149 @@
+"""The recipe: validation, the model's defaults filled in by resolve, smoke mode, per-epoch seeds, records."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mnist_nb.config import (
+    PARAMETER_BUDGET,
+    SMALL_ACCURACY,
+    SMOKE_BATCHES_PER_EPOCH,
+    TARGET_ACCURACY,
+    TINY_BUDGET,
+    TrainConfig,
+    epoch_seed,
+    require_resolved,
+    resolve,
+    smoke_batches,
+)
+
+
+def test_invalid_config_values_are_refused():
+    with pytest.raises(ValueError, match="num_epochs must be >= 1"):
+        TrainConfig(num_epochs=0)
+    with pytest.raises(ValueError, match="learning_rate must be > 0"):
+        TrainConfig(learning_rate=-0.1)
+    with pytest.raises(ValueError, match=r"clean_epochs must be in \[0, num_epochs\]"):
+        TrainConfig(num_epochs=3).replace(clean_epochs=4)
+    with pytest.raises(ValueError, match="max_batches_per_epoch must be >= 1 or None"):
+        TrainConfig(max_batches_per_epoch=0)
+    # Every problem at once, in one message.
+    with pytest.raises(ValueError, match=r"batch_size must be >= 1 \(got 0\); warmup_fraction must be in \[0, 1\)"):
+        TrainConfig(batch_size=0, warmup_fraction=1.0)
+
+
+def test_the_targets():
+    assert (TARGET_ACCURACY, PARAMETER_BUDGET) == (99.4, 20_000)
+    assert TINY_BUDGET < PARAMETER_BUDGET and SMALL_ACCURACY < TARGET_ACCURACY
+
+
+def test_resolve_fills_in_the_models_defaults():
+    config = TrainConfig()
+    assert (config.learning_rate, config.augment) == (None, None) and not config.resolved
+    final = resolve(config)
+    assert (final.learning_rate, final.augment) == (0.1, True) and final.resolved
+    assert final.replace(learning_rate=None, augment=None) == config  # nothing else changed
+    baseline = resolve(config.replace(model="baseline"))
+    assert (baseline.learning_rate, baseline.augment) == (0.05, False)
+    assert resolve(config.replace(model="batchnorm")).augment is False
+    assert resolve(config.replace(model="residual-no-batchnorm")).learning_rate == 0.05
+    assert resolve(config.replace(model="reference")).learning_rate == 0.05
+    # A variant's options count: without BatchNorm the plain stack's step size applies.
+    variant = resolve(config.replace(model_options={"batchnorm": False, "learning_rate": 0.05}))
+    assert variant.learning_rate == 0.05 and variant.augment is True
+
+
+def test_resolve_is_idempotent_and_an_explicit_setting_wins():
+    for config in (TrainConfig(), TrainConfig(model="baseline"), TrainConfig(model="tiny", num_epochs=20)):
+        once = resolve(config)
+        assert resolve(once) == once
+    explicit = resolve(TrainConfig(model="baseline", learning_rate=0.3, augment=True))
+    assert (explicit.learning_rate, explicit.augment) == (0.3, True)
+    # False is a setting, not "unset": the final model without augmentation stays without it.
+    assert resolve(TrainConfig(augment=False)).augment is False
+    half = resolve(TrainConfig(learning_rate=0.02))
+    assert (half.learning_rate, half.augment) == (0.02, True)
+
+
+def test_require_resolved_names_the_fix():
+    config = resolve(TrainConfig())
+    assert require_resolved(config, "anyone") is config
+    for unresolved in (TrainConfig(), TrainConfig(learning_rate=0.1), TrainConfig(augment=True)):
+        with pytest.raises(ValueError, match=r"the loop needs a resolved config .*pass resolve\(config\)"):
+            require_resolved(unresolved, "the loop")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("0", None),
+        ("false", None),
+        (" False ", None),
+        ("no", None),
+        ("1", SMOKE_BATCHES_PER_EPOCH),
+        ("yes", SMOKE_BATCHES_PER_EPOCH),
+        ("true", SMOKE_BATCHES_PER_EPOCH),
+    ],
+)
+def test_smoke_batches_reads_the_environment(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv("MNIST_NB_SMOKE", raising=False)
+    else:
+        monkeypatch.setenv("MNIST_NB_SMOKE", value)
+    assert smoke_batches() == expected
+    assert SMOKE_BATCHES_PER_EPOCH == 5
+    # Reading it changes no config: the caller passes it on as max_batches_per_epoch.
+    assert TrainConfig().max_batches_per_epoch is None
+
+
+def test_epoch_seed_is_one_formula_distinct_per_seed_and_epoch():
+    assert epoch_seed(0, 1) == 1 and epoch_seed(3, 2) == 3 * 100_003 + 2
+    seeds = {epoch_seed(seed, epoch) for seed in range(10) for epoch in range(0, 101)}
+    assert len(seeds) == 10 * 101  # no two (seed, epoch) pairs of a 100-epoch sweep share one
+
+
+def test_model_options_are_a_sorted_tuple_equal_from_python_or_json():
+    from_dict = TrainConfig(model="tiny", model_options={"widths": (8, 10), "attention": False})
+    from_pairs = TrainConfig(model="tiny", model_options=(("attention", False), ("widths", (8, 10))))
+    assert from_dict.model_options == (("attention", False), ("widths", (8, 10)))
+    assert from_dict == from_pairs and hash(from_dict) == hash(from_pairs)
+    # Through metrics.json (tuples become lists) and back: the same config.
+    restored = TrainConfig.from_dict(json.loads(json.dumps(from_dict.to_dict())))
+    assert restored == from_dict and restored.model_options == from_dict.model_options
+    assert TrainConfig.from_dict(from_dict.to_dict()) == from_dict
+    assert TrainConfig().model_options == ()
+
+
+def test_from_dict_ignores_settings_that_no_longer_exist():
+    # The config of a recorded run (benchmarks/results/tiny-stem8-30.json), from before
+    # distillation was removed: its keys load, the old ones are dropped.
+    recorded = {
+        "model": "tiny-stem8", "num_epochs": 30, "batch_size": 128, "learning_rate": 0.1,
+        "warmup_fraction": 0.2, "momentum": 0.9, "weight_decay": 0.0005, "label_smoothing": 0.0,
+        "augment": True, "rotation_degrees": 10.0, "translate_pixels": 2.0, "scale_range": 0.1,
+        "clean_epochs": 3, "recalibrate_batchnorm": True, "validation_size": 5000, "split_seed": 0,
+        "device": "auto", "channels_last": True, "compile": False, "teacher": None,
+        "distillation_weight": 0.5, "distillation_temperature": 4.0, "max_batches_per_epoch": None,
+    }  # fmt: skip
+    config = TrainConfig.from_dict(recorded)
+    assert config == TrainConfig(
+        model="tiny-stem8", num_epochs=30, learning_rate=0.1, augment=True, clean_epochs=3, recalibrate_batchnorm=True
+    )
+    assert not {"teacher", "distillation_weight", "distillation_temperature"} & set(config.to_dict())
+
+
+def test_same_recipe_ignores_only_the_device():
+    config = resolve(TrainConfig(device="cuda"))
+    assert config.same_recipe(config.replace(device="cpu"))
+    assert not config.same_recipe(config.replace(device="cpu", seed=1))
+    assert not config.same_recipe(config.replace(model_options={"widths": (6, 10)}))
+
+
+def test_describe_lists_every_setting():
+    lines = TrainConfig(model_options={"widths": (6, 10)}).describe().splitlines()
+    assert len(lines) == len(TrainConfig().to_dict())
+    assert any(line.startswith("model_options") and line.endswith("= (('widths', (6, 10)),)") for line in lines)
