@@ -26,10 +26,10 @@ import copy
 from mnist_nb.anatomy import count_parameters
 from mnist_nb.checkpoint import load_checkpoint, model_from_checkpoint
 from mnist_nb.config import TrainConfig, recipe, smoke_batches
-from mnist_nb.data import Normalization, load_training_split
+from mnist_nb.data import Normalization, clean_loader, load_training_split
 from mnist_nb.lab.cli import folder_argument
 from mnist_nb.models import build_model
-from mnist_nb.training import clean_loader, evaluate, fit, recalibrate_batchnorm
+from mnist_nb.training import evaluate, fit, recalibrate_batchnorm
 
 # name: (changes to the tiny model's spec, changes to the tiny recipe, why)
 PROBES: dict[str, tuple[dict, dict, str]] = {

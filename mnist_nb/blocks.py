@@ -1,10 +1,11 @@
 """The named building blocks every model is made of; `print(model)` reads in their names.
 
-ConvBNAct          conv 3x3 -> BatchNorm -> ReLU                       [B, C_in, H, W] -> [B, C_out, H, W]
+ConvBNAct          conv 3x3 -> BatchNorm -> ReLU                        [B, C_in, H, W] -> [B, C_out, H, W]
 ResidualBlock      ReLU(x + conv-BN-ReLU-conv-BN(x)): an identity skip  [B, C, H, W] -> [B, C, H, W]
 SqueezeExcitation  channel attention, a gate in [0, 1] per channel      [B, C, H, W] -> [B, C, H, W]
 SpatialAttention   spatial attention, a gate in [0, 1] per position     [B, C, H, W] -> [B, C, H, W]
 Attention          both: what to look for, then where
+GlobalAveragePool  the mean over all positions, one per channel         [B, C, H, W] -> [B, C]
 DenseHead          flatten, linear                                      [B, C, H, W] -> [B, 10]
 GapHead            Global Average Pooling, linear                       [B, C, H, W] -> [B, 10]
 """

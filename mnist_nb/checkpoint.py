@@ -89,11 +89,13 @@ def load_checkpoint(path: Path | str) -> dict:
         hint = f"; its checkpoint is {path / 'model.pt'}" if (path / "model.pt").is_file() else ""
         raise CheckpointError(f"{path} is a folder, not a checkpoint{hint}.")
     if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}: train one with `python -m mnist_nb train --out DIR`.")
+        raise CheckpointError(
+            f"no checkpoint at {path}: train one (fit(..., checkpoint_path=...), or the CLI's train --out DIR)."
+        )
     if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
         raise CheckpointError(
-            f"{path} is not a checkpoint (not a file written by torch.save): pass the DIR/model.pt "
-            f"that `python -m mnist_nb train --out DIR` wrote."
+            f"{path} is not a checkpoint (not a file written by torch.save): pass the model.pt that "
+            f"fit(..., checkpoint_path=...) or `python -m mnist_nb train --out DIR` wrote (DIR/model.pt)."
         )
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
@@ -118,8 +120,8 @@ def resume_from(path: Path | str, *, config: TrainConfig, model: nn.Module, opti
     checkpoint = load_checkpoint(path)
     if not same_run(checkpoint, config, model):
         raise CheckpointError(
-            f"{path} was trained with a different config or model; resume with the same settings "
-            f"or choose another --out directory."
+            f"{path} was trained with a different config or model: resume with the same settings, "
+            f"or write this run elsewhere (another checkpoint_path; the CLI's --out)."
         )
     model.load_state_dict(checkpoint["model_state"])
     optimizer.load_state_dict(checkpoint["optimizer_state"])

@@ -36,7 +36,9 @@ def epoch_seed(seed: int, epoch: int) -> int:
     """The seed of epoch `epoch` of run `seed` (dropout, shuffling, augmentation).
 
     Every epoch starts from its own seed, so epoch k is the same whether the run went straight
-    through or was resumed from the checkpoint of epoch k - 1.
+    through or was resumed from the checkpoint of epoch k - 1. Torch's global generator (dropout)
+    and the loader's own (shuffling, augmentation) both start from it each epoch: two streams
+    from one seed, drawn for different things.
     """
     return seed * 100_003 + epoch
 
@@ -53,7 +55,8 @@ class TrainConfig:
     # One-cycle schedule: the learning rate warms up to `learning_rate` over the first
     # `warmup_fraction` of the steps, then anneals (cosine) to nearly zero. The final-epoch
     # model is the one reported: no epoch is ever picked, on validation or on test.
-    # None means "the model's own default" (ModelSpec.learning_rate: 0.1; 0.05 for the models without BatchNorm).
+    # None means "the model's own default" (ModelSpec.learning_rate: 0.1; 0.05 for the models without
+    # BatchNorm and for the reference).
     learning_rate: float | None = None
     warmup_fraction: float = 0.2
     momentum: float = 0.9

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
-from mnist_nb.augmentation import Augmentation, random_affine
-from mnist_nb.config import epoch_seed
+from mnist_nb.augmentation import Augmentation, augmentation_for, random_affine
+from mnist_nb.config import TrainConfig, epoch_seed
 from mnist_nb.mnist import ensure_mnist, read_split
 
 
@@ -158,3 +158,30 @@ class TensorLoader:
             if self.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             yield images, self.dataset.labels[index]
+
+
+def training_loader(images: ImageSet, normalization: Normalization, config: TrainConfig) -> TensorLoader:
+    """Shuffled, augmented (if the config says so) batches of `config.batch_size`; reseed with set_epoch."""
+    return TensorLoader(
+        images,
+        config.batch_size,
+        shuffle=True,
+        normalization=normalization,
+        augmentation=augmentation_for(config),
+        seed=config.seed,
+        max_batches=config.max_batches_per_epoch,
+        drop_last=True,  # equal-sized batches keep BatchNorm statistics well-behaved
+        channels_last=config.channels_last,
+    )
+
+
+def clean_loader(images: ImageSet, batch_size: int, normalization: Normalization, config: TrainConfig) -> TensorLoader:
+    """`images` in order and unaugmented, as the model meets them at test time (evaluation, recalibration)."""
+    return TensorLoader(
+        images,
+        batch_size,
+        shuffle=False,
+        normalization=normalization,
+        max_batches=config.max_batches_per_epoch,
+        channels_last=config.channels_last,
+    )

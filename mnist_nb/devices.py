@@ -19,11 +19,11 @@ def select_device(requested: str = "auto") -> torch.device:
     except (RuntimeError, ValueError):
         raise DeviceError(f"unknown device {requested!r}: use auto, cpu, cuda, cuda:N or mps") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise DeviceError(f"device {requested!r} requested but CUDA is not available here: use --device cpu")
+        raise DeviceError(f"device {requested!r} requested but CUDA is not available here: use device 'cpu'")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
         raise DeviceError(f"device {requested!r} does not exist: this machine has {torch.cuda.device_count()} GPU(s)")
     if device.type == "mps" and not mps:
-        raise DeviceError(f"device {requested!r} requested but MPS is not available here: use --device cpu")
+        raise DeviceError(f"device {requested!r} requested but MPS is not available here: use device 'cpu'")
     if device.type not in ("cpu", "cuda", "mps"):
         raise DeviceError(f"unsupported device {requested!r}: use auto, cpu, cuda, cuda:N or mps")
     return device

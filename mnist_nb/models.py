@@ -1,4 +1,4 @@
-"""Named building blocks and one factory that builds every model, by name.
+"""The registry of named models and the one factory that builds them (their blocks: `mnist_nb.blocks`).
 
 The notebooks walk through six models, each adding one idea to the one before:
 
@@ -209,7 +209,7 @@ def initialize(model: nn.Module) -> None:
 
     ReLU zeroes half of its input, so each layer must double the variance it passes on to keep
     the signal alive: std = sqrt(2 / fan). PyTorch's default conv init is smaller; without
-    BatchNorm to rescale, a plain 8-conv stack started that way does not train at all.
+    BatchNorm to rescale, the plain 6-conv stack started that way does not train at all.
     With BatchNorm the weights' scale no longer sets the activations' scale, but it still sets
     the effective step size (a BatchNorm-ed layer moves by lr / |w|^2): He's larger weights
     would slow those models down, so they keep PyTorch's default.

@@ -17,12 +17,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mnist_nb.anatomy import count_parameters
-from mnist_nb.augmentation import augmentation_for
 from mnist_nb.checkpoint import resume_from, save_checkpoint, training_state
 from mnist_nb.config import TrainConfig, epoch_seed, require_resolved, resolve
-from mnist_nb.data import ImageSet, Normalization, TensorLoader, load_training_split
+from mnist_nb.data import ImageSet, Normalization, TensorLoader, clean_loader, load_training_split, training_loader
 from mnist_nb.devices import autocast_for, select_device
 from mnist_nb.models import MnistNet, build_model
+
+# Batches of clean images for evaluation and for recalibrating BatchNorm: only memory bounds these.
+EVALUATION_BATCH_SIZE = 1000
+RECALIBRATION_BATCH_SIZE = 500
 
 
 def train_one_epoch(model: nn.Module, loader, optimizer, scheduler, *, label_smoothing: float = 0.0) -> dict:
@@ -32,11 +35,12 @@ def train_one_epoch(model: nn.Module, loader, optimizer, scheduler, *, label_smo
     total_loss = torch.zeros((), device=device)
     total_correct = torch.zeros((), device=device, dtype=torch.long)
     total_seen = 0
-    for images, labels in loader:  # [B, 1, 28, 28], [B]
+    for images, labels in loader:  # [B, 1, 28, 28], [B], already on the device
+        optimizer.zero_grad(set_to_none=True)
         with autocast_for(device):
             logits = model(images)  # [B, 10]
+        # The loss in float32 even when the forward pass ran in bfloat16 (CUDA).
         loss = F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
@@ -140,33 +144,6 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_
     )
 
 
-def training_loader(images: ImageSet, normalization: Normalization, config: TrainConfig) -> TensorLoader:
-    """Shuffled, augmented (if the config says so) batches of `config.batch_size`; reseed with set_epoch."""
-    return TensorLoader(
-        images,
-        config.batch_size,
-        shuffle=True,
-        normalization=normalization,
-        augmentation=augmentation_for(config),
-        seed=config.seed,
-        max_batches=config.max_batches_per_epoch,
-        drop_last=True,  # equal-sized batches keep BatchNorm statistics well-behaved
-        channels_last=config.channels_last,
-    )
-
-
-def clean_loader(images: ImageSet, batch_size: int, normalization: Normalization, config: TrainConfig) -> TensorLoader:
-    """`images` in order and unaugmented, as the model meets them at test time (evaluation, recalibration)."""
-    return TensorLoader(
-        images,
-        batch_size,
-        shuffle=False,
-        normalization=normalization,
-        max_batches=config.max_batches_per_epoch,
-        channels_last=config.channels_last,
-    )
-
-
 @dataclass
 class TrainingResult:
     model: MnistNet
@@ -205,7 +182,9 @@ def fit(
     """
     config = resolve(config)
     device = select_device(config.device)
-    if train_set is None or validation_set is None:
+    if (train_set is None) != (validation_set is None):
+        raise ValueError("pass both train_set and validation_set, or neither (the standard split is then loaded)")
+    if train_set is None:
         train_set, validation_set = load_training_split(
             validation_size=config.validation_size, split_seed=config.split_seed
         )
@@ -213,7 +192,11 @@ def fit(
     normalization = Normalization.of(train_set)
     model = build_for_training(config, device)
     train_loader = training_loader(train_set, normalization, config)
-    validation_loader = clean_loader(validation_set, 1000, normalization, config)
+    if len(train_loader) == 0:
+        raise ValueError(
+            f"{len(train_set)} training images make no full batch of {config.batch_size}: lower batch_size"
+        )
+    validation_loader = clean_loader(validation_set, EVALUATION_BATCH_SIZE, normalization, config)
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, len(train_loader))
     result = TrainingResult(model, config, normalization, device)
@@ -223,7 +206,8 @@ def fit(
         )
         if log:
             log(f"resumed from {Path(checkpoint_path).name} after epoch {len(result.history)}")
-    # The compiled module shares the parameters of `model`; checkpoints save `model` itself.
+    # What the steps run: `model` itself, or its compiled version, which shares its parameters.
+    # Checkpoints save `model`.
     step_model = torch.compile(model) if config.compile else model
 
     for epoch in range(len(result.history) + 1, config.num_epochs + 1):
@@ -234,7 +218,9 @@ def fit(
         before = None  # validation before recalibration, kept in the row to show what it changed
         if config.recalibrate_batchnorm and epoch == config.num_epochs:
             before = evaluate(step_model, validation_loader) if len(validation_set) else None
-            recalibrate_batchnorm(model, clean_loader(train_set, 500, normalization, config))
+            clean_train_loader = clean_loader(train_set, RECALIBRATION_BATCH_SIZE, normalization, config)
+            if recalibrate_batchnorm(model, clean_train_loader) == 0:
+                before = None  # a model without BatchNorm: nothing was recalibrated
         validation = evaluate(step_model, validation_loader) if len(validation_set) else None
         row = epoch_row(epoch, train, validation, before, learning_rate, time.perf_counter() - started)
         result.history.append(row)

@@ -128,7 +128,10 @@ def test_an_interrupted_train_keeps_its_last_epoch_and_resumes(mnist_root, tmp_p
     arguments = ["train", "--recipe", "tiny", "--epochs", "2", "--device", "cpu", "--out", str(out)]
     monkeypatch.setattr(experiments, "fit", interrupted_after_epoch_1)
     assert main(arguments) == 130
-    assert "the last complete epoch's checkpoint is intact; continue with --resume" in capsys.readouterr().err
+    assert (
+        "the last complete epoch's checkpoint is intact; continue with the same command and --resume"
+        in capsys.readouterr().err
+    )
     assert (out / "model.pt").is_file() and not (out / "metrics.json").exists()
     monkeypatch.setattr(experiments, "fit", fit)
     assert main([*arguments, "--resume"]) == 0
@@ -210,3 +213,14 @@ def test_a_data_folder_that_is_a_file_is_refused_before_training(a_text_file_and
     assert "notes.txt is a file, but MNIST needs a folder there" in captured.err
     assert "point $MNIST_NB_DATA at a folder" in captured.err and "Traceback" not in captured.err
     assert "learning_rate" not in captured.out  # refused before the config is even printed
+
+
+def test_an_interrupted_sweep_is_told_how_it_resumes(monkeypatch, capsys):
+    from mnist_nb.lab import commands
+
+    def interrupted(*arguments):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands, "command_frontier", interrupted)
+    assert main(["frontier"]) == 130
+    assert "finished seeds are kept and an interrupted one resumes" in capsys.readouterr().err

@@ -21,3 +21,12 @@ def test_train_models_applies_each_models_defaults_and_the_table_compares_them()
     assert table[0].split() == ["model", "params", "train", "%", "val", "%", "gap", "seconds"]
     assert len(table) == 3 and table[1].split()[:2] == ["baseline", f"{results['baseline'].parameters:,}"]
     assert table[2].split()[2] == f"{results['dropout'].final['train_accuracy']:.2f}"
+
+
+def test_a_run_without_validation_shows_a_dash_not_a_crash():
+    config = QUICK.replace(num_epochs=1, max_batches_per_epoch=2, validation_size=0)
+    empty = synthetic_digits(100, seed=1)
+    empty = type(empty)(empty.images[:0], empty.labels[:0])
+    results = train_models(["batchnorm"], config, synthetic_digits(640), empty, log=None)
+    row = comparison_table(results).splitlines()[1].split()
+    assert row[0] == "batchnorm" and row[3:5] == ["-", "-"]

@@ -270,3 +270,18 @@ def test_recalibrate_batchnorm_option_recomputes_the_final_statistics_and_keeps_
     assert final["val_loss"] != plain.final["val_loss"]
     assert "recalibrated on clean training images" in lines[-1]
     assert not torch.equal(recalibrated.model.stem.norm.running_var, plain.model.stem.norm.running_var)
+
+
+def test_fit_refuses_half_a_split_and_a_training_set_smaller_than_a_batch():
+    with pytest.raises(ValueError, match="pass both train_set and validation_set, or neither"):
+        fit(QUICK, synthetic_digits(640), None, log=None)
+    with pytest.raises(ValueError, match="20 training images make no full batch of 32: lower batch_size"):
+        fit(QUICK, synthetic_digits(20), synthetic_digits(100, seed=1), log=None)
+
+
+def test_recalibration_of_a_model_without_batchnorm_claims_nothing():
+    config = QUICK.replace(model="baseline", num_epochs=1, max_batches_per_epoch=2, recalibrate_batchnorm=True)
+    lines = []
+    result = fit(config, synthetic_digits(640), synthetic_digits(100, seed=1), log=lines.append)
+    assert "val_accuracy_before_recalibration" not in result.final
+    assert not any("recalibrated" in line for line in lines)

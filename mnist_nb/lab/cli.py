@@ -1,4 +1,4 @@
-"""Command line: `python -m mnist_nb {train,evaluate,seeds,models} ...`.
+"""Command line: `python -m mnist_nb {train,evaluate,seeds,models,frontier,notebooks,nbval} ...`.
 
 python -m mnist_nb train --model residual --epochs 15 --seed 0 --out runs/final
 python -m mnist_nb evaluate runs/final/model.pt
@@ -6,6 +6,9 @@ python -m mnist_nb seeds --num-seeds 5 --out runs/seeds
 python -m mnist_nb models
 python -m mnist_nb frontier [NAMES...] [--ablation] [--list] [--markdown]
 python -m mnist_nb notebooks [--smoke] [NAMES...]
+python -m mnist_nb nbval [--repeat N]
+
+The parser and its checks live here; what each command does is in `commands`.
 """
 
 from __future__ import annotations
@@ -231,6 +234,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\ninterrupted: the last complete epoch's checkpoint is intact; continue with --resume", file=sys.stderr)
+        hints = {
+            "train": "the last complete epoch's checkpoint is intact; continue with the same command and --resume",
+            "seeds": "finished seeds are kept and an interrupted one resumes: run the same command with --reuse",
+            "frontier": "finished seeds are kept and an interrupted one resumes: run the same command again",
+        }
+        hint = hints.get(arguments.command, "nothing was replaced by an unfinished run")
+        print(f"\ninterrupted: {hint}", file=sys.stderr)
         return 130
     return 0
