@@ -3,8 +3,7 @@
     python .github/floors.py > floors.txt && python -m pip install -c floors.txt -e ".[test]"
 
 The floor job of .github/workflows/ci.yml installs these to test that the declared floors hold.
-Lines given after the file name (`extra` names) add that optional dependency group; the default
-is the core dependencies and the test extra.
+Arguments name optional dependency groups to add to the core dependencies (default: test).
 """
 
 from __future__ import annotations
