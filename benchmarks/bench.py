@@ -27,6 +27,7 @@ from reference import (  # noqa: E402
     ReferenceNet,
     reference_loaders,
     reference_optimizer,
+    reference_scheduler,
     test_accuracy,
     train_reference_epoch,
 )
@@ -89,18 +90,38 @@ def throughput_ours(root, device, num_batches: int) -> float:
 
 
 def reference_time_to_target(root, device, seed: int, max_epochs: int, num_workers: int) -> dict:
+    """The reference script's run: train, test, step the plateau schedule on the test accuracy, until >= TARGET.
+
+    Its time is wall time of training plus its per-epoch test pass: its schedule needs that pass,
+    as ours needs its per-epoch validation pass, which our time includes too.
+    """
     torch.manual_seed(seed)
     model = ReferenceNet().to(device)
     optimizer = reference_optimizer(model)
+    scheduler = reference_scheduler(optimizer)
     train_loader, test_loader = reference_loaders(root, num_workers=num_workers, seed=seed)
-    seconds, accuracy = 0.0, float("nan")
+    seconds = training_seconds = 0.0
+    accuracy = float("nan")
     for epoch in range(1, max_epochs + 1):
-        seconds += train_reference_epoch(model, train_loader, optimizer, device)["seconds"]
+        started = time.perf_counter()
+        training_seconds += train_reference_epoch(model, train_loader, optimizer, device)["seconds"]
         accuracy = test_accuracy(model, test_loader, device)
-        print(f"  reference seed {seed} epoch {epoch}: test {accuracy:.2f}%  {seconds:.0f}s", flush=True)
+        scheduler.step(accuracy)
+        seconds += time.perf_counter() - started
+        learning_rate = optimizer.param_groups[0]["lr"]
+        print(
+            f"  reference seed {seed} epoch {epoch}: test {accuracy:.2f}%  lr {learning_rate:g}  {seconds:.0f}s",
+            flush=True,
+        )
         if accuracy >= TARGET:
-            return {"seconds": seconds, "epoch": epoch, "accuracy": accuracy}
-    return {"seconds": seconds, "epoch": None, "accuracy": accuracy}
+            break
+    reached = accuracy >= TARGET
+    return {
+        "seconds": seconds,
+        "training_seconds": training_seconds,
+        "epoch": epoch if reached else None,
+        "accuracy": accuracy,
+    }
 
 
 def main() -> int:
@@ -108,7 +129,10 @@ def main() -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seeds", type=int, default=3, help="seeds of our fast recipe (default 3)")
     parser.add_argument(
-        "--reference-seeds", type=int, default=None, help="seeds of the reference (default: --seeds; ~12 min each)"
+        "--reference-seeds",
+        type=int,
+        default=1,
+        help="runs of the reference script, seeds 0.. (default 1; about 8 min each on 2 CPU cores)",
     )
     parser.add_argument("--batches", type=int, default=60, help="batches timed for throughput (default 60)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating throughput rounds, median (default 3)")
@@ -144,7 +168,7 @@ def main() -> int:
     if not arguments.throughput_only:
         # Smoke mode is read here, at the script's edge, and passed on in the config.
         fast = recipe("fast").replace(device=arguments.device, max_batches_per_epoch=smoke_batches())
-        reference_seeds = arguments.seeds if arguments.reference_seeds is None else arguments.reference_seeds
+        reference_seeds = arguments.reference_seeds
         ours, theirs = [], []
         for seed in range(arguments.seeds):
             print(f"--- seed {seed}: mnist_nb fast recipe ({fast.model}, {fast.num_epochs} epochs) ---", flush=True)
@@ -160,17 +184,18 @@ def main() -> int:
         reached = [t for t in theirs if t["epoch"] is not None]
         their_seconds = mean_and_std([t["seconds"] for t in reached]) if reached else (float("nan"), 0.0)
         our_seconds = (summary["train_seconds_mean"], summary["train_seconds_std"])
-        verdict = "reaches" if summary["test_accuracy_mean"] >= TARGET else "does NOT reach"
+        lowest = min(summary["test_accuracy"])
+        verdict = f"every seed reaches {TARGET}%" if lowest >= TARGET else f"does NOT reach {TARGET}% on every seed"
         lines += [
-            f"time to >= {TARGET}% test accuracy (training wall time; ours {arguments.seeds} seeds, "
-            f"reference {reference_seeds}):",
+            f"time to >= {TARGET}% test accuracy (wall time of training and its per-epoch evaluation; "
+            f"ours {arguments.seeds} seeds, reference {reference_seeds}):",
             f"  mnist_nb fast recipe ({fast.model}, {summary['params']:,} parameters, {fast.num_epochs} epochs, "
             f"final epoch, no test-set choices): {our_seconds[0]:.1f} +- {our_seconds[1]:.1f}s, "
             f"test {summary['test_accuracy_mean']:.2f} +- {summary['test_accuracy_std']:.2f}% "
-            f"({', '.join(f'{a:.2f}' for a in summary['test_accuracy'])}): {verdict} {TARGET}% on average",
-            f"  reference (first epoch >= {TARGET}%, picked on test): "
+            f"({', '.join(f'{a:.2f}' for a in summary['test_accuracy'])}): {verdict}",
+            f"  reference script (50,000-image split, ReduceLROnPlateau on test accuracy, first epoch >= {TARGET}%): "
             + ", ".join(
-                f"seed {seed}: epoch {t['epoch']}, {t['seconds']:.0f}s"
+                f"seed {seed}: epoch {t['epoch']}, {t['seconds']:.0f}s ({t['training_seconds']:.0f}s training)"
                 if t["epoch"] is not None
                 else f"seed {seed}: not reached in {arguments.max_epochs} epochs ({t['seconds']:.0f}s)"
                 for seed, t in enumerate(theirs)

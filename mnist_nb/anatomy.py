@@ -1,4 +1,4 @@
-"""Looking at a model without training it: parameter count, receptive field, layer summary."""
+"""Looking at a model without training it: parameter count, receptive field, layer summary, source code."""
 
 from __future__ import annotations
 
@@ -75,3 +75,16 @@ def model_summary(model: nn.Module, input_size: tuple[int, int, int] = (1, IMAGE
     with torch.random.fork_rng(devices=[]), torch.no_grad(), contextlib.redirect_stdout(text):
         summary(snapshot, input_size, device="cpu")
     return text.getvalue()
+
+
+def source_code(obj):
+    """The source of a class or function of the package, to read on the page.
+
+    In a notebook it renders as highlighted Python (IPython's `Code`); printed, it is the plain text.
+    One source of truth: the notebooks show the package's own code, never a copy of it.
+    """
+    import inspect
+
+    from IPython.display import Code
+
+    return Code(inspect.getsource(obj), language="python")

@@ -120,12 +120,13 @@ class SpatialAttention(nn.Module):
 
 
 class Attention(nn.Sequential):
-    """What to look for (channels), then where to look (positions)."""
+    """What to look for (channels), then where to look (positions); `spatial=False` keeps the first only."""
 
-    def __init__(self, channels: int, reduction: int = 4, kernel_size: int = 7) -> None:
-        super().__init__(
-            OrderedDict(channel=SqueezeExcitation(channels, reduction), spatial=SpatialAttention(kernel_size))
-        )
+    def __init__(self, channels: int, reduction: int = 4, kernel_size: int = 7, *, spatial: bool = True) -> None:
+        gates: OrderedDict[str, nn.Module] = OrderedDict(channel=SqueezeExcitation(channels, reduction))
+        if spatial:
+            gates["spatial"] = SpatialAttention(kernel_size)
+        super().__init__(gates)
 
 
 class DenseHead(nn.Sequential):

@@ -118,6 +118,11 @@ def resume_from(path: Path | str, *, config: TrainConfig, model: nn.Module, opti
     Only a run of the same recipe and architecture resumes (on any device: a GPU run may resume on a CPU).
     """
     checkpoint = load_checkpoint(path)
+    if "optimizer_state" not in checkpoint:
+        raise CheckpointError(
+            f"{path} holds weights only (exported): it evaluates, but a run cannot resume from it; "
+            f"write this run elsewhere (another checkpoint_path; the CLI's --out)."
+        )
     if not same_run(checkpoint, config, model):
         raise CheckpointError(
             f"{path} was trained with a different config or model: resume with the same settings, "
@@ -127,6 +132,18 @@ def resume_from(path: Path | str, *, config: TrainConfig, model: nn.Module, opti
     optimizer.load_state_dict(checkpoint["optimizer_state"])
     scheduler.load_state_dict(checkpoint["scheduler_state"])
     return list(checkpoint["history"])
+
+
+def export_weights(source: Path | str, target: Path | str) -> dict:
+    """Write the checkpoint at `source` without its optimizer and scheduler state: what evaluating needs.
+
+    Weights, config, normalization and the per-epoch history stay; the file is about half the size.
+    Returns what was written.
+    """
+    checkpoint = load_checkpoint(source)
+    weights = {key: value for key, value in checkpoint.items() if key not in ("optimizer_state", "scheduler_state")}
+    save_checkpoint(target, weights)
+    return weights
 
 
 def model_from_checkpoint(checkpoint: dict, device: torch.device | str = "cpu") -> tuple[MnistNet, Normalization]:

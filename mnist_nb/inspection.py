@@ -135,8 +135,11 @@ def confusion_matrix(predictions: torch.Tensor, targets: torch.Tensor, num_class
     return torch.bincount(pairs, minlength=num_classes * num_classes).view(num_classes, num_classes)
 
 
-def gradient_norms(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> dict[str, float]:
-    """L2 norm of the cross-entropy gradient of each conv weight, keyed by module name.
+def gradient_rms(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> dict[str, float]:
+    """Root mean square, per weight, of the cross-entropy gradient of each conv, keyed by module name.
+
+    Per weight, not the whole tensor's norm: a 7x7 gate conv has 98 weights and a stage conv 2,304,
+    and a whole-tensor norm grows with the count (sqrt(n)) whatever the gradient flow.
 
     One training-mode forward and backward pass on a deep copy of the model, so the model's
     weights, .grad and BatchNorm running statistics stay as they were; dropout draws from a
@@ -151,10 +154,10 @@ def gradient_norms(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
         torch.manual_seed(seed)
         loss = F.cross_entropy(probe(images.to(device)), labels.to(device))
         loss.backward()
-    norms = {
-        name: module.weight.grad.norm().item()
+    rms = {
+        name: module.weight.grad.pow(2).mean().sqrt().item()
         for name, module in probe.named_modules()
         if isinstance(module, nn.Conv2d) and module.weight.grad is not None
     }
     probe.zero_grad(set_to_none=True)
-    return norms
+    return rms

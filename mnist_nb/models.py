@@ -7,7 +7,7 @@ The notebooks walk through six models, each adding one idea to the one before:
     dropout    + dropout after each pooled stage, and training-time augmentation
     gap        + Global Average Pooling head instead of the dense head
     attention  + channel (squeeze-excitation) and spatial attention after each stage
-    residual   + identity skip connections around the conv pairs  (the final model)
+    residual   + identity skip connections around the conv pairs  (the series' last model)
 
 All six share one trunk, so each step changes exactly one thing:
 
@@ -15,18 +15,19 @@ All six share one trunk, so each step changes exactly one thing:
     stem             conv 3x3  1 -> 8        [B,  8, 28, 28]
     stage1           conv 3x3  8 -> 16       [B, 16, 28, 28]
     pool1            max-pool 2              [B, 16, 14, 14]
-    stage2           2 x conv 3x3 16 -> 16   [B, 16, 14, 14]   (a residual block in the final model)
+    stage2           2 x conv 3x3 16 -> 16   [B, 16, 14, 14]   (a residual block in `residual`)
     pool2            max-pool 2              [B, 16,  7,  7]
     stage3           2 x conv 3x3 16 -> 16   [B, 16,  7,  7]
     head             dense: flatten 784 -> 10, or GAP: mean over 7x7, then 16 -> 10
 
-`print(build_model(name))` reads as that architecture.
+`print(build_model(name))` reads as that architecture. The final recipe (`config.RECIPES["final"]`)
+trains `residual` built with options: width 20, and channel-only attention after stage 3.
 
-Beyond the series (notebook 09, the frontier): `fast` (the final model without attention, for
-time to accuracy), `tiny` and its siblings (the final model, narrower), `reference` (the script
+Beyond the series (notebook 09, the frontier): `fast` (`residual` without attention, for
+time to accuracy), `tiny` and its siblings (`residual`, narrower), `reference` (the script
 repository's model, its own builder in `mnist_nb/reference.py`) and the ablations
-`residual-no-<component>`, the final model with one component removed. All but the reference are
-the final model's spec with some fields changed, and so is any variant you make:
+`residual-no-<component>`, `residual` with one component removed. All but the reference are
+`residual`'s spec with some fields changed, and so is any variant you make:
 `build_model("residual", attention=False)` builds one without touching the registry.
 """
 
@@ -71,6 +72,8 @@ class ModelSpec:
     attention: bool = False
     residual: bool = False
     widths: tuple[int, int] = (8, 16)  # (stem, stages 1 to 3)
+    # The stages whose attention also gates positions (with `attention`); the others gate channels only.
+    spatial_attention_stages: tuple[int, ...] = (2, 3)
     learning_rate: float = 0.1
     augment: bool = False
 
@@ -85,7 +88,7 @@ SERIES_SPECS: dict[str, ModelSpec] = {
     "gap": ModelSpec("+ Global Average Pooling head", dropout=0.05, augment=True, head="gap"),
     "attention": ModelSpec("+ channel and spatial attention", dropout=0.05, augment=True, head="gap", attention=True),
     "residual": ModelSpec(
-        "+ identity residual connections (final model)",
+        "+ identity residual connections (the series' last model)",
         dropout=0.05,
         augment=True,
         head="gap",
@@ -143,8 +146,11 @@ def model_spec(name: str, **changes) -> ModelSpec:
     if unknown:
         raise ValueError(f"{name}: no model option {', '.join(unknown)}; valid: {', '.join(sorted(fields))}")
     spec = replace(MODEL_SPECS[name], **changes)
-    if len(spec.widths) != 2 or spec.head not in ("dense", "gap"):
-        raise ValueError(f"{name}: widths must be (stem, width) and head 'dense' or 'gap', got {spec}")
+    if len(spec.widths) != 2 or spec.head not in ("dense", "gap") or not set(spec.spatial_attention_stages) <= {2, 3}:
+        raise ValueError(
+            f"{name}: widths must be (stem, width), head 'dense' or 'gap' and spatial_attention_stages "
+            f"a subset of (2, 3), got {spec}"
+        )
     return spec
 
 
@@ -188,13 +194,13 @@ def build_model(name: str = FINAL_MODEL, **changes) -> MnistNet:
     stages["pool1"] = nn.MaxPool2d(2)  # [B, width, 14, 14]
     stages["stage2"] = conv_pair()
     if spec.attention:
-        stages["attention2"] = Attention(width)
+        stages["attention2"] = Attention(width, spatial=2 in spec.spatial_attention_stages)
     stages["pool2"] = nn.MaxPool2d(2)  # [B, width, 7, 7]
     if spec.dropout:
         stages["dropout2"] = nn.Dropout(spec.dropout)
     stages["stage3"] = conv_pair()
     if spec.attention:
-        stages["attention3"] = Attention(width)
+        stages["attention3"] = Attention(width, spatial=3 in spec.spatial_attention_stages)
     if spec.dropout:
         stages["dropout3"] = nn.Dropout(spec.dropout)
     stages["head"] = GapHead(width) if spec.head == "gap" else DenseHead(width, IMAGE_SIZE // 4)

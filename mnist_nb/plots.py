@@ -27,8 +27,8 @@ WRONG_COLOR = "tab:red"
 
 
 def _subplots(*grid, figsize, squeeze: bool = True, **options):
-    """`plt.subplots` without pyplot: a standalone Figure (PNG at 80 dpi in notebooks)."""
-    fig = Figure(figsize=figsize, dpi=80)
+    """`plt.subplots` without pyplot: a standalone Figure, PNG at 100 dpi on white (readable on a dark page)."""
+    fig = Figure(figsize=figsize, dpi=100, facecolor="white")
     return fig, fig.subplots(*grid, squeeze=squeeze, **options)
 
 
@@ -88,10 +88,8 @@ def plot_class_balance(labels: torch.Tensor, title: str | None = None) -> Figure
     fig, ax = _subplots(figsize=(6, 3))
     bars = ax.bar(range(len(counts)), counts.tolist(), color="tab:blue")
     ax.bar_label(bars, fontsize=7)
-    ax.set_xticks(range(len(counts)))
-    ax.set_xlabel("digit")
-    ax.set_ylabel("images")
-    ax.set_title(title or f"class balance ({len(labels)} images)")
+    title = title or f"class balance ({len(labels)} images)"
+    ax.set(xticks=range(len(counts)), xlabel="digit", ylabel="images", title=title)
     fig.tight_layout()
     return fig
 
@@ -102,29 +100,31 @@ def plot_pixel_histogram(images: torch.Tensor) -> Figure:
     fig, ax = _subplots(figsize=(6, 3))
     ax.stairs(counts.numpy(), range(len(counts) + 1), fill=True)
     ax.set_yscale("log")
-    ax.set_xlabel("pixel value")
-    ax.set_ylabel("pixels (log scale)")
-    ax.set_title(f"pixel values of {len(images)} images")
+    ax.set(xlabel="pixel value", ylabel="pixels (log scale)", title=f"pixel values of {len(images)} images")
     fig.tight_layout()
     return fig
 
 
-CURVES = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
+# A panel per name: "loss" and "accuracy" draw the train_ and val_ figures on shared axes (train dashed).
+CURVES = ("loss", "accuracy")
 
 
 def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVES) -> Figure:
-    """One subplot per metric, one line per run, against the epoch.
+    """One panel per metric, one colour per run, against the epoch.
 
     histories: run name -> `TrainingResult.history` rows (epoch, train_loss, val_accuracy, ...);
     rows where a metric is None (no validation) are left out of that line.
     """
-    fig, axes = _subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3), squeeze=False)
+    fig, axes = _subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.2), squeeze=False)
     for ax, metric in zip(axes.flat, metrics, strict=True):
-        for run, history in histories.items():
-            rows = [row for row in history if row.get(metric) is not None]
-            ax.plot([row["epoch"] for row in rows], [row[metric] for row in rows], marker=".", label=run)
-        ax.set_title(metric.replace("_", " "))
-        ax.set_xlabel("epoch")
+        keys = (f"train_{metric}", f"val_{metric}") if metric in CURVES else (metric,)
+        for (index, (run, history)), key in itertools.product(enumerate(histories.items()), keys):
+            rows = [row for row in history if row.get(key) is not None]
+            label = f"{run}, {key.split('_')[0]}" if len(keys) > 1 else run
+            style = {"color": f"C{index % 10}", "linestyle": "--" if key.startswith("train") else "-"}
+            ax.plot([row["epoch"] for row in rows], [row[key] for row in rows], marker=".", label=label, **style)
+        shared = " (train dashed, validation solid)" if len(keys) > 1 else ""
+        ax.set(title=metric.replace("_", " ") + shared, xlabel="epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
@@ -146,41 +146,44 @@ def plot_feature_maps(activations: torch.Tensor, title=None, max_channels: int =
     return fig
 
 
-def overlay_heatmaps(images, heatmaps, labels=None, title=None, alpha: float = 0.5, normalize: bool = False) -> Figure:
-    """One row: each digit in gray with its heatmap on top in 'jet' (blue 0 ... red 1).
+def overlay_heatmaps(images, heatmaps, labels=None, title=None, alpha: float = 0.5) -> Figure:
+    """One row: each digit in gray with its heatmap on top, on one fixed 0-1 scale with a colour bar.
 
     images: uint8 [N, 28, 28] or float [N, 1, 28, 28]; heatmaps in [0, 1], [N, h, w] or
-    [N, 1, h, w] (spatial attention, Grad-CAM), resized bilinearly to 28x28. `normalize=True`
-    stretches each map to its own [min, max]: trained attention gates often span only a narrow
-    band (say 0.9 to 1.0), which on the fixed scale would all look the same red.
+    [N, 1, h, w] (spatial attention, Grad-CAM), resized bilinearly to 28x28. The scale is never
+    stretched per map: a gate between 0.98 and 1.00 looks uniform, because it is.
     """
     pictures, limits = _as_pictures(images)
     heatmaps = heatmaps.detach().cpu().float()
     if heatmaps.ndim == 3:
         heatmaps = heatmaps.unsqueeze(1)
     heatmaps = F.interpolate(heatmaps, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", align_corners=False)[:, 0]
-    if normalize:
-        low, high = heatmaps.amin((1, 2), keepdim=True), heatmaps.amax((1, 2), keepdim=True)
-        heatmaps = (heatmaps - low) / (high - low).clamp_min(1e-8)
     fig, axes = _grid(len(pictures), num_columns=len(pictures), cell=1.5, title=title)
     for index, ax in enumerate(axes):
         ax.imshow(pictures[index].numpy(), cmap="gray", **limits)
-        ax.imshow(heatmaps[index].numpy(), cmap="jet", alpha=alpha, vmin=0.0, vmax=1.0)
+        shown = ax.imshow(heatmaps[index].numpy(), cmap="viridis", alpha=alpha, vmin=0.0, vmax=1.0)
         ax.set_title(_digit_title(index, labels, None)[0], fontsize=8)
     fig.tight_layout()
+    fig.colorbar(shown, ax=axes, fraction=0.02, pad=0.01)
     return fig
 
 
 def plot_confusion_matrix(matrix: torch.Tensor, title: str | None = None) -> Figure:
-    """The confusion matrix as a heatmap with the count written in each cell (rows: true class)."""
+    """Counts in every cell (rows: true class); colour on the mistakes only, the diagonal masked.
+
+    The correct predictions outnumber any mistake a hundredfold: coloured with them, every
+    off-diagonal cell would look the same pale blue.
+    """
     matrix = matrix.detach().cpu()
     num_classes = len(matrix)
-    fig, ax = _subplots(figsize=(5.5, 5))
-    ax.imshow(matrix.numpy(), cmap="Blues")
-    threshold = matrix.max().item() / 2
+    mistakes = matrix.double().fill_diagonal_(float("nan"))
+    fig, ax = _subplots(figsize=(6, 5))
+    shown = ax.imshow(mistakes.numpy(), cmap="Reds", vmin=0)
+    fig.colorbar(shown, ax=ax, label="mistakes (off the diagonal)")
+    threshold = max(1.0, mistakes.nan_to_num(0).max().item()) / 2
     for true, predicted in itertools.product(range(num_classes), repeat=2):
         count = int(matrix[true, predicted])
-        color = "white" if count > threshold else "black"
+        color = "dimgray" if true == predicted else "white" if count > threshold else "black"
         ax.text(predicted, true, str(count), ha="center", va="center", fontsize=7, color=color)
     ax.set_xticks(range(num_classes))
     ax.set_yticks(range(num_classes))
@@ -191,28 +194,31 @@ def plot_confusion_matrix(matrix: torch.Tensor, title: str | None = None) -> Fig
     return fig
 
 
-def plot_misclassified(images, predictions, targets, max_images: int = 32, num_columns: int = 8) -> Figure:
-    """The first `max_images` wrongly classified digits, titled 'true 4 / pred 9'.
+def plot_misclassified(images, predictions, targets, max_images=32, num_columns=8, confidences=None) -> Figure:
+    """The wrongly classified digits, titled 'true 4 / pred 9': the most confident mistakes first when
+    `confidences` (the probability given to each prediction, [N]) is passed, else in dataset order.
 
     images: uint8 [N, 28, 28] or float [N, 1, 28, 28]; predictions, targets: [N], same order.
     """
     predictions, targets = predictions.detach().cpu(), targets.detach().cpu()
     wrong = (predictions != targets).nonzero().flatten()
+    if confidences is not None:
+        wrong = wrong[confidences.detach().cpu()[wrong].argsort(descending=True)]
     if len(wrong) == 0:
         fig, ax = _subplots(figsize=(4, 1.2))
         ax.text(0.5, 0.5, f"no misclassified images among {len(targets)}", ha="center", va="center")
         ax.set_axis_off()
         return fig
     shown = wrong[:max_images]
-    more = f" (first {len(shown)})" if len(shown) < len(wrong) else ""
-    title = f"{len(wrong)} of {len(targets)} misclassified{more}"
+    order = "the most confident first" if confidences is not None else "in dataset order"
+    title = f"{len(wrong)} of {len(targets)} misclassified, {len(shown)} shown, {order}"
     return show_digits(images.detach().cpu()[shown], targets[shown], predictions[shown], num_columns, title)
 
 
-def plot_gradient_norms(norms: dict[str, dict[str, float]]) -> Figure:
+def plot_gradient_rms(norms: dict[str, dict[str, float]]) -> Figure:
     """Grouped bars: one group per conv layer (input side left), one bar per run, log scale.
 
-    norms: run name -> `gradient_norms(...)` (layer name -> norm), e.g. residual vs no skip. Layers are
+    norms: run name -> `gradient_rms(...)` (layer name -> RMS), e.g. residual vs no skip. Layers are
     matched by position (a conv's name differs with and without the skip); ticks show the first run's names.
     """
     layers = list(next(iter(norms.values())))
@@ -226,8 +232,8 @@ def plot_gradient_norms(norms: dict[str, dict[str, float]]) -> Figure:
     ax.set_xticks(range(len(layers)))
     ax.set_xticklabels(layers, rotation=60, ha="right", fontsize=7)
     ax.set_yscale("log")
-    ax.set_ylabel("gradient L2 norm (log scale)")
-    ax.set_title("gradient norm per conv layer")
+    ax.set_ylabel("gradient RMS per weight (log scale)")
+    ax.set_title("gradient per weight, per conv layer")
     ax.legend()
     fig.tight_layout()
     return fig
@@ -272,7 +278,7 @@ def plot_frontier(results: dict[str, dict]) -> Figure:
 
 
 def plot_ablation(changes: dict[str, dict[str, float]], spreads: dict[str, dict[str, float]]) -> Figure:
-    """Change in test and validation accuracy when each component is removed, against the final model.
+    """Change in test and validation accuracy when each component is removed, against `residual`.
 
     changes: component -> {"test": points, "val": points} (`lab.frontier.ablation_changes`);
     spreads: component -> {"test": std, "val": std}, drawn as error bars.
@@ -280,20 +286,14 @@ def plot_ablation(changes: dict[str, dict[str, float]], spreads: dict[str, dict[
     names = list(changes)
     fig, ax = _subplots(figsize=(max(5.0, 1.1 * len(names) + 2), 3.8))
     width = 0.38
-    for offset, split in ((-0.5, "test"), (0.5, "val")):
-        ax.bar(
-            [index + offset * width for index in range(len(names))],
-            [changes[name][split] for name in names],
-            width,
-            yerr=[spreads[name][split] for name in names],
-            capsize=3,
-            label="test" if split == "test" else "validation",
-        )
+    for offset, split, label in ((-0.5, "test", "test"), (0.5, "val", "validation")):
+        positions = [index + offset * width for index in range(len(names))]
+        values, errors = [changes[name][split] for name in names], [spreads[name][split] for name in names]
+        ax.bar(positions, values, width, yerr=errors, capsize=3, label=label)
     ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_xticks(range(len(names)))
-    ax.set_xticklabels(names, rotation=20)
-    ax.set_ylabel("change vs final model, same seeds (points)")
-    ax.set_title("ablation: the final recipe with one component removed")
+    ax.set_xticks(range(len(names)), names, rotation=20)
+    ax.set_ylabel("change vs residual, same seeds (points)")
+    ax.set_title("ablation: the series' last model with one component removed")
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8)
     fig.tight_layout()

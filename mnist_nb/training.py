@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mnist_nb.anatomy import count_parameters
-from mnist_nb.checkpoint import resume_from, save_checkpoint, training_state
+from mnist_nb.checkpoint import load_checkpoint, model_from_checkpoint, resume_from, save_checkpoint, training_state
 from mnist_nb.config import TrainConfig, epoch_seed, require_resolved, resolve
 from mnist_nb.data import ImageSet, Normalization, TensorLoader, clean_loader, load_training_split, training_loader
 from mnist_nb.devices import autocast_for, select_device
@@ -69,16 +69,21 @@ def evaluate(model: nn.Module, loader) -> dict:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, loader) -> tuple[torch.Tensor, torch.Tensor]:
-    """(predicted labels [N], true labels [N]) on the CPU, in loader order (use shuffle=False)."""
+def predict(model: nn.Module, loader, *, confidences: bool = False):
+    """(predicted labels [N], true labels [N]) on the CPU, in loader order (use shuffle=False); with
+    `confidences`, a third tensor [N]: the softmax probability the model gave its prediction."""
     model.eval()
     device = next(model.parameters()).device
-    predictions, targets = [], []
+    predictions, targets, probabilities = [], [], []
     for images, labels in loader:
         with autocast_for(device):
-            predictions.append(model(images.to(device)).argmax(1).cpu())
+            logits = model(images.to(device)).float()  # [B, 10]
+        top = logits.softmax(1).max(1)
+        predictions.append(top.indices.cpu())
+        probabilities.append(top.values.cpu())
         targets.append(labels.cpu())
-    return torch.cat(predictions), torch.cat(targets)
+    predicted, true = torch.cat(predictions), torch.cat(targets)
+    return (predicted, true, torch.cat(probabilities)) if confidences else (predicted, true)
 
 
 @torch.no_grad()
@@ -204,10 +209,11 @@ def fit(
         result.history = resume_from(
             checkpoint_path, config=config, model=model, optimizer=optimizer, scheduler=scheduler
         )
-        if log:
-            log(f"resumed from {Path(checkpoint_path).name} after epoch {len(result.history)}")
-    # What the steps run: `model` itself, or its compiled version, which shares its parameters.
-    # Checkpoints save `model`.
+        done, folder = len(result.history), Path(checkpoint_path).parent.as_posix()
+        if log:  # a finished run is loaded, nothing left to train
+            state = "reused the finished" if done == config.num_epochs else "resumed the unfinished"
+            log(f"{state} run in {folder} after epoch {done} of {config.num_epochs}")
+    # What the steps run: `model` itself, or its compiled version, sharing its parameters (saved: `model`).
     step_model = torch.compile(model) if config.compile else model
 
     for epoch in range(len(result.history) + 1, config.num_epochs + 1):
@@ -232,6 +238,16 @@ def fit(
             log(format_epoch(row, config.num_epochs))
     model.eval()
     return result
+
+
+def load_result(path: Path | str, device: str = "auto") -> TrainingResult:
+    """A finished run read back from its checkpoint (full or exported): its model in eval mode, config,
+    normalization and per-epoch history, as `fit` returned them."""
+    checkpoint = load_checkpoint(path)
+    device = select_device(device)
+    model, normalization = model_from_checkpoint(checkpoint, device)
+    config = TrainConfig.from_dict(checkpoint["config"])
+    return TrainingResult(model, config, normalization, device, list(checkpoint["history"]))
 
 
 def build_for_training(config: TrainConfig, device: torch.device) -> MnistNet:

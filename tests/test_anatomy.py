@@ -73,3 +73,12 @@ def test_model_summary_on_cpu_leaves_model_and_rng_untouched():
         assert torch.equal(value, state_before[key]), key
     assert f"Total params: {count_parameters(model):,}" in text
     assert "ResidualBlock" in text and "SqueezeExcitation" in text
+
+
+def test_source_code_shows_the_packages_own_code():
+    from mnist_nb.anatomy import source_code
+    from mnist_nb.blocks import ResidualBlock
+
+    shown = source_code(ResidualBlock)
+    assert shown.data.startswith("class ResidualBlock(nn.Module):") and "self.body(x) + x" in shown.data
+    assert "<pre" in shown._repr_html_() or "highlight" in shown._repr_html_()  # rendered as code in a notebook

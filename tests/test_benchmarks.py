@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from mnist_nb import mnist, models
 from mnist_nb.config import TrainConfig
@@ -38,8 +39,8 @@ def count_test_reads(monkeypatch) -> list:
 
 
 def test_tiny_probes_train_on_validation_only_and_leave_no_model_behind(mnist_root, monkeypatch, capsys):
-    """benchmarks/tiny_probes.py: the probes that chose the tiny recipe, run for real in smoke mode."""
-    probes = load_benchmark("tiny_probes")
+    """benchmarks/probes.py: the probes that chose the tiny and fast recipes, run for real in smoke mode."""
+    probes = load_benchmark("probes")
     monkeypatch.setenv("MNIST_NB_SMOKE", "1")
     test_reads = count_test_reads(monkeypatch)
     before = (dict(models.MODEL_SPECS), dict(models.ABLATIONS), models.MODEL_NAMES)
@@ -62,19 +63,19 @@ def test_tiny_probes_train_on_validation_only_and_leave_no_model_behind(mnist_ro
 
 
 def test_tiny_probes_list_only_what_can_be_built():
-    probes = load_benchmark("tiny_probes")
-    for name, (_, _, why) in probes.PROBES.items():
+    probes = load_benchmark("probes")
+    for name, probe in probes.PROBES.items():
         config = probes.probe_config(name)
         models.build_model(config.model, **dict(config.model_options))  # every probe is a buildable variant
         assert config == TrainConfig.from_dict(config.to_dict())  # and survives its checkpoint's round trip
-        assert why
+        assert probe.why and probe.base in ("tiny", "fast")
     removed = ("expand-16", "expand-24-no-attention", "funnel-16", "funnel-16-attention", "separable-24", "distill-0.5")
     assert not set(removed) & set(probes.PROBES)
     assert not hasattr(probes, "registered")
 
 
 def test_tiny_probes_saved_model_is_checked_again_as_the_same_variant(mnist_root, tmp_path, monkeypatch, capsys):
-    probes = load_benchmark("tiny_probes")
+    probes = load_benchmark("probes")
     monkeypatch.setenv("MNIST_NB_SMOKE", "1")
     probes.main(["stem8-30", "--epochs", "1", "--save", str(tmp_path)])
     validation = float(capsys.readouterr().out.splitlines()[-1].split()[3])
@@ -123,3 +124,36 @@ def test_gpu_sweep_reads_the_test_set_only_for_the_chosen_recipe(mnist_root, tmp
     with pytest.raises(SystemExit):
         sweep.main(["--batch-sizes", "0"])
     assert "expected positive numbers" in capsys.readouterr().err
+
+
+def test_the_reference_trains_as_its_script_does(mnist_root, monkeypatch):
+    """benchmarks/reference.py: the script's split, optimizer and plateau schedule; bench.py stops at its first
+    epoch >= 99.4% and steps the schedule on the test accuracy of every epoch."""
+    reference = load_benchmark("reference")
+    train_loader, test_loader = reference.reference_loaders(mnist_root, num_workers=0)
+    split = torch.randperm(60_000, generator=torch.Generator().manual_seed(42))[:50_000].tolist()
+    assert train_loader.dataset.indices == split and len(test_loader.dataset) == 10_000
+    model = reference.ReferenceNet()
+    optimizer = reference.reference_optimizer(model)
+    scheduler = reference.reference_scheduler(optimizer)
+    assert (scheduler.mode, scheduler.patience, scheduler.factor) == ("max", 2, 0.1)
+    assert optimizer.defaults["lr"] == 0.05 and optimizer.defaults["momentum"] == 0.9
+
+    bench = load_benchmark("bench")
+    accuracies = iter([98.0, 99.0, 98.9, 98.9, 98.9, 99.41, 99.6])  # lr drops after 3 epochs without a new best
+    rates = []
+    monkeypatch.setattr(bench, "train_reference_epoch", lambda model, loader, optimizer, device: {"seconds": 1.0})
+    monkeypatch.setattr(bench, "test_accuracy", lambda model, loader, device: next(accuracies))
+    monkeypatch.setattr(bench, "reference_loaders", lambda root, num_workers, seed: (None, None))
+    real_scheduler = bench.reference_scheduler
+
+    def watched(optimizer):
+        scheduler = real_scheduler(optimizer)
+        step = scheduler.step
+        scheduler.step = lambda metric: (step(metric), rates.append(optimizer.param_groups[0]["lr"]))
+        return scheduler
+
+    monkeypatch.setattr(bench, "reference_scheduler", watched)
+    result = bench.reference_time_to_target(mnist_root, torch.device("cpu"), 0, max_epochs=20, num_workers=0)
+    assert result["epoch"] == 6 and result["accuracy"] == 99.41 and result["training_seconds"] == 6.0
+    assert rates == pytest.approx([0.05, 0.05, 0.05, 0.05, 0.005, 0.005])

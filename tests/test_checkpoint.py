@@ -14,6 +14,7 @@ from mnist_nb.checkpoint import (
     CheckpointError,
     atomic_file,
     default_file_mode,
+    export_weights,
     load_checkpoint,
     model_from_checkpoint,
     resume_from,
@@ -23,7 +24,7 @@ from mnist_nb.checkpoint import (
 from mnist_nb.config import TrainConfig, resolve
 from mnist_nb.data import TensorLoader
 from mnist_nb.models import build_model
-from mnist_nb.training import evaluate, make_optimizer, make_scheduler
+from mnist_nb.training import evaluate, load_result, make_optimizer, make_scheduler
 
 from .conftest import QUICK, Interrupted, fit_interrupted, interrupt_after, quick_fit, synthetic_digits, without_seconds
 
@@ -64,7 +65,7 @@ def test_interrupted_training_resumes_to_the_same_result(tmp_path):
     assert load_checkpoint(path)["epoch"] == 1
     lines = []
     resumed = quick_fit(checkpoint_path=path, resume=True, log=lines.append)
-    assert lines[0] == "resumed from model.pt after epoch 1"
+    assert lines[0] == f"resumed the unfinished run in {tmp_path.as_posix()} after epoch 1 of 3"
     assert [line.split()[1] for line in lines[1:]] == ["2/3", "3/3"]  # only the missing epochs trained
     assert without_seconds(resumed.history) == without_seconds(straight.history)
     for key, value in straight.model.state_dict().items():
@@ -205,3 +206,24 @@ def test_a_text_file_or_a_folder_is_refused_with_the_fix(tmp_path):
     (tmp_path / "model.pt").write_bytes(b"")
     with pytest.raises(CheckpointError, match=r"is a folder, not a checkpoint; its checkpoint is .*model.pt"):
         load_checkpoint(tmp_path)
+
+
+def test_exported_weights_are_smaller_evaluate_the_same_and_refuse_to_resume(tmp_path):
+    path = tmp_path / "run" / "model.pt"
+    result = quick_fit(checkpoint_path=path)
+    exported = tmp_path / "shipped.pt"
+    export_weights(path, exported)
+    assert exported.stat().st_size < path.stat().st_size
+    assert "optimizer_state" not in load_checkpoint(exported) and "scheduler_state" not in load_checkpoint(exported)
+    loaded = load_result(exported, "cpu")
+    assert loaded.config == QUICK and loaded.history == result.history and not loaded.model.training
+    images = synthetic_digits(64, seed=5)
+    loader = TensorLoader(images, 64, shuffle=False, normalization=result.normalization)
+    loaded_figures, trained_figures = evaluate(loaded.model, loader), evaluate(result.model.eval(), loader)
+    assert loaded_figures["accuracy"] == trained_figures["accuracy"]
+    assert loaded_figures["loss"] == pytest.approx(trained_figures["loss"], rel=1e-5)  # another memory layout
+    model = build_model("residual")
+    optimizer = make_optimizer(model, QUICK)
+    scheduler = make_scheduler(optimizer, QUICK, 1)
+    with pytest.raises(CheckpointError, match="weights only"):
+        resume_from(exported, config=QUICK, model=model, optimizer=optimizer, scheduler=scheduler)

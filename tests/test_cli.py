@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mnist_nb.anatomy import count_parameters
-from mnist_nb.config import RECIPES, SMOKE_BATCHES_PER_EPOCH, TINY_BUDGET, TrainConfig, recipe
+from mnist_nb.config import PARAMETER_BUDGET, RECIPES, SMOKE_BATCHES_PER_EPOCH, TINY_BUDGET, recipe
 from mnist_nb.lab.cli import _config_from as config_from
 from mnist_nb.lab.cli import build_parser, main
 from mnist_nb.models import build_model
@@ -36,7 +36,9 @@ def test_bad_arguments_get_argparse_errors_not_tracebacks(arguments, message, ca
 
 def test_recipes_are_valid_and_named_as_the_cli_offers_them():
     assert set(RECIPES) == {"final", "fast", "tiny"}
-    assert recipe("final") == TrainConfig()
+    final = recipe("final")
+    assert final.model == "residual" and final.clean_epochs > 0 and final.recalibrate_batchnorm
+    assert count_parameters(build_model(final.model, **dict(final.model_options))) < PARAMETER_BUDGET
     assert recipe("fast").model == "fast" and recipe("fast").num_epochs < recipe("final").num_epochs
     assert count_parameters(build_model(recipe("tiny").model)) <= TINY_BUDGET
     with pytest.raises(ValueError, match="valid names: final, fast, tiny"):
@@ -50,7 +52,12 @@ def test_cli_recipe_sets_defaults_and_flags_override_them(monkeypatch):
     assert fast == recipe("fast").replace(seed=3)
     longer = config_from(parser.parse_args(["train", "--recipe", "fast", "--epochs", "7", "--lr", "0.2"]), seed=0)
     assert (longer.model, longer.num_epochs, longer.learning_rate) == ("fast", 7, 0.2)
-    assert config_from(parser.parse_args(["train"]), seed=0) == TrainConfig()
+    assert config_from(parser.parse_args(["train"]), seed=0) == recipe("final")
+    # Another model than the recipe's is built as registered: the recipe's model options stay behind.
+    reference = config_from(parser.parse_args(["train", "--model", "reference"]), seed=0)
+    assert reference.model_options == () and reference.clean_epochs == recipe("final").clean_epochs
+    same = config_from(parser.parse_args(["train", "--model", "residual"]), seed=0)
+    assert same.model_options == recipe("final").model_options
     clean = config_from(parser.parse_args(["seeds", "--recipe", "tiny", "--clean-epochs", "3"]), seed=0)
     assert clean == recipe("tiny").replace(clean_epochs=3)
     with pytest.raises(SystemExit):
@@ -61,7 +68,9 @@ def test_smoke_mode_is_read_at_the_edge_and_passed_on_in_the_config(monkeypatch)
     parser = build_parser()
     monkeypatch.setenv("MNIST_NB_SMOKE", "1")
     smoke = config_from(parser.parse_args(["train"]), seed=0)
-    assert smoke == TrainConfig(max_batches_per_epoch=SMOKE_BATCHES_PER_EPOCH)
+    assert smoke == recipe("final").replace(max_batches_per_epoch=SMOKE_BATCHES_PER_EPOCH)
+    short = config_from(parser.parse_args(["train", "--epochs", "1"]), seed=0)
+    assert (short.num_epochs, short.clean_epochs) == (1, 1)  # the recipe's clean epochs, at most all of them
     explicit = config_from(parser.parse_args(["train", "--max-batches", "2"]), seed=0)
     assert explicit.max_batches_per_epoch == 2  # an explicit limit wins over smoke mode
     for off in ("", "0", "false", "No"):
@@ -74,7 +83,8 @@ def test_models_lists_the_series(capsys):
     output = capsys.readouterr().out
     for name in ("baseline", "batchnorm", "dropout", "gap", "attention", "residual"):
         assert name in output
-    assert "<- final" in output
+    last = output.strip().splitlines()[-1].split()
+    assert last[:3] == ["(final", "recipe)", "16,887"] and "widths=(8, 20)" in output
 
 
 def test_train_then_evaluate_in_smoke_mode(mnist_root, tmp_path, monkeypatch, capsys):
@@ -102,6 +112,13 @@ def test_train_then_evaluate_in_smoke_mode(mnist_root, tmp_path, monkeypatch, ca
 
     assert main(["evaluate", str(out / "model.pt"), "--device", "cpu"]) == 0
     assert f"test accuracy {metrics['test_accuracy']:.2f}%" in capsys.readouterr().out
+    # Exported: weights without optimizer state, evaluating to the same figure.
+    assert main(["export", str(out), str(tmp_path / "shipped" / "weights.pt")]) == 0
+    assert "residual after 2 epochs, seed 0" in capsys.readouterr().out
+    figure = tmp_path / "figures" / "mistakes.png"
+    assert main(["evaluate", str(tmp_path / "shipped" / "weights.pt"), "--device", "cpu", "--figure", str(figure)]) == 0
+    assert f"test accuracy {metrics['test_accuracy']:.2f}%" in capsys.readouterr().out
+    assert figure.read_bytes().startswith(b"\x89PNG")
 
     # A second run into the same directory would replace a good checkpoint: refused, with the fix.
     with pytest.raises(SystemExit) as exit_info:
@@ -136,7 +153,7 @@ def test_an_interrupted_train_keeps_its_last_epoch_and_resumes(mnist_root, tmp_p
     monkeypatch.setattr(experiments, "fit", fit)
     assert main([*arguments, "--resume"]) == 0
     printed = capsys.readouterr().out
-    assert "resumed from model.pt after epoch 1" in printed and "epoch  1/2" not in printed and "epoch  2/2" in printed
+    assert "after epoch 1 of 2" in printed and "epoch  1/2" not in printed and "epoch  2/2" in printed
     assert len(json.loads((out / "metrics.json").read_text())["history"]) == 2
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from mnist_nb.comparison import comparison_table, train_models
+import torch
+
+from mnist_nb.comparison import comparison_table, run_directory, train_models
 
 from .conftest import QUICK, synthetic_digits
 
@@ -30,3 +32,19 @@ def test_a_run_without_validation_shows_a_dash_not_a_crash():
     results = train_models(["batchnorm"], config, synthetic_digits(640), empty, log=None)
     row = comparison_table(results).splitlines()[1].split()
     assert row[0] == "batchnorm" and row[3:5] == ["-", "-"]
+
+
+def test_a_run_kept_in_runs_dir_is_reused_by_the_next_comparison_and_another_recipe_is_not(tmp_path):
+    config = QUICK.replace(num_epochs=1, max_batches_per_epoch=2)
+    train, validation = synthetic_digits(640), synthetic_digits(100, seed=1)
+    first = train_models(["batchnorm"], config, train, validation, runs_dir=tmp_path, log=None)
+    folder = run_directory(tmp_path, config.replace(model="batchnorm"))
+    assert (folder / "model.pt").is_file() and folder.name.startswith("batchnorm-seed-0-")
+    lines = []
+    again = train_models(["batchnorm", "dropout"], config, train, validation, runs_dir=tmp_path, log=lines.append)
+    assert lines[1] == f"reused the finished run in {folder.as_posix()} after epoch 1 of 1"
+    assert again["batchnorm"].history == first["batchnorm"].history
+    trained, reused = first["batchnorm"].model.state_dict(), again["batchnorm"].model.state_dict()
+    assert all(torch.equal(trained[key], reused[key]) for key in trained) and trained.keys() == reused.keys()
+    assert "epoch  1/1" in lines[-1]  # dropout had no run yet: trained
+    assert run_directory(tmp_path, config.replace(model="batchnorm", num_epochs=2)) != folder

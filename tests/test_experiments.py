@@ -89,7 +89,7 @@ def test_a_sweep_resumes_an_interrupted_seed_and_never_overwrites_another_run(mn
     lines = []
     summary = experiments.run_seeds(config, 2, tmp_path / "runs", reuse=True, log=lines.append)
     assert summary["epochs"] == 2 and summary["seeds"] == [0, 1]
-    assert any("resumed from model.pt after epoch 1" in line for line in lines), lines
+    assert any("resumed the unfinished run in" in line and "after epoch 1 of 2" in line for line in lines), lines
     seed_0_lines = lines[lines.index("--- seed 0 ---") : lines.index("--- seed 1 ---")]
     assert [line[:9] for line in seed_0_lines if line.startswith("epoch")] == ["epoch  2/"]  # epoch 1 not retrained
     kept = json.loads((tmp_path / "runs" / "seed-1.previous-1" / "metrics.json").read_text())

@@ -36,11 +36,11 @@ def fake_summary(name: str, params: int, accuracies: list[float], epochs: int = 
 def test_frontier_entries_cover_every_ablation():
     assert {entry.name for entry in frontier.ABLATION} == set(ABLATIONS)
     for entry in frontier.FRONTIER + frontier.ABLATION:
-        build_model(entry.config.model)  # every entry names a real model
+        build_model(entry.config.model, **dict(entry.config.model_options))  # every entry names a real model
         assert entry.num_seeds >= 2
         assert entry.config.max_batches_per_epoch is None  # the recorded recipes are full runs
-    for entry in frontier.ABLATION:  # the final recipe, the model one component short
-        assert entry.config == recipe("final").replace(model=entry.name)
+    for entry in frontier.ABLATION:  # the series' last model, one component short, at its 15-epoch recipe
+        assert entry.config == frontier.SERIES_RECIPE.replace(model=entry.name)
         assert entry.description == MODEL_SPECS[entry.name].description
         assert frontier.component(entry.name) in entry.name and "-no-" not in frontier.component(entry.name)
     assert frontier.component("residual-no-batchnorm") == "batchnorm"
@@ -64,13 +64,13 @@ def test_smoke_runs_are_never_recorded_as_results(mnist_root, tmp_path):
 def test_results_load_in_entry_order_and_tables_compare_against_final(tmp_path):
     for name, params, accuracies in (
         ("tiny", 4_844, [99.40, 99.44]),
-        ("final", 11_280, [99.5, 99.6]),
+        ("residual", 11_280, [99.5, 99.6]),
         ("residual-no-attention", 10_786, [99.45, 99.45]),
     ):
         (tmp_path / f"{name}.json").write_text(json.dumps(fake_summary(name, params, accuracies)))
     (tmp_path / "not-an-entry.json").write_text("{}")
     results = frontier.load_results(tmp_path)
-    assert list(results) == ["final", "tiny", "residual-no-attention"]
+    assert list(results) == ["residual", "tiny", "residual-no-attention"]
     table = frontier.frontier_table(results)
     assert "99.42 +- 0.05" in table and "4,844" in table
     ablation = frontier.ablation_table(results)
@@ -78,19 +78,19 @@ def test_results_load_in_entry_order_and_tables_compare_against_final(tmp_path):
 
 
 def test_removals_are_compared_with_the_final_model_on_the_same_seeds():
-    final = fake_summary("final", 11_280, [99.6, 99.6, 99.0])  # seed 2 drags the 3-seed mean down
+    final = fake_summary("residual", 11_280, [99.6, 99.6, 99.0])  # seed 2 drags the 3-seed mean down
     removal = fake_summary("residual-no-skip", 11_280, [99.5, 99.4])  # seeds 0 and 1
     assert frontier.change_against(removal, final) == pytest.approx(-0.15)  # not 99.45 - 99.40 = +0.05
     assert frontier.change_against(removal, final, "val") == pytest.approx(-0.15)
     elsewhere = {**removal, "seeds": [7, 8]}  # no shared seed: the means are compared
     assert frontier.change_against(elsewhere, final) == pytest.approx(99.45 - 99.4)
-    tables = frontier.markdown_tables({"final": final, "residual-no-skip": removal})
+    tables = frontier.markdown_tables({"residual": final, "residual-no-skip": removal})
     assert "| skip | 2 | 99.45 +- 0.05 | -0.15 |" in tables
 
 
 def test_markdown_tables_quote_the_records():
     results = {
-        "final": fake_summary("final", 11_280, [99.5, 99.6]),
+        "residual": fake_summary("residual", 11_280, [99.5, 99.6]),
         "tiny": fake_summary("tiny", 4_718, [99.30, 99.20], epochs=20),
         "residual-no-batchnorm": fake_summary("residual-no-batchnorm", 11_200, [99.3, 99.4]),
         "micro": fake_summary("micro", 1_922, [98.33]),
@@ -104,7 +104,7 @@ def test_markdown_tables_quote_the_records():
 
 def test_frontier_and_ablation_plots():
     results = {
-        "final": fake_summary("final", 11_280, [99.5, 99.6]),
+        "residual": fake_summary("residual", 11_280, [99.5, 99.6]),
         "tiny": fake_summary("tiny", 4_844, [99.40, 99.44, 99.38]),
         "residual-no-dropout": fake_summary("residual-no-dropout", 11_280, [99.4, 99.45]),
         "residual-no-skip": fake_summary("residual-no-skip", 11_280, [99.5, 99.52]),
@@ -127,7 +127,7 @@ def test_frontier_and_ablation_plots():
 
 def test_conclusions_quote_the_records_and_judge_each_small_entry_on_its_own():
     results = {
-        "final": fake_summary("final", 11_280, [99.5, 99.6]),
+        "residual": fake_summary("residual", 11_280, [99.5, 99.6]),
         "tiny": fake_summary("tiny", 4_718, [99.30, 99.20], epochs=20),
         "tiny-clean": fake_summary("tiny-clean", 4_718, [99.42, 99.40], epochs=20),
         "small": fake_summary("small", 3_088, [99.10, 99.00]),
@@ -153,3 +153,20 @@ def test_entries_of_one_model_are_drawn_apart():
     ax = plot_frontier(results).axes[0]
     xs = {round(float(offsets[0][0])) for collection in ax.collections for offsets in [collection.get_offsets()]}
     assert {4_718, round(4_718 * 1.05)} <= xs
+
+
+def test_the_shipped_final_weights_are_the_final_recipe_and_score_as_recorded(mnist_root):
+    """benchmarks/results/final-seed-0.pt: what notebooks 07 and 08 load on a fresh clone, < 100 KB."""
+    from mnist_nb.data import TensorLoader, load_test_set
+    from mnist_nb.training import evaluate, load_result
+
+    path = frontier.RESULTS_DIR / "final-seed-0.pt"
+    assert path.stat().st_size < 100_000
+    result = load_result(path, "cpu")
+    assert result.config.same_recipe(recipe("final").replace(seed=0))
+    assert len(result.history) == result.config.num_epochs
+    record = json.loads((frontier.RESULTS_DIR / "final.json").read_text(encoding="utf-8"))
+    loader = TensorLoader(load_test_set(), 1000, shuffle=False, normalization=result.normalization)
+    test = evaluate(result.model, loader)
+    assert round(test["accuracy"], 2) == record["test_accuracy"][record["seeds"].index(0)]
+    assert result.final["val_accuracy"] == pytest.approx(record["val_accuracy"][record["seeds"].index(0)], abs=0.005)

@@ -150,14 +150,14 @@ def test_confusion_matrix_matches_a_manual_count():
     assert matrix.diagonal().sum() == (predictions == targets).sum()
 
 
-def test_gradient_norms_every_conv_positive_and_model_untouched():
+def test_gradient_rms_every_conv_positive_and_model_untouched():
     model = seeded_model("residual").eval()
     images, labels = random_batch(8)
     state = {key: value.clone() for key, value in model.state_dict().items()}
     torch.manual_seed(123)
     expected_next = torch.rand(3)
     torch.manual_seed(123)
-    norms = inspection.gradient_norms(model, images, labels)
+    norms = inspection.gradient_rms(model, images, labels)
     conv_names = [name for name, module in model.named_modules() if isinstance(module, nn.Conv2d)]
     assert list(norms) == conv_names and "stage2.body.first.conv" in norms
     assert all(isinstance(norm, float) and norm > 0 for norm in norms.values())
@@ -166,4 +166,4 @@ def test_gradient_norms_every_conv_positive_and_model_untouched():
     assert all(parameter.grad is None for parameter in model.parameters())
     assert not model.training
     assert torch.equal(torch.rand(3), expected_next)  # the caller's RNG stream is undisturbed
-    assert inspection.gradient_norms(model, images, labels) == norms  # seeded: reproducible
+    assert inspection.gradient_rms(model, images, labels) == norms  # seeded: reproducible

@@ -177,10 +177,13 @@ def test_bad_options_say_what_is_allowed():
         build_model("residual", skip=False)
     with pytest.raises(ValueError, match="no model option separable, stage_depths"):
         model_spec("tiny", stage_depths=(2, 1), separable=True)
-    with pytest.raises(ValueError, match=r"widths must be \(stem, width\) and head 'dense' or 'gap'"):
+    allowed = r"widths must be \(stem, width\), head 'dense' or 'gap' and spatial_attention_stages a subset of"
+    with pytest.raises(ValueError, match=allowed):
         build_model("tiny", widths=(8, 8, 12, 16))
-    with pytest.raises(ValueError, match=r"widths must be \(stem, width\) and head 'dense' or 'gap'"):
+    with pytest.raises(ValueError, match=allowed):
         build_model("residual", head="attention")
+    with pytest.raises(ValueError, match=allowed):
+        build_model("residual", spatial_attention_stages=(1,))
     with pytest.raises(ValueError, match="the reference model has no options"):
         build_model(REFERENCE_MODEL, dropout=0.0)
     with pytest.raises(ValueError, match="unknown model 'resnet50'"):
@@ -206,3 +209,17 @@ def test_reference_model_is_built_by_its_own_builder():
     # Its outputs are log-probabilities: each row's probabilities sum to one.
     log_probabilities = model.eval()(torch.randn(3, 1, 28, 28))
     torch.testing.assert_close(log_probabilities.exp().sum(1), torch.ones(3))
+
+
+def test_the_final_recipe_model_spends_the_budget_on_width_and_gates_channels_only_at_7x7():
+    from mnist_nb.blocks import SpatialAttention, SqueezeExcitation
+    from mnist_nb.config import recipe
+
+    final = recipe("final")
+    model = build_model(final.model, **dict(final.model_options))
+    assert 15_000 < count_parameters(model) < PARAMETER_BUDGET
+    assert isinstance(model.attention2.spatial, SpatialAttention) and not hasattr(model.attention3, "spatial")
+    assert isinstance(model.attention3.channel, SqueezeExcitation)
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    # The series' models keep both gates at both stages.
+    assert isinstance(build_model("attention").attention3.spatial, SpatialAttention)

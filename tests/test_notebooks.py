@@ -56,6 +56,9 @@ def test_committed_notebook_is_fully_executed_and_clean(name):
     assert "widgets" not in notebook.metadata
     assert path.stat().st_size < 5_000_000
     assert any("parameters" in cell.metadata.get("tags", []) for cell in cells)
+    # nbval's markers are cell tags, not comments in the learner's code.
+    assert not [cell for cell in cells if "NBVAL" in cell.source]
+    assert any("nbval-check-output" in cell.metadata.get("tags", []) for cell in cells)
     assert any(KEY_METRIC_TAG in cell.metadata.get("tags", []) for cell in cells) and key_metric(notebook)
     text = "".join(output.get("text", "") for output in outputs)
     assert "full run" in text and "smoke run" not in text, "committed outputs must come from a full run"

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from mnist_nb import plots  # noqa: E402
 from mnist_nb.config import PARAMETER_BUDGET, SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET  # noqa: E402
-from mnist_nb.inspection import gradient_norms  # noqa: E402
+from mnist_nb.inspection import gradient_rms  # noqa: E402
 
 from .conftest import random_batch, seeded_model  # noqa: E402
 
@@ -80,13 +80,18 @@ def test_plot_curves_one_axis_per_metric_one_line_per_run_skipping_missing_valid
 
     histories = {"baseline": [row(1, 0.5), row(2, 0.4)], "smoke": [row(1, None), row(2, None), row(3, None)]}
     fig = plots.plot_curves(histories)
-    assert len(fig.axes) == 4
+    assert len(fig.axes) == 2  # loss and accuracy, train and validation on shared axes
     for ax in fig.axes:
-        assert len(ax.lines) == 2
-        assert [text.get_text() for text in ax.get_legend().get_texts()] == ["baseline", "smoke"]
-    train_loss, val_loss = fig.axes[0], fig.axes[1]
-    assert list(train_loss.lines[1].get_xdata()) == [1, 2, 3]
-    assert len(val_loss.lines[1].get_xdata()) == 0
+        assert len(ax.lines) == 4
+        labels = [text.get_text() for text in ax.get_legend().get_texts()]
+        assert labels == ["baseline, train", "baseline, val", "smoke, train", "smoke, val"]
+        train, validation = ax.lines[0], ax.lines[1]
+        assert train.get_linestyle() == "--" and validation.get_linestyle() == "-"
+        assert train.get_color() == validation.get_color()  # one colour per run
+    loss = fig.axes[0]
+    assert list(loss.lines[2].get_xdata()) == [1, 2, 3] and len(loss.lines[3].get_xdata()) == 0
+    (rate,) = plots.plot_curves(histories, metrics=("learning_rate",)).axes
+    assert [text.get_text() for text in rate.get_legend().get_texts()] == ["baseline", "smoke"]
 
 
 # ----------------------------------------------------------------------------- inside the model
@@ -100,27 +105,31 @@ def test_plot_feature_maps():
         plots.plot_feature_maps(torch.randn(2, 16, 14, 14))
 
 
-def test_overlay_heatmaps_one_row_gray_digit_under_jet_heatmap():
+def test_overlay_heatmaps_on_one_fixed_scale_with_a_colour_bar():
     images = torch.randint(0, 256, (3, 28, 28), dtype=torch.uint8)
-    heatmaps = torch.rand(3, 1, 7, 7)
+    heatmaps = 0.98 + 0.02 * torch.rand(3, 1, 7, 7)  # a nearly saturated gate
     fig = plots.overlay_heatmaps(images, heatmaps, labels=[4, 5, 6], title="attention")
-    assert len(fig.axes) == 3 and image_count(fig) == 6
-    for ax in fig.axes:
+    digits = [ax for ax in fig.axes if len(ax.images) == 2]
+    assert len(digits) == 3 and len(fig.axes) == 4  # three digits and the colour bar
+    for ax in digits:
         digit, heat = ax.images
-        assert digit.get_cmap().name == "gray" and heat.get_cmap().name == "jet"
-        assert heat.get_array().shape == (28, 28)
-    assert titles(fig) == ["4", "5", "6"]
+        assert digit.get_cmap().name == "gray" and heat.get_cmap().name == "viridis"
+        assert heat.get_array().shape == (28, 28) and heat.get_clim() == (0.0, 1.0)  # never stretched
+    assert titles(fig)[:3] == ["4", "5", "6"]
 
 
 # ----------------------------------------------------------------------------- errors and gradient flow
 
 
-def test_plot_confusion_matrix_writes_every_count():
+def test_plot_confusion_matrix_writes_every_count_and_colours_only_the_mistakes():
     matrix = torch.arange(100).view(10, 10)
     fig = plots.plot_confusion_matrix(matrix, title="test")
-    (ax,) = fig.axes
-    assert len(ax.images) == 1
+    ax, colour_bar = fig.axes
+    assert len(ax.images) == 1 and "mistakes" in colour_bar.get_ylabel()
     assert sorted(int(text.get_text()) for text in ax.texts) == list(range(100))
+    coloured = ax.images[0].get_array()
+    assert coloured.mask.diagonal().all() and coloured.mask.sum() == 10  # the diagonal, masked
+    assert ax.images[0].get_clim()[1] == 98  # the scale ends at the largest mistake, not at 99
 
 
 def test_plot_misclassified_shows_only_the_wrong_ones():
@@ -134,6 +143,10 @@ def test_plot_misclassified_shows_only_the_wrong_ones():
     assert torch.equal(torch.as_tensor(fig.axes[1].images[0].get_array()), images[7])
     limited = plots.plot_misclassified(images, (targets + 1) % 10, targets, max_images=4)
     assert len(limited.axes) == 4
+    confidences = torch.linspace(0.1, 1.0, 10)  # image 7 is surer of its mistake than image 2
+    sorted_fig = plots.plot_misclassified(images, predictions, targets, confidences=confidences)
+    assert titles(sorted_fig) == ["true 7 / pred 1", "true 2 / pred 9"]
+    assert "most confident first" in sorted_fig._suptitle.get_text()
 
 
 def test_plot_misclassified_when_none_are_wrong():
@@ -143,10 +156,10 @@ def test_plot_misclassified_when_none_are_wrong():
     assert any("no misclassified" in text.get_text() for ax in fig.axes for text in ax.texts)
 
 
-def test_plot_gradient_norms_grouped_bars():
-    residual = gradient_norms(seeded_model("residual"), *random_batch(8))
-    plain = gradient_norms(seeded_model("residual-no-skip"), *random_batch(8))
-    fig = plots.plot_gradient_norms({"residual": residual, "no skip": plain})
+def test_plot_gradient_rms_grouped_bars():
+    residual = gradient_rms(seeded_model("residual"), *random_batch(8))
+    plain = gradient_rms(seeded_model("residual-no-skip"), *random_batch(8))
+    fig = plots.plot_gradient_rms({"residual": residual, "no skip": plain})
     (ax,) = fig.axes
     assert len(ax.patches) == 2 * len(residual)
     assert [label.get_text() for label in ax.get_xticklabels()] == list(residual)
@@ -154,7 +167,7 @@ def test_plot_gradient_norms_grouped_bars():
     heights = [patch.get_height() for patch in ax.patches]
     assert heights == list(residual.values()) + list(plain.values())
     with pytest.raises(ValueError, match="same number"):
-        plots.plot_gradient_norms({"residual": residual, "shorter": dict(list(plain.items())[:3])})
+        plots.plot_gradient_rms({"residual": residual, "shorter": dict(list(plain.items())[:3])})
 
 
 # ----------------------------------------------------------------------------- the frontier and the ablation

@@ -1,7 +1,8 @@
-"""Command line: `python -m mnist_nb {train,evaluate,seeds,models,frontier,notebooks,nbval} ...`.
+"""Command line: `python -m mnist_nb {train,evaluate,export,seeds,models,frontier,notebooks,nbval} ...`.
 
-python -m mnist_nb train --model residual --epochs 15 --seed 0 --out runs/final
+python -m mnist_nb train --seed 0 --out runs/final
 python -m mnist_nb evaluate runs/final/model.pt
+python -m mnist_nb export runs/final benchmarks/results/final-seed-0.pt
 python -m mnist_nb seeds --num-seeds 5 --out runs/seeds
 python -m mnist_nb models
 python -m mnist_nb frontier [NAMES...] [--ablation] [--list] [--markdown]
@@ -87,10 +88,15 @@ def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         "--recipe",
         choices=tuple(RECIPES),
         default="final",
-        help="starting point: final (the notebooks' model), fast (time to 99.4%%) or tiny (<= 5k parameters); "
+        help="starting point: final (the final model's recipe), fast (time to 99.4%%) or tiny (<= 5k parameters); "
         "the options below override it (default: %(default)s)",
     )
-    parser.add_argument("--model", choices=MODEL_NAMES, default=None, help="model (default: the recipe's)")
+    parser.add_argument(
+        "--model",
+        choices=MODEL_NAMES,
+        default=None,
+        help="model (default: the recipe's, with its options; another model is built as registered)",
+    )
     parser.add_argument("--epochs", type=_positive_int, default=None, help="epochs (default: the recipe's)")
     parser.add_argument("--batch-size", type=_positive_int, default=None, help="default: the recipe's")
     parser.add_argument(
@@ -139,6 +145,11 @@ def _config_from(arguments: argparse.Namespace, seed: int) -> TrainConfig:
     }
     if changes["max_batches_per_epoch"] is None:  # smoke mode is read here, at the edge, and passed on
         changes["max_batches_per_epoch"] = smoke_batches()
+    if arguments.epochs is not None and arguments.clean_epochs is None:
+        # The recipe's clean epochs are its last ones, never more than the run has.
+        changes["clean_epochs"] = min(base.clean_epochs, arguments.epochs)
+    if arguments.model not in (None, base.model):
+        changes["model_options"] = ()  # the recipe's options belong to the recipe's model
     return base.replace(
         seed=seed, device=arguments.device, **{key: value for key, value in changes.items() if value is not None}
     )
@@ -158,6 +169,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="re-evaluate a checkpoint on the official test set")
     evaluate.add_argument("checkpoint", type=Path, help="a model.pt written by train")
     evaluate.add_argument("--device", type=_device, default="auto", help="default: auto")
+    evaluate.add_argument(
+        "--figure", type=file_argument, default=None, help="also draw the misclassified test digits to this PNG"
+    )
+
+    export = commands.add_parser(
+        "export", help="write a finished run's weights, config and history without its optimizer state"
+    )
+    export.add_argument("checkpoint", type=Path, help="a model.pt written by train (or its run folder)")
+    export.add_argument("target", type=file_argument, help="the file to write, e.g. benchmarks/results/final-seed-0.pt")
 
     seeds = commands.add_parser("seeds", help="train several seeds and report mean +- std test accuracy")
     _add_recipe_arguments(seeds)
@@ -220,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
             commands.command_train(arguments, config, parser)
         elif arguments.command == "evaluate":
             commands.command_evaluate(arguments)
+        elif arguments.command == "export":
+            commands.command_export(arguments)
         elif arguments.command == "seeds":
             commands.command_seeds(arguments, config, parser)
         elif arguments.command == "models":

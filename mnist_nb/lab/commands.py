@@ -49,11 +49,33 @@ def command_evaluate(arguments: argparse.Namespace) -> None:
     device = select_device(arguments.device)
     checkpoint = load_checkpoint(arguments.checkpoint)
     model, normalization = model_from_checkpoint(checkpoint, device)
-    test_loader = TensorLoader(load_test_set().to(device), 1000, shuffle=False, normalization=normalization)
+    test_set = load_test_set()
+    test_loader = TensorLoader(test_set.to(device), 1000, shuffle=False, normalization=normalization)
     test = evaluate(model, test_loader)
     print(
         f"{checkpoint['model_name']}: {count_parameters(model):,} parameters, trained {checkpoint['epoch']} epochs\n"
         f"test accuracy {test['accuracy']:.2f}%  (loss {test['loss']:.4f}, 10,000 images, {device})"
+    )
+    if arguments.figure is not None:  # the test digits it gets wrong, the most confident mistakes first
+        from mnist_nb.plots import plot_misclassified
+        from mnist_nb.training import predict
+
+        predictions, targets, confidences = predict(model, test_loader, confidences=True)
+        figure = plot_misclassified(test_set.images, predictions, targets, 48, 12, confidences)
+        arguments.figure.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(arguments.figure, dpi=100, facecolor="white")
+        print(f"wrote {arguments.figure}")
+
+
+def command_export(arguments: argparse.Namespace) -> None:
+    from mnist_nb.checkpoint import export_weights
+
+    source = arguments.checkpoint / "model.pt" if arguments.checkpoint.is_dir() else arguments.checkpoint
+    weights = export_weights(source, arguments.target)
+    size = arguments.target.stat().st_size
+    print(
+        f"{arguments.target}: {weights['model_name']} after {weights['epoch']} epochs, seed "
+        f"{weights['config']['seed']}, {size / 1024:.0f} KiB (weights, config, normalization, history)"
     )
 
 
@@ -76,16 +98,22 @@ def command_seeds(arguments: argparse.Namespace, config: TrainConfig, parser: ar
 
 def command_models() -> None:
     from mnist_nb.anatomy import count_parameters, receptive_field
-    from mnist_nb.models import FINAL_MODEL, MODEL_NAMES, build_model, model_description
+    from mnist_nb.config import recipe
+    from mnist_nb.models import MODEL_NAMES, build_model, model_description
+
+    def row(name: str, model, description: str) -> str:
+        return (
+            f"{name:<24}  {count_parameters(model):>10,}  {receptive_field(model)[-1].receptive_field:>13}px  "
+            f"{description}"
+        )
 
     print(f"{'model':<24}  {'parameters':>10}  {'receptive field':>15}  description")
     for name in MODEL_NAMES:
-        model = build_model(name)
-        marker = "  <- final" if name == FINAL_MODEL else ""
-        print(
-            f"{name:<24}  {count_parameters(model):>10,}  {receptive_field(model)[-1].receptive_field:>13}px  "
-            f"{model_description(name)}{marker}"
-        )
+        print(row(name, build_model(name), model_description(name)))
+    final = recipe("final")
+    options = ", ".join(f"{key}={value}" for key, value in final.model_options)
+    model = build_model(final.model, **dict(final.model_options))
+    print(row("(final recipe)", model, f"{final.model} with {options}: what `--recipe final` trains"))
 
 
 def command_frontier(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> None:

@@ -1,27 +1,28 @@
-"""The validation probes behind the `tiny` recipe: variants of it, seed 0, validation only.
+"""The validation probes behind the `tiny` and `fast` recipes: variants of them, validation only.
 
-    python benchmarks/tiny_probes.py                  # every probe, one after another
-    python benchmarks/tiny_probes.py no-dropout-30    # just these
-    python benchmarks/tiny_probes.py --list
-    python benchmarks/tiny_probes.py clean-5 --seed 1 --save runs/probes       # keep the final model
-    python benchmarks/tiny_probes.py clean-5 --seed 1 --save runs/probes --check  # re-check it, no training
+    python benchmarks/probes.py                  # every probe, one after another
+    python benchmarks/probes.py no-dropout-30    # just these
+    python benchmarks/probes.py --list
+    python benchmarks/probes.py clean-5 --seed 1 --save runs/probes       # keep the final model
+    python benchmarks/probes.py clean-5 --seed 1 --save runs/probes --check  # re-check it, no training
 
-Each probe changes the `tiny` model's spec (`TrainConfig.model_options`: a variant, built by
-`fit` without touching the package's registry) and/or its recipe, trains seed 0 and prints its
-final-epoch validation accuracy and loss, as trained and with "precise" BatchNorm statistics
-(`training.recalibrate_batchnorm`: one pass over the clean training images, dropout off). The
-test set is never loaded here: these runs choose, the frontier (`python -m mnist_nb frontier
-tiny`) measures. On one CPU thread (OMP_NUM_THREADS=1) a probe takes
-10 to 15 minutes and gives the same figures on every run; the ones found so far are in
-benchmarks/RESULTS.md. MNIST_NB_SMOKE=1 runs a few batches per epoch, to check the script.
-The probes of features since removed (expand-*, funnel-*, separable-24, distill-*) went with
-those features; their figures stay in benchmarks/RESULTS.md.
+Each probe changes a named recipe (`tiny` unless it says otherwise) and/or its model's spec
+(`TrainConfig.model_options`: a variant, built by `fit` without touching the package's registry),
+trains one seed and prints its final-epoch validation accuracy and loss, as trained and with
+"precise" BatchNorm statistics (`training.recalibrate_batchnorm`: one pass over the clean training
+images, dropout off). The test set is never loaded here: these runs choose, the frontier (`python -m
+mnist_nb frontier tiny`) and the benchmark (`benchmarks/bench.py`) measure. On one CPU thread
+(OMP_NUM_THREADS=1) a probe takes 5 to 15 minutes and gives the same figures on every run; the ones
+found so far are in benchmarks/RESULTS.md. MNIST_NB_SMOKE=1 runs a few batches per epoch, to check
+the script. The probes of features since removed (expand-*, funnel-*, separable-24, distill-*) went
+with those features; their figures stay in benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+from typing import NamedTuple
 
 from mnist_nb.anatomy import count_parameters
 from mnist_nb.checkpoint import load_checkpoint, model_from_checkpoint
@@ -31,30 +32,47 @@ from mnist_nb.lab.cli import folder_argument
 from mnist_nb.models import build_model
 from mnist_nb.training import evaluate, fit, recalibrate_batchnorm
 
-# name: (changes to the tiny model's spec, changes to the tiny recipe, why)
-PROBES: dict[str, tuple[dict, dict, str]] = {
-    "tiny-20": ({}, {}, "the tiny recipe itself (width 10, stem 6, dropout 0.05, 20 epochs)"),
-    "tiny-30": ({}, {"num_epochs": 30}, "a longer schedule"),
-    "no-dropout-30": ({"dropout": 0.0}, {"num_epochs": 30}, "less regularization (training accuracy < validation)"),
-    "stem8-30": ({"widths": (8, 10)}, {"num_epochs": 30}, "a wider stem (4,920 parameters)"),
-    "stem8-no-dropout-30": ({"widths": (8, 10), "dropout": 0.0}, {"num_epochs": 30}, "both"),
-    "clean-3": ({}, {"clean_epochs": 3}, "augmentation off for the last 3 of 20 epochs"),
-    "clean-5": ({}, {"clean_epochs": 5}, "augmentation off for the last 5 of 20 epochs"),
-    "stem8-30-clean-3": (
+
+class Probe(NamedTuple):
+    spec_changes: dict  # ModelSpec fields of the recipe's model
+    recipe_changes: dict  # TrainConfig fields
+    why: str
+    base: str = "tiny"  # the named recipe it starts from
+
+
+PROBES: dict[str, Probe] = {
+    "tiny-20": Probe({}, {}, "the tiny recipe itself (width 10, stem 6, dropout 0.05, 20 epochs)"),
+    "tiny-30": Probe({}, {"num_epochs": 30}, "a longer schedule"),
+    "no-dropout-30": Probe({"dropout": 0.0}, {"num_epochs": 30}, "less regularization (training accuracy < val)"),
+    "stem8-30": Probe({"widths": (8, 10)}, {"num_epochs": 30}, "a wider stem (4,920 parameters)"),
+    "stem8-no-dropout-30": Probe({"widths": (8, 10), "dropout": 0.0}, {"num_epochs": 30}, "both"),
+    "clean-3": Probe({}, {"clean_epochs": 3}, "augmentation off for the last 3 of 20 epochs"),
+    "clean-5": Probe({}, {"clean_epochs": 5}, "augmentation off for the last 5 of 20 epochs"),
+    "stem8-30-clean-3": Probe(
         {"widths": (8, 10)},
         {"num_epochs": 30, "clean_epochs": 3},
         "the tiny-stem8 entry (stem 8, last 3 epochs clean) at 30 epochs (4,920 parameters)",
+    ),
+    # The fast recipe with a shorter budget; the last epoch clean and BatchNorm recalibrated cost one
+    # forward pass over the training images.
+    "fast-7": Probe(
+        {}, {"num_epochs": 7, "clean_epochs": 1, "recalibrate_batchnorm": True}, "fast in 7 epochs", base="fast"
+    ),
+    "fast-8": Probe(
+        {}, {"num_epochs": 8, "clean_epochs": 1, "recalibrate_batchnorm": True}, "fast in 8 epochs", base="fast"
     ),
 }
 
 
 def probe_config(name: str, *, seed: int = 0, num_epochs: int | None = None, max_batches_per_epoch=None):
-    """The probe's recipe: the tiny recipe with its changes, the tiny model as a variant (`model_options`)."""
-    spec_changes, recipe_changes, _ = PROBES[name]
-    config = recipe("tiny").replace(
-        model_options=spec_changes, seed=seed, max_batches_per_epoch=max_batches_per_epoch, **recipe_changes
+    """The probe's recipe: its base recipe with its changes, the model as a variant (`model_options`)."""
+    probe = PROBES[name]
+    config = recipe(probe.base).replace(
+        model_options=probe.spec_changes, seed=seed, max_batches_per_epoch=max_batches_per_epoch, **probe.recipe_changes
     )
-    return config if num_epochs is None else config.replace(num_epochs=num_epochs)
+    if num_epochs is None:
+        return config
+    return config.replace(num_epochs=num_epochs, clean_epochs=min(config.clean_epochs, num_epochs))
 
 
 def validation_with_precise_batchnorm(model, normalization: Normalization, config) -> dict:
@@ -124,8 +142,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--list", action="store_true", help="list the probes and exit")
     args = parser.parse_args(argv)
     if args.list:
-        for name, (_, _, why) in PROBES.items():
-            print(f"{name:<22} {why}")
+        for name, probe in PROBES.items():
+            print(f"{name:<22} {probe.why}")
         return
     unknown = [name for name in args.names if name not in PROBES]
     if unknown:
