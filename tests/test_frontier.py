@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 
 import pytest  # noqa: E402
 
-from mnist_nb.config import SMOKE_BATCHES_PER_EPOCH, recipe  # noqa: E402
+from mnist_nb.config import SMOKE_BATCHES_PER_EPOCH, recipe, resolve  # noqa: E402
 from mnist_nb.lab import frontier  # noqa: E402
 from mnist_nb.models import ABLATIONS, MODEL_SPECS, build_model  # noqa: E402
 from mnist_nb.plots import plot_ablation, plot_frontier  # noqa: E402
@@ -163,7 +163,7 @@ def test_the_shipped_final_weights_are_the_final_recipe_and_score_as_recorded(mn
     path = frontier.RESULTS_DIR / "final-seed-0.pt"
     assert path.stat().st_size < 100_000
     result = load_result(path, "cpu")
-    assert result.config.same_recipe(recipe("final").replace(seed=0))
+    assert result.config.same_recipe(resolve(recipe("final").replace(seed=0)))  # a run saves its resolved config
     assert len(result.history) == result.config.num_epochs
     record = json.loads((frontier.RESULTS_DIR / "final.json").read_text(encoding="utf-8"))
     loader = TensorLoader(load_test_set(), 1000, shuffle=False, normalization=result.normalization)
