@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 
 from mnist_nb.config import TrainConfig, resolve
-from mnist_nb.data import ImageSet
-from mnist_nb.training import TrainingResult, fit
+from mnist_nb.data import ImageSet, TensorLoader
+from mnist_nb.training import EVALUATION_BATCH_SIZE, TrainingResult, evaluate, fit, predict
+
+# Below this p-value a difference counts as larger than the noise of one validation set.
+SIGNIFICANCE_LEVEL = 0.05
 
 
 def run_directory(runs_dir: Path | str, config: TrainConfig) -> Path:
@@ -74,3 +78,64 @@ def comparison_table(results: dict[str, TrainingResult]) -> str:
             f"{gap:>6} {result.train_seconds:>8.1f}"
         )
     return "\n".join(lines)
+
+
+def mcnemar_p_value(only_first: int, only_second: int) -> float:
+    """Exact two-sided McNemar test: how often chance alone splits the disagreements this unevenly.
+
+    Two models scored on the same images agree on most of them; only the images exactly one of them
+    gets right say which is better. If neither were better, each such image would be equally likely
+    to fall on either side: a fair coin tossed n = only_first + only_second times. The p-value is the
+    probability of a split at least this uneven, both directions counted.
+    """
+    tosses = only_first + only_second
+    fewer = min(only_first, only_second)
+    one_tail = sum(math.comb(tosses, heads) for heads in range(fewer + 1)) / 2**tosses
+    return min(1.0, 2 * one_tail)
+
+
+def paired_comparison(first: TrainingResult, second: TrainingResult, validation_set: ImageSet) -> dict:
+    """Both models on the same validation images: the images only one gets right, and McNemar's p.
+
+    This measures whether the two trained models differ on these images, not whether another seed
+    would rank them the same way: that noise is the seed-paired ablation's (benchmarks/results).
+    """
+    correct = []
+    for result in (first, second):
+        loader = TensorLoader(validation_set, EVALUATION_BATCH_SIZE, shuffle=False, normalization=result.normalization)
+        predicted, true = predict(result.model, loader)  # [N] each, in validation order
+        correct.append(predicted == true)
+    only_first = int((correct[0] & ~correct[1]).sum())
+    only_second = int((correct[1] & ~correct[0]).sum())
+    return {
+        "images": len(validation_set),
+        "only_first": only_first,
+        "only_second": only_second,
+        "change": 100 * (only_second - only_first) / len(validation_set),  # points, second minus first
+        "p_value": mcnemar_p_value(only_first, only_second),
+    }
+
+
+def paired_verdict(first_name: str, second_name: str, comparison: dict) -> str:
+    """One sentence from `paired_comparison`'s numbers, so that it cannot outlive them."""
+    larger = comparison["p_value"] < SIGNIFICANCE_LEVEL
+    p_value = "p < 0.001" if comparison["p_value"] < 0.001 else f"p = {comparison['p_value']:.3f}"
+    return (
+        f"{second_name} against {first_name} on the same {comparison['images']:,} validation images: "
+        f"{comparison['only_second']} right only by {second_name}, {comparison['only_first']} only by {first_name} "
+        f"({comparison['change']:+.2f} points); McNemar {p_value}: "
+        + (
+            f"larger than chance disagreement (p < {SIGNIFICANCE_LEVEL})"
+            if larger
+            else f"within what chance disagreement gives (p >= {SIGNIFICANCE_LEVEL}): no difference shown"
+        )
+    )
+
+
+def clean_accuracy(result: TrainingResult, images: ImageSet) -> float:
+    """Accuracy (%) of a trained model on `images` scored as validation is: in order, unaugmented, eval mode
+    (dropout off). On training images this gives a train accuracy fair to compare with validation's."""
+    loader = TensorLoader(
+        images.to(result.device), EVALUATION_BATCH_SIZE, shuffle=False, normalization=result.normalization
+    )
+    return evaluate(result.model, loader)["accuracy"]

@@ -127,8 +127,9 @@ class TrainConfig:
         return self.learning_rate is not None and self.augment is not None
 
     def same_recipe(self, other: TrainConfig) -> bool:
-        """Equal in everything but the device: the device is where a run trains, not what it trains."""
-        return self.replace(device=other.device) == other
+        """Equal once both are resolved (a saved run's config is; a recipe may not be), in everything but
+        the device: the device is where a run trains, not what it trains."""
+        return resolve(self).replace(device=other.device) == resolve(other)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -179,6 +180,9 @@ RECIPES: dict[str, TrainConfig] = {
     "fast": TrainConfig(model="fast", num_epochs=7, clean_epochs=1, recalibrate_batchnorm=True),
     # Fewer parameters learn more slowly per epoch: a longer schedule.
     "tiny": TrainConfig(model="tiny", num_epochs=20),
+    # The defaults: notebook 06's model (width 16) at the full 15 epochs, the final recipe until
+    # 2026-12-02 and the base of the ablation; the yardstick for the final recipe's cost.
+    "series": TrainConfig(),
 }
 
 

@@ -185,10 +185,7 @@ def plot_confusion_matrix(matrix: torch.Tensor, title: str | None = None) -> Fig
         count = int(matrix[true, predicted])
         color = "dimgray" if true == predicted else "white" if count > threshold else "black"
         ax.text(predicted, true, str(count), ha="center", va="center", fontsize=7, color=color)
-    ax.set_xticks(range(num_classes))
-    ax.set_yticks(range(num_classes))
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
+    ax.set(xticks=range(num_classes), yticks=range(num_classes), xlabel="predicted", ylabel="true")
     ax.set_title(title or f"confusion matrix ({int(matrix.sum())} images)")
     fig.tight_layout()
     return fig
@@ -229,72 +226,74 @@ def plot_gradient_rms(norms: dict[str, dict[str, float]]) -> Figure:
     for offset, (run, run_norms) in enumerate(norms.items()):
         positions = [index + (offset - (len(norms) - 1) / 2) * width for index in range(len(layers))]
         ax.bar(positions, list(run_norms.values()), width, label=run)
-    ax.set_xticks(range(len(layers)))
-    ax.set_xticklabels(layers, rotation=60, ha="right", fontsize=7)
-    ax.set_yscale("log")
-    ax.set_ylabel("gradient RMS per weight (log scale)")
-    ax.set_title("gradient per weight, per conv layer")
+    ax.set_xticks(range(len(layers)), layers, rotation=60, ha="right", fontsize=7)
+    ax.set(yscale="log", ylabel="gradient RMS per weight (log scale)", title="gradient per weight, per conv layer")
     ax.legend()
     fig.tight_layout()
     return fig
 
 
-def plot_frontier(results: dict[str, dict]) -> Figure:
-    """Test accuracy against parameters (log scale): one dot per seed, mean +- std as a bar.
-
-    results: entry name -> summary (`mnist_nb.lab.frontier.load_results()`), each with params,
-    test_accuracy (per seed), test_accuracy_mean/std and epochs.
-    """
-    fig, ax = _subplots(figsize=(7.5, 4.2))
-    for index, (name, summary) in enumerate(results.items()):
-        color = f"C{index % 10}"
-        params = summary["params"]
-        # Entries of one model with different recipes share a parameter count: nudge each later
-        # one 5% to the right (on the log axis) so that their dots and bars stay apart.
-        shared = sum(1 for other in list(results.values())[:index] if other["params"] == params)
-        x = params * 1.05**shared
-        ax.scatter([x] * len(summary["test_accuracy"]), summary["test_accuracy"], s=12, alpha=0.5, color=color)
-        label = f"{name} ({params:,} params, {summary['epochs']} ep, {len(summary['seeds'])} seeds)"
-        mean, std = summary["test_accuracy_mean"], summary["test_accuracy_std"]
-        ax.errorbar(x, mean, yerr=std, fmt="o", capsize=4, color=color, label=label)
-    ax.set_xscale("log")
+def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = None) -> Figure:
+    """Test accuracy against parameters (log scale), one model per point, named beside it; `variants` (recipes that
+    would share a spot) stand by name in a second panel. Both: entry name -> `lab.frontier.load_results()` summary."""
+    variants = variants or {}
+    panels = {"ncols": 2, "sharey": True, "width_ratios": (6.5, 0.8 * len(variants))} if variants else {}
+    fig, axes = _subplots(figsize=(7.3 + 0.8 * len(variants), 4.6), squeeze=False, **panels)
+    colors = {name: f"C{index % 10}" for index, name in enumerate({**results, **variants})}
+    # (panel, x, name, entry): the main panel at the parameter count, the strip by position.
+    points = [(axes[0, 0], entry["params"], name, entry) for name, entry in results.items()]
+    points += [(axes[0, -1], index, name, entry) for index, (name, entry) in enumerate(variants.items())]
+    for ax, x, name, entry in points:
+        ax.scatter([x] * len(entry["test_accuracy"]), entry["test_accuracy"], s=12, alpha=0.5, color=colors[name])
+        ax.errorbar(x, entry["test_accuracy_mean"], entry["test_accuracy_std"], fmt="o", capsize=4, color=colors[name])
+    ax, ordered = axes[0, 0], sorted(results.items(), key=lambda item: item[1]["params"])
+    for index, (name, entry) in enumerate(ordered):
+        # Named on the left; on the right where the next smaller model is close (within 30%), and for the largest.
+        right = index == len(ordered) - 1 or (index > 0 and ordered[index - 1][1]["params"] * 1.3 > entry["params"])
+        label = f"{name}\n{entry['epochs']} ep, n={len(entry['seeds'])}"
+        place = {"xytext": (9 if right else -9, 0), "ha": "left" if right else "right", "va": "center", "fontsize": 7}
+        xy = entry["params"], entry["test_accuracy_mean"]
+        ax.annotate(label, xy, textcoords="offset points", color=colors[name], **place)
     # A fixed, readable frame: 1k to 20k parameters (wider when a point lies outside).
-    params = [summary["params"] for summary in results.values()]
-    ax.set_xlim(min([1_000, *params]) / 1.2, max([PARAMETER_BUDGET, *params]) * 1.2)
+    params = [entry["params"] for entry in results.values()]
+    ax.set(xscale="log", xlim=(min([1_000, *params]) / 1.2, max([PARAMETER_BUDGET, *params]) * 1.2))
     ticks = [1_000, 2_000, TINY_BUDGET, 10_000, PARAMETER_BUDGET]
     ax.set_xticks(ticks, [f"{tick // 1000}k" for tick in ticks])
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.axvspan(ax.get_xlim()[0], TINY_BUDGET, color="tab:green", alpha=0.06, label=f"<= {TINY_BUDGET:,} parameters")
-    for level, style in ((TARGET_ACCURACY, "--"), (SMALL_ACCURACY, ":")):
-        ax.axhline(level, color="gray", linestyle=style, linewidth=1)
+    ax.axvspan(ax.get_xlim()[0], TINY_BUDGET, color="tab:green", alpha=0.06)
+    band = {"transform": ax.get_xaxis_transform(), "ha": "right", "va": "top", "fontsize": 8, "color": "tab:green"}
+    ax.text(TINY_BUDGET, 0.98, f"<= {TINY_BUDGET:,} parameters ", **band)
+    for panel in axes.flat:  # the targets in both panels; the grid across the main panel's log scale too
+        panel.axhline(TARGET_ACCURACY, color="gray", linestyle="--", linewidth=1)
+        panel.axhline(SMALL_ACCURACY, color="gray", linestyle=":", linewidth=1)
+        panel.grid(alpha=0.3, which="both", axis="both" if panel is ax else "y")
+    for level in (TARGET_ACCURACY, SMALL_ACCURACY):
         ax.text(ax.get_xlim()[0], level, f" {level}%", va="bottom", fontsize=8, color="gray")
-    ax.set_xlabel("parameters (log scale)")
-    ax.set_ylabel("test accuracy %")
-    ax.set_title("accuracy per parameter: mean +- std over seeds, dots are single seeds")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set(xlabel="parameters (log scale)", ylabel="test accuracy %", title="mean +- std per model, dots are seeds")
+    if variants:
+        labels = [f"{name}\n{s['params']:,} p\n{s['epochs']} ep, n={len(s['seeds'])}" for name, s in variants.items()]
+        axes[0, 1].set_xticks(range(len(variants)), labels, fontsize=7)
+        axes[0, 1].set(xlim=(-0.6, len(variants) - 0.4), title="recipe variants, by name")
     fig.tight_layout()
     return fig
 
 
-def plot_ablation(changes: dict[str, dict[str, float]], spreads: dict[str, dict[str, float]]) -> Figure:
-    """Change in test and validation accuracy when each component is removed, against `residual`.
-
-    changes: component -> {"test": points, "val": points} (`lab.frontier.ablation_changes`);
-    spreads: component -> {"test": std, "val": std}, drawn as error bars.
-    """
-    names = list(changes)
-    fig, ax = _subplots(figsize=(max(5.0, 1.1 * len(names) + 2), 3.8))
-    width = 0.38
-    for offset, split, label in ((-0.5, "test", "test"), (0.5, "val", "validation")):
-        positions = [index + offset * width for index in range(len(names))]
-        values, errors = [changes[name][split] for name in names], [spreads[name][split] for name in names]
-        ax.bar(positions, values, width, yerr=errors, capsize=3, label=label)
+def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, base: str, base_seeds: int) -> Figure:
+    """Each removal minus `base` on the same seed: dots per seed (test filled, validation hollow), lines their mean,
+    the noise band +-`band` in grey. differences: `lab.frontier.paired_differences`; band: `lab.frontier.noise_band`."""
+    fig, ax = _subplots(figsize=(max(5.0, 1.1 * len(differences) + 2), 4.2))
+    ax.axhspan(-band, band, color="gray", alpha=0.2, linewidth=0, label=f"noise band +-{band:.2f}")
     ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_xticks(range(len(names)), names, rotation=20)
-    ax.set_ylabel("change vs residual, same seeds (points)")
-    ax.set_title("ablation: the series' last model with one component removed")
+    for offset, split, color, fill in ((-0.15, "test", "C0", "C0"), (0.15, "val", "C1", "none")):
+        for index, values in enumerate(item[split] for item in differences.values()):
+            # Seeds side by side, so that two equal differences stay two dots.
+            xs = [index + offset + 0.05 * (seed - (len(values) - 1) / 2) for seed in range(len(values))]
+            ax.scatter(xs, values, s=24, color=fill, edgecolors=color, label=None if index else f"{split}, per seed")
+            ax.hlines(sum(values) / max(1, len(values)), index + offset - 0.1, index + offset + 0.1, color=color, lw=2)
+    ax.set_xticks(range(len(differences)), [f"{name}\nn={len(item['test'])}" for name, item in differences.items()])
+    title = f"one component removed from {base}: seeds (dots), mean (lines)\nband: 2 sd of a two-run test difference"
+    ax.set(title=f"{title}, from {base}'s {base_seeds} seeds", ylabel=f"removal minus {base}, same seed (points)")
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     fig.tight_layout()
     return fig

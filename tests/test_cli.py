@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mnist_nb.anatomy import count_parameters
-from mnist_nb.config import PARAMETER_BUDGET, RECIPES, SMOKE_BATCHES_PER_EPOCH, TINY_BUDGET, recipe
+from mnist_nb.config import PARAMETER_BUDGET, RECIPES, SMOKE_BATCHES_PER_EPOCH, TINY_BUDGET, TrainConfig, recipe
 from mnist_nb.lab.cli import _config_from as config_from
 from mnist_nb.lab.cli import build_parser, main
 from mnist_nb.models import build_model
@@ -35,7 +35,8 @@ def test_bad_arguments_get_argparse_errors_not_tracebacks(arguments, message, ca
 
 
 def test_recipes_are_valid_and_named_as_the_cli_offers_them():
-    assert set(RECIPES) == {"final", "fast", "tiny"}
+    assert set(RECIPES) == {"final", "fast", "tiny", "series"}
+    assert recipe("series") == TrainConfig()  # the defaults are the series' settings
     final = recipe("final")
     assert final.model == "residual" and final.clean_epochs > 0 and final.recalibrate_batchnorm
     assert count_parameters(build_model(final.model, **dict(final.model_options))) < PARAMETER_BUDGET

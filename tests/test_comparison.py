@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from mnist_nb.comparison import comparison_table, run_directory, train_models
+from mnist_nb.comparison import (
+    clean_accuracy,
+    comparison_table,
+    mcnemar_p_value,
+    paired_comparison,
+    paired_verdict,
+    run_directory,
+    train_models,
+)
+from mnist_nb.data import TensorLoader
+from mnist_nb.training import predict
 
 from .conftest import QUICK, synthetic_digits
 
@@ -48,3 +60,48 @@ def test_a_run_kept_in_runs_dir_is_reused_by_the_next_comparison_and_another_rec
     assert all(torch.equal(trained[key], reused[key]) for key in trained) and trained.keys() == reused.keys()
     assert "epoch  1/1" in lines[-1]  # dropout had no run yet: trained
     assert run_directory(tmp_path, config.replace(model="batchnorm", num_epochs=2)) != folder
+
+
+def test_mcnemar_p_value_is_the_exact_two_sided_binomial_tail():
+    # 2 against 8 disagreements: P(X <= 2) for X ~ Binomial(10, 1/2) is 56/1024, doubled.
+    assert math.isclose(mcnemar_p_value(2, 8), 2 * 56 / 1024)
+    assert mcnemar_p_value(8, 2) == mcnemar_p_value(2, 8)  # symmetric
+    assert mcnemar_p_value(5, 5) == 1.0 and mcnemar_p_value(0, 0) == 1.0  # an even split is no evidence
+    assert mcnemar_p_value(0, 12) < 0.001 < mcnemar_p_value(3, 12) < 0.05 < mcnemar_p_value(5, 12)
+
+
+def test_paired_comparison_counts_the_images_only_one_model_gets_right():
+    config = QUICK.replace(num_epochs=1, max_batches_per_epoch=3)
+    validation = synthetic_digits(300, seed=1)
+    results = train_models(["baseline", "batchnorm"], config, synthetic_digits(640), validation, log=None)
+    comparison = paired_comparison(results["baseline"], results["batchnorm"], validation)
+    correct = {}
+    for name, result in results.items():  # the counts, recomputed image by image
+        loader = TensorLoader(validation, 100, shuffle=False, normalization=result.normalization)
+        predicted, true = predict(result.model, loader)
+        correct[name] = (predicted == true).tolist()
+    pairs = list(zip(correct["baseline"], correct["batchnorm"], strict=True))
+    assert comparison["only_first"] == sum(first and not second for first, second in pairs)
+    assert comparison["only_second"] == sum(second and not first for first, second in pairs)
+    assert comparison["images"] == 300
+    assert math.isclose(comparison["change"], 100 * (comparison["only_second"] - comparison["only_first"]) / 300)
+    assert comparison["p_value"] == mcnemar_p_value(comparison["only_first"], comparison["only_second"])
+
+
+def test_paired_verdict_follows_the_p_value():
+    shown = paired_verdict(
+        "a", "b", {"images": 5000, "only_first": 2, "only_second": 30, "change": 0.56, "p_value": 1e-6}
+    )
+    within = paired_verdict(
+        "a", "b", {"images": 5000, "only_first": 20, "only_second": 25, "change": 0.1, "p_value": 0.55}
+    )
+    assert "30 right only by b, 2 only by a (+0.56 points); McNemar p < 0.001: larger than chance" in shown
+    assert "McNemar p = 0.550: within what chance disagreement gives" in within and "no difference shown" in within
+
+
+def test_clean_accuracy_scores_images_as_validation_does():
+    config = QUICK.replace(model="dropout", num_epochs=1, max_batches_per_epoch=3)
+    train_set, validation = synthetic_digits(640), synthetic_digits(300, seed=1)
+    result = train_models(["dropout"], config, train_set, validation, log=None)["dropout"]
+    # On the validation images it must give exactly the validation accuracy fit recorded (eval mode, clean).
+    assert clean_accuracy(result, validation) == result.final["val_accuracy"]

@@ -14,6 +14,7 @@ from mnist_nb.config import (
     TINY_BUDGET,
     TrainConfig,
     epoch_seed,
+    recipe,
     require_resolved,
     resolve,
     smoke_batches,
@@ -141,6 +142,9 @@ def test_same_recipe_ignores_only_the_device():
     assert config.same_recipe(config.replace(device="cpu"))
     assert not config.same_recipe(config.replace(device="cpu", seed=1))
     assert not config.same_recipe(config.replace(model_options={"widths": (6, 10)}))
+    assert recipe("final").same_recipe(resolve(recipe("final")))  # a recipe against its saved run
+    assert resolve(recipe("final")).same_recipe(recipe("final"))
+    assert not recipe("final").same_recipe(resolve(recipe("final")).replace(learning_rate=0.05))
 
 
 def test_describe_lists_every_setting():

@@ -9,8 +9,9 @@ import matplotlib
 matplotlib.use("Agg")
 
 import pytest  # noqa: E402
+from matplotlib.collections import PathCollection  # noqa: E402
 
-from mnist_nb.config import SMOKE_BATCHES_PER_EPOCH, recipe, resolve  # noqa: E402
+from mnist_nb.config import SMOKE_BATCHES_PER_EPOCH, recipe  # noqa: E402
 from mnist_nb.lab import frontier  # noqa: E402
 from mnist_nb.models import ABLATIONS, MODEL_SPECS, build_model  # noqa: E402
 from mnist_nb.plots import plot_ablation, plot_frontier  # noqa: E402
@@ -74,7 +75,8 @@ def test_results_load_in_entry_order_and_tables_compare_against_final(tmp_path):
     table = frontier.frontier_table(results)
     assert "99.42 +- 0.05" in table and "4,844" in table
     ablation = frontier.ablation_table(results)
-    assert "attention" in ablation and "-0.10" in ablation and "tiny" not in ablation
+    assert "tiny" not in ablation and "-0.05, -0.15" in ablation and "-0.10" in ablation  # per seed, their mean
+    assert "0 of 2" in ablation and "noise band +-0.20" in ablation  # 2 sqrt(2) x 0.07, the sd of 99.5 and 99.6
 
 
 def test_removals_are_compared_with_the_final_model_on_the_same_seeds():
@@ -86,6 +88,15 @@ def test_removals_are_compared_with_the_final_model_on_the_same_seeds():
     assert frontier.change_against(elsewhere, final) == pytest.approx(99.45 - 99.4)
     tables = frontier.markdown_tables({"residual": final, "residual-no-skip": removal})
     assert "| skip | 2 | 99.45 +- 0.05 | -0.15 |" in tables
+    paired = frontier.paired_differences({"residual": final, "residual-no-skip": removal})
+    assert paired == {"skip": {"test": pytest.approx([-0.1, -0.2]), "val": pytest.approx([-0.1, -0.2])}}
+    assert frontier.paired_differences({"residual": final, "residual-no-skip": elsewhere})["skip"]["test"] == []
+
+
+def test_the_noise_band_is_two_sd_of_a_two_run_difference():
+    """Two runs that each vary by sd s differ by sd sqrt(2) s; the band is 2 of those, s measured over seeds."""
+    base = fake_summary("residual", 11_280, [99.56, 99.57, 99.49, 99.37, 99.53])
+    assert frontier.noise_band(base) == pytest.approx(2 * 2**0.5 * 0.0811, abs=1e-3)
 
 
 def test_markdown_tables_quote_the_records():
@@ -106,23 +117,20 @@ def test_frontier_and_ablation_plots():
     results = {
         "residual": fake_summary("residual", 11_280, [99.5, 99.6]),
         "tiny": fake_summary("tiny", 4_844, [99.40, 99.44, 99.38]),
+        "tiny-clean": fake_summary("tiny-clean", 4_844, [99.42, 99.40]),
         "residual-no-dropout": fake_summary("residual-no-dropout", 11_280, [99.4, 99.45]),
         "residual-no-skip": fake_summary("residual-no-skip", 11_280, [99.5, 99.52]),
     }
-    fig = plot_frontier(results)
-    ax = fig.axes[0]
-    assert ax.get_xscale() == "log"
-    points = [collection.get_offsets() for collection in ax.collections if hasattr(collection, "get_offsets")]
-    assert sum(len(offsets) for offsets in points) >= 9  # 7 single seeds + their means
-    assert any("tiny (4,844 params" in text.get_text() for text in ax.get_legend().get_texts())
-    changes, spreads = frontier.ablation_changes(results)
-    assert list(changes) == list(spreads) == ["dropout", "skip"]
-    assert changes["dropout"]["test"] == pytest.approx(-0.125) and changes["skip"]["val"] == pytest.approx(-0.04)
-    assert spreads["dropout"] == {"test": 0.05, "val": 0.04}
-    fig = plot_ablation(changes, spreads)
-    labels = [label.get_text() for label in fig.axes[0].get_xticklabels()]
-    assert labels == ["dropout", "skip"]
-    assert len(fig.axes[0].patches) == 4  # test and validation bars for each removal
+    main, strip = plot_frontier({"residual": results["residual"]}, {"tiny": results["tiny"]}).axes
+    assert main.get_xscale() == "log"
+    assert [text.get_text() for text in main.texts if "\n" in text.get_text()] == ["residual\n15 ep, n=2"]
+    assert [label.get_text() for label in strip.get_xticklabels()] == ["tiny\n4,844 p\n15 ep, n=3"]
+    differences = frontier.paired_differences(results)
+    assert list(differences) == ["dropout", "skip"]
+    assert differences["dropout"]["test"] == pytest.approx([-0.1, -0.15])
+    assert differences["skip"]["val"] == pytest.approx([0.0, -0.08])
+    fig = plot_ablation(differences, frontier.noise_band(results["residual"]), "residual", 2)
+    assert [label.get_text() for label in fig.axes[0].get_xticklabels()] == ["dropout\nn=2", "skip\nn=2"]
 
 
 def test_conclusions_quote_the_records_and_judge_each_small_entry_on_its_own():
@@ -145,14 +153,14 @@ def test_conclusions_quote_the_records_and_judge_each_small_entry_on_its_own():
     assert "reference" not in text and "Time." not in text  # not recorded: not claimed
 
 
-def test_entries_of_one_model_are_drawn_apart():
-    results = {
+def test_recipes_of_one_model_are_drawn_apart():
+    variants = {
         "tiny": fake_summary("tiny", 4_718, [99.30, 99.20]),
         "tiny-clean": fake_summary("tiny-clean", 4_718, [99.42, 99.40]),
     }
-    ax = plot_frontier(results).axes[0]
-    xs = {round(float(offsets[0][0])) for collection in ax.collections for offsets in [collection.get_offsets()]}
-    assert {4_718, round(4_718 * 1.05)} <= xs
+    strip = plot_frontier({"tiny-clean": variants["tiny-clean"]}, variants).axes[1]
+    dots = [collection for collection in strip.collections if isinstance(collection, PathCollection)]
+    assert {float(x) for collection in dots for x, _ in collection.get_offsets()} == {0, 1}
 
 
 def test_the_shipped_final_weights_are_the_final_recipe_and_score_as_recorded(mnist_root):
@@ -163,7 +171,7 @@ def test_the_shipped_final_weights_are_the_final_recipe_and_score_as_recorded(mn
     path = frontier.RESULTS_DIR / "final-seed-0.pt"
     assert path.stat().st_size < 100_000
     result = load_result(path, "cpu")
-    assert result.config.same_recipe(resolve(recipe("final").replace(seed=0)))  # a run saves its resolved config
+    assert result.config.same_recipe(recipe("final").replace(seed=0))
     assert len(result.history) == result.config.num_epochs
     record = json.loads((frontier.RESULTS_DIR / "final.json").read_text(encoding="utf-8"))
     loader = TensorLoader(load_test_set(), 1000, shuffle=False, normalization=result.normalization)

@@ -190,19 +190,18 @@ def test_plot_frontier_draws_the_targets_from_config():
     (ax,) = plots.plot_frontier(results).axes
     levels = {line.get_linestyle(): list(line.get_ydata()) for line in ax.lines if len(line.get_ydata()) == 2}
     assert levels == {"--": [TARGET_ACCURACY] * 2, ":": [SMALL_ACCURACY] * 2}
-    assert [text.get_text() for text in ax.texts] == [f" {TARGET_ACCURACY}%", f" {SMALL_ACCURACY}%"]
-    # The frame runs from 1k to the parameter budget; the shaded band ends at the tiny budget.
+    texts = [text.get_text() for text in ax.texts]
+    assert f" {TARGET_ACCURACY}%" in texts and f" {SMALL_ACCURACY}%" in texts
+    # The frame runs from 1k to the parameter budget; the shaded band ends at the tiny budget, named on the plot.
     low, high = ax.get_xlim()
     assert low == pytest.approx(1_000 / 1.2) and high == pytest.approx(PARAMETER_BUDGET * 1.2)
     (band,) = ax.patches
     # A Rectangle in recent matplotlib, a Polygon in older releases: compare the path's extent in data x.
     assert band.get_path().get_extents(band.get_patch_transform()).x1 == pytest.approx(TINY_BUDGET)
-    legend = [text.get_text() for text in ax.get_legend().get_texts()]
-    assert legend == [
-        f"<= {TINY_BUDGET:,} parameters",
-        "final (11,280 params, 15 ep, 2 seeds)",
-        "tiny (4,718 params, 20 ep, 3 seeds)",
-    ]
+    assert f"<= {TINY_BUDGET:,} parameters " in texts
+    # Each model is named beside its point, with its epochs and seeds: no legend to decode.
+    assert ax.get_legend() is None
+    assert "final\n15 ep, n=2" in texts and "tiny\n20 ep, n=3" in texts
     # One dot per seed at the entry's parameter count.
     scatters = [collection for collection in ax.collections if isinstance(collection, PathCollection)]
     dots = [tuple(point) for collection in scatters for point in collection.get_offsets()]
@@ -212,18 +211,58 @@ def test_plot_frontier_draws_the_targets_from_config():
     assert wide.get_xlim()[1] == pytest.approx(30_000 * 1.2)
 
 
-def test_plot_ablation_draws_the_changes_with_their_spreads():
-    changes = {"dropout": {"test": -0.1, "val": -0.2}, "skip": {"test": 0.05, "val": -0.3}}
-    spreads = {"dropout": {"test": 0.02, "val": 0.03}, "skip": {"test": 0.04, "val": 0.05}}
-    (ax,) = plots.plot_ablation(changes, spreads).axes
-    assert [label.get_text() for label in ax.get_xticklabels()] == ["dropout", "skip"]
-    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["test", "validation"]
-    bars = [container for container in ax.containers if hasattr(container, "patches")]
-    assert [[patch.get_height() for patch in container.patches] for container in bars] == [[-0.1, 0.05], [-0.2, -0.3]]
-    for container, split in zip(bars, ("test", "val"), strict=True):
-        (segments,) = [lines.get_segments() for lines in container.errorbar.lines[2]]
-        half_heights = [(segment[1][1] - segment[0][1]) / 2 for segment in segments]
-        assert half_heights == pytest.approx([spreads[name][split] for name in changes])
+def test_plot_frontier_names_close_models_on_opposite_sides():
+    sizes = {"micro": 2_000, "reference": 10_550, "residual": 11_280, "final": 16_887}
+    (ax,) = plots.plot_frontier({name: frontier_entry(params, [99.4]) for name, params in sizes.items()}).axes
+    names = [text for text in ax.texts if "\n" in text.get_text()]
+    sides = {text.get_text().split("\n")[0]: text.get_horizontalalignment() for text in names}
+    # Left of the point (the text right-aligned to it), except next to a close smaller model, and for the largest.
+    assert sides == {"micro": "right", "reference": "right", "residual": "left", "final": "left"}
+
+
+def test_plot_frontier_puts_the_recipe_variants_side_by_side():
+    results = {
+        "final": frontier_entry(16_887, [99.6, 99.5]),
+        "tiny-stem8-30": frontier_entry(4_920, [99.45, 99.35], 30),
+    }
+    variants = {"tiny": frontier_entry(4_718, [99.3, 99.2], 20), "tiny-stem8-30": results["tiny-stem8-30"]}
+    main, strip = plots.plot_frontier(results, variants).axes
+    assert main.get_shared_y_axes().joined(main, strip)  # one accuracy scale for both panels
+    labels = [label.get_text() for label in strip.get_xticklabels()]
+    assert labels == ["tiny\n4,718 p\n20 ep, n=2", "tiny-stem8-30\n4,920 p\n30 ep, n=2"]
+    scatters = [collection for collection in strip.collections if isinstance(collection, PathCollection)]
+    dots = sorted(tuple(point) for collection in scatters for point in collection.get_offsets())
+    assert dots == [(0, 99.2), (0, 99.3), (1, 99.35), (1, 99.45)]  # apart, by position
+    levels = {tuple(line.get_ydata()) for line in strip.lines if len(line.get_ydata()) == 2}
+    assert levels == {(TARGET_ACCURACY,) * 2, (SMALL_ACCURACY,) * 2}
+    # An entry keeps its colour in both panels.
+    main_colors = {tuple(c.get_facecolor()[0]) for c in main.collections if isinstance(c, PathCollection)}
+    tiny, chosen = (tuple(collection.get_facecolor()[0]) for collection in scatters)
+    assert chosen in main_colors and tiny not in main_colors
+
+
+def test_plot_ablation_draws_each_seed_its_mean_and_the_noise_band():
+    differences = {"dropout": {"test": [-0.1, 0.05], "val": [-0.2, -0.3]}, "skip": {"test": [0.3], "val": [0.1]}}
+    (ax,) = plots.plot_ablation(differences, 0.23, "residual", 5).axes
+    assert [label.get_text() for label in ax.get_xticklabels()] == ["dropout\nn=2", "skip\nn=1"]
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == [
+        "noise band +-0.23",
+        "test, per seed",
+        "val, per seed",
+    ]
+    assert "from residual's 5 seeds" in ax.get_title()
+    (band,) = ax.patches
+    extent = band.get_path().get_extents(band.get_patch_transform())
+    assert (extent.y0, extent.y1) == pytest.approx((-0.23, 0.23))
+    # A dot per seed, test and validation apart, the seeds of one removal side by side.
+    scatters = [collection for collection in ax.collections if isinstance(collection, PathCollection)]
+    dots = [tuple(point) for collection in scatters for point in collection.get_offsets()]
+    assert sorted(y for _, y in dots) == sorted([-0.1, 0.05, -0.2, -0.3, 0.3, 0.1])
+    assert len({x for x, _ in dots}) == 6
+    # The mean of each removal and split as a short line.
+    short_lines = [collection for collection in ax.collections if not isinstance(collection, PathCollection)]
+    means = [segment[0][1] for collection in short_lines for segment in collection.get_segments()]
+    assert sorted(means) == pytest.approx(sorted([-0.025, -0.25, 0.3, 0.1]))
 
 
 def test_figures_are_not_registered_with_pyplot():
@@ -238,8 +277,8 @@ def test_figures_are_not_registered_with_pyplot():
         plots.overlay_heatmaps(images, torch.rand(4, 7, 7)),
         plots.plot_confusion_matrix(torch.eye(10, dtype=torch.int64)),
         plots.plot_misclassified(images, (labels + 1) % 10, labels),
-        plots.plot_frontier({"final": frontier_entry(11_280, [99.5])}),
-        plots.plot_ablation({"skip": {"test": 0.1, "val": 0.0}}, {"skip": {"test": 0.0, "val": 0.0}}),
+        plots.plot_frontier({"final": frontier_entry(11_280, [99.5])}, {"tiny": frontier_entry(4_718, [99.3])}),
+        plots.plot_ablation({"skip": {"test": [0.1], "val": [0.0]}}, 0.2, "residual", 5),
     ]
     assert all(isinstance(fig, Figure) for fig in figures)
     assert plt.get_fignums() == []

@@ -1,4 +1,4 @@
-"""The repository's promises about itself: CI runs the README's command, conda matches pip."""
+"""The repository's promises about itself: CI runs the README's command, its links resolve, conda matches pip."""
 
 from __future__ import annotations
 
@@ -16,6 +16,21 @@ TEST_COMMAND = 'python3 -m venv .venv && .venv/bin/python -m pip install -q -e "
 def test_ci_runs_exactly_the_readme_test_command():
     assert TEST_COMMAND in (ROOT / "README.md").read_text()
     assert TEST_COMMAND in (ROOT / ".ci" / "run").read_text()
+
+
+def test_every_relative_link_in_the_readme_and_docs_points_to_a_file():
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    assert len(pages) > 1, "docs/ holds the pages the README links to"
+    broken = []
+    for page in pages:
+        text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.DOTALL)  # code is not a link
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            path = target.split("#", 1)[0]
+            if re.match(r"[a-z]+:", target) or not path:  # http(s) and other schemes; anchors within the page
+                continue
+            if not (page.parent / path).exists():
+                broken.append(f"{page.relative_to(ROOT)}: {target}")
+    assert not broken, f"links to files that do not exist: {broken}"
 
 
 def _names(requirements: list[str]) -> set[str]:

@@ -88,7 +88,8 @@ def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         "--recipe",
         choices=tuple(RECIPES),
         default="final",
-        help="starting point: final (the final model's recipe), fast (time to 99.4%%) or tiny (<= 5k parameters); "
+        help="starting point: final (the final model's recipe), fast (time to 99.4%%), tiny (<= 5k parameters) "
+        "or series (notebook 06's model at 15 epochs); "
         "the options below override it (default: %(default)s)",
     )
     parser.add_argument(

@@ -15,6 +15,8 @@ interrupted halfway resumes where it stopped.
 from __future__ import annotations
 
 import json
+import math
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +40,7 @@ class Entry:
 
 # The series' last model at 15 epochs: the final recipe until 2026-12-02, and still the recipe of the
 # ablation (each removal is this model minus one component) and of the reference with our recipe.
-SERIES_RECIPE = TrainConfig()
+SERIES_RECIPE = recipe("series")
 # The entry the ablation is measured against.
 ABLATION_BASE = "residual"
 
@@ -157,36 +159,45 @@ def component(name: str) -> str:
     return name.removeprefix(f"{FINAL_MODEL}-no-")
 
 
-def ablation_changes(results: dict[str, dict], final: str = ABLATION_BASE) -> tuple[dict, dict]:
-    """(changes, spreads) of the recorded ablation entries, by component, for `plots.plot_ablation`."""
-    base = results[final]
-    names = [name for name in results if name in ABLATIONS]
-    changes = {
-        component(name): {split: change_against(results[name], base, split) for split in ("test", "val")}
-        for name in names
+def paired_differences(results: dict[str, dict], final: str = ABLATION_BASE) -> dict[str, dict[str, list[float]]]:
+    """component -> {"test": [...], "val": [...]}: each removal's accuracy minus the base's on the same seed
+    (points), one per seed both ran, in seed order, for `plots.plot_ablation`."""
+
+    def differences(summary: dict, split: str) -> list[float]:
+        base = dict(zip(results[final]["seeds"], results[final][f"{split}_accuracy"], strict=True))
+        pairs = zip(summary["seeds"], summary[f"{split}_accuracy"], strict=True)
+        return [value - base[seed] for seed, value in pairs if seed in base]
+
+    return {
+        component(name): {split: differences(results[name], split) for split in ("test", "val")}
+        for name in results
+        if name in ABLATIONS
     }
-    spreads = {
-        component(name): {split: results[name][f"{split}_accuracy_std"] for split in ("test", "val")} for name in names
-    }
-    return changes, spreads
+
+
+def noise_band(summary: dict) -> float:
+    """Half-width (points) of the band a test-accuracy difference of two runs of one recipe stays in about 95% of
+    the time: 2 sd, as two runs that each vary by sd s (over the summary's seeds) differ by sd sqrt(2) * s."""
+    return 2 * math.sqrt(2) * statistics.stdev(summary["test_accuracy"])
 
 
 def ablation_table(results: dict[str, dict], final: str = ABLATION_BASE) -> str:
-    """Each removal's change in test and validation accuracy against the ablation's base, same seeds."""
-    base = results[final]
-    lines = [f"{'removed':<14} {'test %':>14} {'change':>7} {'val %':>14} {'change':>7}"]
-    for name, summary in results.items():
-        if name not in ABLATIONS:
-            continue
+    """Each removal minus the ablation's base on the same seed (points): per seed, their mean, and how many
+    test differences are outside the noise band."""
+    band, differences = noise_band(results[final]), paired_differences(results, final)
+    width = max([14, *(7 * len(values["test"]) for values in differences.values())])  # "+0.03, " per seed
+    lines = [
+        f"{'removed':<14} {'test, per seed':<{width}} {'mean':>6} {'outside':>8}   {'val, per seed':<{width}} mean"
+    ]
+    for name, values in differences.items():
+        test, val = (", ".join(f"{value:+.2f}" for value in values[split]) for split in ("test", "val"))
+        outside = f"{sum(abs(value) > band for value in values['test'])} of {len(values['test'])}"
+        mean = {split: sum(values[split]) / max(1, len(values[split])) for split in ("test", "val")}
         lines.append(
-            f"{component(name):<14} "
-            f"{_mean_and_spread(summary, 'test'):>14} "
-            f"{change_against(summary, base, 'test'):>+7.2f} "
-            f"{_mean_and_spread(summary, 'val'):>14} "
-            f"{change_against(summary, base, 'val'):>+7.2f}"
+            f"{name:<14} {test:<{width}} {mean['test']:>+6.2f} {outside:>8}   {val:<{width}} {mean['val']:+.2f}"
         )
-    lines.append(f"(change: against {final} on the same seeds, in points)")
-    return "\n".join(lines)
+    note = f"noise band +-{band:.2f}: 2 sd of a two-run difference, from {final}'s {len(results[final]['seeds'])} seeds"
+    return "\n".join([*lines, f"(removal minus {final} on the same seed, in points; {note})"])
 
 
 def markdown_tables(results: dict[str, dict], final: str = ABLATION_BASE) -> str:
