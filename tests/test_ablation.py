@@ -28,10 +28,10 @@ def test_the_band_is_two_sd_of_a_two_run_difference_of_the_base():
 
 def test_the_verdict_reads_the_paired_gains_against_the_band():
     # Seeds 0 and 1 of the base score 99.50 and 99.55: removals far below, far above, near, and split.
-    assert "+0.30, +0.35 points" in verdict([99.20, 99.20]) and "it buys accuracy" in verdict([99.20, 99.20])
+    assert "scored +0.30 and +0.35 points" in verdict([99.20, 99.20]) and "it buys accuracy" in verdict([99.20, 99.20])
     assert "it costs accuracy" in verdict([99.80, 99.85])
-    assert "within the noise on every seed: no effect shown" in verdict([99.48, 99.57])
-    assert "not settled" in verdict([99.20, 99.55])
+    assert "Within the noise on every seed: no effect shown" in verdict([99.48, 99.57])
+    assert "Beyond the noise on 1 of 2 seeds: not settled" in verdict([99.20, 99.55])
     assert "(seeds 0, 1)" in verdict([99.20, 99.20]) and "a first reading" in verdict([99.20, 99.20])
     assert "a first reading" not in verdict([99.20] * 5)  # five paired seeds: no caveat
 

@@ -23,18 +23,22 @@ def full_budget_verdict(removed: str, results: dict[str, dict] | None = None) ->
     band = noise_band(results[ABLATION_BASE])
     seeds = [seed for seed in results[name]["seeds"] if seed in results[ABLATION_BASE]["seeds"]]
     base_seeds = len(results[ABLATION_BASE]["seeds"])
+    beyond = sum(abs(gain) > band for gain in gains)
     if all(gain > band for gain in gains):
-        verdict = "larger than the noise on every seed: it buys accuracy"
+        verdict = "Beyond the noise on every seed: it buys accuracy."
     elif all(gain < -band for gain in gains):
-        verdict = "below minus the noise on every seed: it costs accuracy"
-    elif all(abs(gain) <= band for gain in gains):
-        verdict = "within the noise on every seed: no effect shown"
+        verdict = "Beyond the noise on every seed, the wrong way: it costs accuracy."
+    elif beyond == 0:
+        verdict = "Within the noise on every seed: no effect shown."
     else:
-        verdict = "outside the noise on some seeds only: not settled"
+        verdict = f"Beyond the noise on {beyond} of {len(gains)} seeds: not settled."
+    amounts = (
+        ", ".join(f"{gain:+.2f}" for gain in gains[:-1]) + (" and " if len(gains) > 1 else "") + f"{gains[-1]:+.2f}"
+    )
     return (
-        f"at {results[ABLATION_BASE]['epochs']} epochs, {ABLATION_BASE} with {removed} minus without it, "
-        f"same seed: " + ", ".join(f"{gain:+.2f}" for gain in gains) + " points of test accuracy "
-        f"(seed{'s' if len(seeds) != 1 else ''} {', '.join(map(str, seeds))}); two runs of one recipe differ by "
-        f"less than +-{band:.2f} 19 times in 20 (2 sd, from {ABLATION_BASE}'s {base_seeds} seeds): {verdict}"
-        + (f" ({len(seeds)} seeds per removal: a first reading, not a settled one)" if len(seeds) < 5 else "")
+        f"At {results[ABLATION_BASE]['epochs']} epochs, {ABLATION_BASE} with {removed} scored {amounts} points of "
+        f"test accuracy against the same model without it (seed{'s' if len(seeds) != 1 else ''} "
+        f"{', '.join(map(str, seeds))}). Two runs of one recipe differ by less than ±{band:.2f} points 19 times in "
+        f"20 (2 sd, from {ABLATION_BASE}'s {base_seeds} seeds). {verdict}"
+        + (f" Only {len(seeds)} seeds per removal: a first reading." if len(seeds) < 5 else "")
     )
