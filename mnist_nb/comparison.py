@@ -94,6 +94,39 @@ def mcnemar_p_value(only_first: int, only_second: int) -> float:
     return min(1.0, 2 * one_tail)
 
 
+def paired_t_p_value(differences: list[float]) -> float:
+    """Two-sided paired t-test: how often seed noise alone gives a mean difference this far from 0.
+
+    `differences` are one model's accuracy minus another's, one per seed, each pair trained on the
+    same seed. With n pairs, t = mean / (sd / sqrt(n)) follows Student's t with n - 1 degrees of freedom
+    when neither model is better; the p-value is the chance of a |t| at least this large. (Five seeds
+    are too few for a sign test, whose smallest p-value is 2 / 2**5 = 0.0625.)
+    """
+    count = len(differences)
+    if count < 2:
+        raise ValueError("a paired t-test needs at least two pairs")
+    mean = sum(differences) / count
+    spread = math.sqrt(sum((value - mean) ** 2 for value in differences) / (count - 1))
+    if spread == 0:
+        return 1.0 if mean == 0 else 0.0
+    freedom = count - 1
+    # P(|T| < t) for integer degrees of freedom, in closed form (Abramowitz and Stegun 26.7.3-4).
+    angle = math.atan(abs(mean) / (spread / math.sqrt(count)) / math.sqrt(freedom))
+    sine, cosine = math.sin(angle), math.cos(angle)
+    power, coefficient, total = freedom % 2, 1.0, 0.0
+    while power <= freedom - 2:  # the series runs over cos^power, power = freedom - 2, freedom - 4, ... >= 0
+        total += coefficient * cosine**power
+        coefficient *= (power + 1) / (power + 2)
+        power += 2
+    inside = (2 / math.pi) * (angle + sine * total) if freedom % 2 else sine * total
+    return min(1.0, max(0.0, 1.0 - inside))
+
+
+def format_p_value(p_value: float) -> str:
+    """'p = 0.042', or 'p < 0.001' where three decimals would print 0."""
+    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}"
+
+
 def paired_comparison(first: TrainingResult, second: TrainingResult, validation_set: ImageSet) -> dict:
     """Both models on the same validation images: the images only one gets right, and McNemar's p.
 
@@ -119,7 +152,7 @@ def paired_comparison(first: TrainingResult, second: TrainingResult, validation_
 def paired_verdict(first_name: str, second_name: str, comparison: dict) -> str:
     """One sentence from `paired_comparison`'s numbers, so that it cannot outlive them."""
     larger = comparison["p_value"] < SIGNIFICANCE_LEVEL
-    p_value = "p < 0.001" if comparison["p_value"] < 0.001 else f"p = {comparison['p_value']:.3f}"
+    p_value = format_p_value(comparison["p_value"])
     return (
         f"{second_name} against {first_name} on the same {comparison['images']:,} validation images: "
         f"{comparison['only_second']} right only by {second_name}, {comparison['only_first']} only by {first_name} "

@@ -280,7 +280,7 @@ def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = N
 
 def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, base: str, base_seeds: int) -> Figure:
     """Each removal minus `base` on the same seed: dots per seed (test filled, validation hollow), lines their mean,
-    the noise band +-`band` in grey. differences: `lab.frontier.paired_differences`; band: `lab.frontier.noise_band`."""
+    the noise band +-`band` in grey. differences: `lab.ablation.paired_differences`; band: `lab.ablation.noise_band`."""
     fig, ax = _subplots(figsize=(max(5.0, 1.1 * len(differences) + 2), 4.2))
     ax.axhspan(-band, band, color="gray", alpha=0.2, linewidth=0, label=f"noise band +-{band:.2f}")
     ax.axhline(0, color="black", linewidth=0.8)

@@ -63,6 +63,29 @@ def test_seed_sweep_records_and_resumes_without_retraining(mnist_root, tmp_path,
     assert experiments.finished_run(seed_0, config) is None
 
 
+def test_a_recorded_summary_is_extended_without_its_run_directories(mnist_root, tmp_path, monkeypatch):
+    config = smoke(recipe("tiny").replace(num_epochs=1, device="cpu"))
+    recorded = experiments.run_seeds(config, 2, tmp_path / "elsewhere", log=None)
+    trained = []
+    real_train_and_report = experiments.train_and_report
+
+    def counting(seed_config, out, **kwargs):
+        trained.append(seed_config.seed)
+        return real_train_and_report(seed_config, out, **kwargs)
+
+    monkeypatch.setattr(experiments, "train_and_report", counting)
+    lines = []
+    extended = experiments.run_seeds(config, 3, tmp_path / "here", reuse=True, recorded=recorded, log=lines.append)
+    assert trained == [2]  # the recorded seeds are read, only the new one trains
+    assert "--- seed 0: reusing the recorded summary ---" in lines
+    assert extended["seeds"] == [0, 1, 2] and extended["test_accuracy"][:2] == recorded["test_accuracy"]
+    assert extended["seed_commands"][:2] == recorded["seed_commands"]
+    # A record of another recipe is not this one's: its seeds are trained.
+    trained.clear()
+    experiments.run_seeds(config.replace(num_epochs=2), 1, tmp_path / "other", reuse=True, recorded=recorded, log=None)
+    assert trained == [0]
+
+
 def test_a_finished_variant_is_reused_as_that_variant(mnist_root, tmp_path):
     config = smoke(recipe("tiny").replace(num_epochs=1, device="cpu", model_options={"widths": (8, 10)}))
     experiments.run_seeds(config, 1, tmp_path / "runs", log=None)

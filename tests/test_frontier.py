@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 from matplotlib.collections import PathCollection  # noqa: E402
 
 from mnist_nb.config import SMOKE_BATCHES_PER_EPOCH, recipe  # noqa: E402
-from mnist_nb.lab import frontier  # noqa: E402
+from mnist_nb.lab import ablation, frontier  # noqa: E402
 from mnist_nb.models import ABLATIONS, MODEL_SPECS, build_model  # noqa: E402
 from mnist_nb.plots import plot_ablation, plot_frontier  # noqa: E402
 
@@ -74,9 +74,10 @@ def test_results_load_in_entry_order_and_tables_compare_against_final(tmp_path):
     assert list(results) == ["residual", "tiny", "residual-no-attention"]
     table = frontier.frontier_table(results)
     assert "99.42 +- 0.05" in table and "4,844" in table
-    ablation = frontier.ablation_table(results)
-    assert "tiny" not in ablation and "-0.05, -0.15" in ablation and "-0.10" in ablation  # per seed, their mean
-    assert "0 of 2" in ablation and "noise band +-0.20" in ablation  # 2 sqrt(2) x 0.07, the sd of 99.5 and 99.6
+    removals = ablation.ablation_table(results)
+    assert "tiny" not in removals and "-0.05, -0.15" in removals and "-0.10" in removals  # per seed, their mean
+    assert "0 of 2" in removals and "noise band +-0.20" in removals  # 2 sqrt(2) x 0.07, the sd of 99.5 and 99.6
+    assert " 0.295 " in removals  # paired t of -0.05, -0.15: t = 2 with 1 degree of freedom
 
 
 def test_removals_are_compared_with_the_final_model_on_the_same_seeds():
@@ -88,15 +89,15 @@ def test_removals_are_compared_with_the_final_model_on_the_same_seeds():
     assert frontier.change_against(elsewhere, final) == pytest.approx(99.45 - 99.4)
     tables = frontier.markdown_tables({"residual": final, "residual-no-skip": removal})
     assert "| skip | 2 | 99.45 +- 0.05 | -0.15 |" in tables
-    paired = frontier.paired_differences({"residual": final, "residual-no-skip": removal})
+    paired = ablation.paired_differences({"residual": final, "residual-no-skip": removal})
     assert paired == {"skip": {"test": pytest.approx([-0.1, -0.2]), "val": pytest.approx([-0.1, -0.2])}}
-    assert frontier.paired_differences({"residual": final, "residual-no-skip": elsewhere})["skip"]["test"] == []
+    assert ablation.paired_differences({"residual": final, "residual-no-skip": elsewhere})["skip"]["test"] == []
 
 
 def test_the_noise_band_is_two_sd_of_a_two_run_difference():
     """Two runs that each vary by sd s differ by sd sqrt(2) s; the band is 2 of those, s measured over seeds."""
     base = fake_summary("residual", 11_280, [99.56, 99.57, 99.49, 99.37, 99.53])
-    assert frontier.noise_band(base) == pytest.approx(2 * 2**0.5 * 0.0811, abs=1e-3)
+    assert ablation.noise_band(base) == pytest.approx(2 * 2**0.5 * 0.0811, abs=1e-3)
 
 
 def test_markdown_tables_quote_the_records():
@@ -125,11 +126,11 @@ def test_frontier_and_ablation_plots():
     assert main.get_xscale() == "log"
     assert [text.get_text() for text in main.texts if "\n" in text.get_text()] == ["residual\n15 ep, n=2"]
     assert [label.get_text() for label in strip.get_xticklabels()] == ["tiny\n4,844 p\n15 ep, n=3"]
-    differences = frontier.paired_differences(results)
+    differences = ablation.paired_differences(results)
     assert list(differences) == ["dropout", "skip"]
     assert differences["dropout"]["test"] == pytest.approx([-0.1, -0.15])
     assert differences["skip"]["val"] == pytest.approx([0.0, -0.08])
-    fig = plot_ablation(differences, frontier.noise_band(results["residual"]), "residual", 2)
+    fig = plot_ablation(differences, ablation.noise_band(results["residual"]), "residual", 2)
     assert [label.get_text() for label in fig.axes[0].get_xticklabels()] == ["dropout\nn=2", "skip\nn=2"]
 
 

@@ -18,6 +18,7 @@ from mnist_nb.lab.records import (
     machine_description,
     mean_and_std,
     run_record,
+    seed_rows,
     summarize,
 )
 
@@ -64,6 +65,18 @@ def test_summary_holds_every_seed_and_its_statistics(monkeypatch):
     assert not summary["smoke"] and summary["machine"] == {"device": "cpu", "cpu_threads": 1}
     assert summary["command"] == "bench.py --seeds 2"  # the command that wrote the summary...
     assert summary["seed_commands"] == ["python -m mnist_nb seeds", "python -m mnist_nb train"]  # ... and each seed's
+
+
+def test_seed_rows_give_back_the_rows_a_summary_was_made_from():
+    amd = {"device": "cpu", "cpu_threads": 1, "device_name": "AMD EPYC"}
+    rows = [metrics(0, 99.40, 99.20, 100.0), {**metrics(1, 99.50, 99.30, 110.0), "machine": amd}]
+    summary = summarize(rows)
+    assert summary["seed_machines"] == [rows[0]["machine"], amd]  # each seed says where it ran
+    assert seed_rows(summary) == rows
+    assert summarize(seed_rows(summary)) == summary
+    # A record from before seed_machines: each seed ran on the summary's one machine.
+    older = {key: value for key, value in summary.items() if key != "seed_machines"}
+    assert [row["machine"] for row in seed_rows(older)] == [rows[0]["machine"]] * 2
 
 
 def test_format_summary_has_a_row_per_seed_and_the_mean():

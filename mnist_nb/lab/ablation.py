@@ -1,18 +1,27 @@
-"""What each component of the series' last model buys at the full budget, in words, from the recorded
-seed-paired ablation (`python -m mnist_nb frontier --ablation`): the closing line of notebooks 02-06."""
+"""What each component of the series' last model buys at the full budget, read from the recorded
+seed-paired ablation (`python -m mnist_nb frontier --ablation`): each removal minus the base on the same
+seed, the noise such a difference has, notebook 09's table, and the sentences notebooks 02-06 close with.
+"""
 
 from __future__ import annotations
 
-from mnist_nb.lab.frontier import ABLATION_BASE, load_results, noise_band, paired_differences
-from mnist_nb.models import FINAL_MODEL
+import math
+import statistics
+
+from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value, paired_t_p_value
+from mnist_nb.lab.frontier import ABLATION_BASE, component, load_results
+from mnist_nb.models import ABLATIONS, FINAL_MODEL
+
+# Fewer paired seeds than this and the sentence says it is a first reading.
+ENOUGH_SEEDS = 5
 
 
 def full_budget_verdict(removed: str, results: dict[str, dict] | None = None) -> str:
     """What one component buys the series' last model at its full budget, from the recorded
-    seed-paired ablation, in one sentence (notebooks 02-06 close with it). `removed`: "batchnorm", ...
+    seed-paired ablation, in a few sentences (notebooks 02-06 close with them). `removed`: "batchnorm", ...
 
-    Gains are the base minus the removal on the same seed, so positive means the component helps; each
-    is weighed against `noise_band` of the base's seeds.
+    Gains are the base minus the removal on the same seed, so positive means the component helps. The
+    verdict is a paired t-test on their mean; each seed alone is also weighed against `noise_band`.
     """
     results = load_results() if results is None else results
     name = f"{FINAL_MODEL}-no-{removed}"
@@ -20,25 +29,79 @@ def full_budget_verdict(removed: str, results: dict[str, dict] | None = None) ->
         return f"{removed}: not recorded yet (python -m mnist_nb frontier {ABLATION_BASE} {name})"
     paired = paired_differences({ABLATION_BASE: results[ABLATION_BASE], name: results[name]})
     gains = [-difference for difference in paired[removed]["test"]]  # with it minus without it, per seed
-    band = noise_band(results[ABLATION_BASE])
     seeds = [seed for seed in results[name]["seeds"] if seed in results[ABLATION_BASE]["seeds"]]
-    base_seeds = len(results[ABLATION_BASE]["seeds"])
+    band, base_seeds = noise_band(results[ABLATION_BASE]), len(results[ABLATION_BASE]["seeds"])
+    mean = sum(gains) / len(gains)
+    amounts = ", ".join(f"{gain:+.2f}" for gain in gains[:-1]) + (" and " if len(gains) > 1 else "")
+    sentences = [
+        f"At {results[ABLATION_BASE]['epochs']} epochs, {ABLATION_BASE} with {removed} scored {amounts}"
+        f"{gains[-1]:+.2f} points of test accuracy against the same model without it "
+        f"(seed{'s' if len(seeds) != 1 else ''} {', '.join(map(str, seeds))}), {mean:+.2f} on average."
+    ]
+    if len(gains) > 1:
+        p_value = paired_t_p_value(gains)
+        if p_value < SIGNIFICANCE_LEVEL:
+            verdict = "it buys accuracy" if mean > 0 else "it costs accuracy"
+        else:
+            verdict = f"no effect shown (p >= {SIGNIFICANCE_LEVEL})"
+        sentences.append(
+            f"A paired t-test over the {len(gains)} seeds gives {format_p_value(p_value)}, the chance that seed "
+            f"noise alone puts the mean this far from 0: {verdict}."
+        )
     beyond = sum(abs(gain) > band for gain in gains)
-    if all(gain > band for gain in gains):
-        verdict = "Beyond the noise on every seed: it buys accuracy."
-    elif all(gain < -band for gain in gains):
-        verdict = "Beyond the noise on every seed, the wrong way: it costs accuracy."
-    elif beyond == 0:
-        verdict = "Within the noise on every seed: no effect shown."
-    else:
-        verdict = f"Beyond the noise on {beyond} of {len(gains)} seeds: not settled."
-    amounts = (
-        ", ".join(f"{gain:+.2f}" for gain in gains[:-1]) + (" and " if len(gains) > 1 else "") + f"{gains[-1]:+.2f}"
+    sentences.append(
+        f"Seed by seed: two runs of one recipe differ by less than ±{band:.2f} points 19 times in 20 (2 sd, from "
+        f"{ABLATION_BASE}'s {base_seeds} seeds); {beyond} of these {len(gains)} differences "
+        f"fall{'s' if beyond == 1 else ''} outside."
     )
-    return (
-        f"At {results[ABLATION_BASE]['epochs']} epochs, {ABLATION_BASE} with {removed} scored {amounts} points of "
-        f"test accuracy against the same model without it (seed{'s' if len(seeds) != 1 else ''} "
-        f"{', '.join(map(str, seeds))}). Two runs of one recipe differ by less than ±{band:.2f} points 19 times in "
-        f"20 (2 sd, from {ABLATION_BASE}'s {base_seeds} seeds). {verdict}"
-        + (f" Only {len(seeds)} seeds per removal: a first reading." if len(seeds) < 5 else "")
-    )
+    if len(seeds) < ENOUGH_SEEDS:
+        sentences.append(f"Only {len(seeds)} seed{'s' if len(seeds) != 1 else ''} per removal: a first reading.")
+    return " ".join(sentences)
+
+
+def paired_differences(results: dict[str, dict], final: str = ABLATION_BASE) -> dict[str, dict[str, list[float]]]:
+    """component -> {"test": [...], "val": [...]}: each removal's accuracy minus the base's on the same seed
+    (points), one per seed both ran, in seed order, for `plots.plot_ablation`."""
+
+    def differences(summary: dict, split: str) -> list[float]:
+        base = dict(zip(results[final]["seeds"], results[final][f"{split}_accuracy"], strict=True))
+        pairs = zip(summary["seeds"], summary[f"{split}_accuracy"], strict=True)
+        return [value - base[seed] for seed, value in pairs if seed in base]
+
+    return {
+        component(name): {split: differences(results[name], split) for split in ("test", "val")}
+        for name in results
+        if name in ABLATIONS
+    }
+
+
+def noise_band(summary: dict) -> float:
+    """Half-width (points) of the band a test-accuracy difference of two runs of one recipe stays in about 95% of
+    the time: 2 sd, as two runs that each vary by sd s (over the summary's seeds) differ by sd sqrt(2) * s."""
+    return 2 * math.sqrt(2) * statistics.stdev(summary["test_accuracy"])
+
+
+def ablation_table(results: dict[str, dict], final: str = ABLATION_BASE) -> str:
+    """Each removal minus the ablation's base on the same seed (points): per seed, their mean, the paired
+    t-test's p-value on the test differences, and how many of them are outside the noise band."""
+    band, differences = noise_band(results[final]), paired_differences(results, final)
+    width = max([14, *(7 * len(values["test"]) for values in differences.values())])  # "+0.03, " per seed
+    lines = [
+        f"{'removed':<14} {'test, per seed':<{width}} {'mean':>6} {'p':>6} {'outside':>8}   "
+        f"{'val, per seed':<{width}} mean"
+    ]
+    for name, values in differences.items():
+        test, val = (", ".join(f"{value:+.2f}" for value in values[split]) for split in ("test", "val"))
+        mean = {split: sum(values[split]) / max(1, len(values[split])) for split in ("test", "val")}
+        p_value = f"{paired_t_p_value(values['test']):.3f}" if len(values["test"]) > 1 else "-"
+        outside = f"{sum(abs(value) > band for value in values['test'])} of {len(values['test'])}"
+        lines.append(
+            f"{name:<14} {test:<{width}} {mean['test']:>+6.2f} {p_value:>6} {outside:>8}   "
+            f"{val:<{width}} {mean['val']:+.2f}"
+        )
+    seeds = len(results[final]["seeds"])
+    notes = [
+        f"removal minus {final} on the same seed, in points; p: paired t-test of the test differences",
+        f"noise band +-{band:.2f}: 2 sd of a two-run difference, from {final}'s {seeds} seeds",
+    ]
+    return "\n".join([*lines, *(f"({note})" for note in notes)])

@@ -14,7 +14,7 @@ from mnist_nb.anatomy import count_parameters
 from mnist_nb.checkpoint import CheckpointError, load_checkpoint, same_run, write_json
 from mnist_nb.config import TrainConfig, resolve
 from mnist_nb.data import TensorLoader, load_test_set
-from mnist_nb.lab.records import command_line, run_record, summarize
+from mnist_nb.lab.records import command_line, run_record, seed_rows, summarize
 from mnist_nb.models import build_model
 from mnist_nb.training import evaluate, fit
 
@@ -36,7 +36,11 @@ def finished_run(out: Path, config: TrainConfig) -> dict | None:
     path = out / "metrics.json"
     if not path.is_file():
         return None
-    metrics = json.loads(path.read_text(encoding="utf-8"))
+    return _run_of(json.loads(path.read_text(encoding="utf-8")), config)
+
+
+def _run_of(metrics: dict, config: TrainConfig) -> dict | None:
+    """`metrics` if it records a finished run of `config` and of the same model, else None."""
     wanted = resolve(config)
     saved = TrainConfig.from_dict(metrics.get("config", {}))
     if not saved.same_recipe(wanted) or metrics.get("epochs") != wanted.num_epochs:
@@ -49,20 +53,27 @@ def finished_run(out: Path, config: TrainConfig) -> dict | None:
     return metrics if metrics.get("params") == count_parameters(model) else None
 
 
-def run_seeds(config: TrainConfig, num_seeds: int, out: Path, *, reuse: bool = False, log=print) -> dict:
+def run_seeds(
+    config: TrainConfig, num_seeds: int, out: Path, *, reuse: bool = False, recorded: dict | None = None, log=print
+) -> dict:
     """Train seeds 0..N-1 of `config` into OUT/seed-K; write and return OUT/summary.json.
 
     With `reuse`, a seed whose metrics.json already holds a finished run of the same config is
-    read instead of retrained (sweeps can be resumed).
+    read instead of retrained (sweeps can be resumed), and so is a seed of the `recorded`
+    summary that ran the same config (a record is extended without its run directories).
     """
+    earlier = {row["seed"]: row for row in seed_rows(recorded)} if reuse and recorded else {}
     rows = []
     for seed in range(num_seeds):
         seed_config = config.replace(seed=seed)
         seed_out = out / f"seed-{seed}"
         previous = finished_run(seed_out, seed_config) if reuse else None
+        source = seed_out / "metrics.json"
+        if previous is None and seed in earlier:
+            previous, source = _run_of(earlier[seed], seed_config), "the recorded summary"
         if previous is not None:
             if log:
-                log(f"--- seed {seed}: reusing {seed_out / 'metrics.json'} ---")
+                log(f"--- seed {seed}: reusing {source} ---")
             rows.append(previous)
             continue
         if log:

@@ -8,15 +8,13 @@ and validation accuracy per seed, mean +- std, seconds, config, machine, command
     python -m mnist_nb frontier tiny reference        # just these
     python -m mnist_nb frontier --ablation            # the final model minus one component each
 
-Runs land in runs/frontier/<name>/seed-K and are reused when their config matches, so a sweep
-interrupted halfway resumes where it stopped.
+Runs land in runs/frontier/<name>/seed-K and are reused when their config matches, as are the seeds
+already in an entry's record: a sweep interrupted halfway resumes, and a record grows by new seeds.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,12 +94,16 @@ def run_entry(
     runs_dir: Path = RUNS_DIR,
     log=print,
 ) -> dict:
-    """Train (or reuse) the entry's seeds; write and return its summary, with the entry's name.
+    """Train (or reuse, from its runs or its record) the entry's seeds; write and return its named summary.
 
     `max_batches_per_epoch` makes it a smoke run, whose summary is never recorded.
     """
     config = entry.config.replace(max_batches_per_epoch=max_batches_per_epoch)
-    summary = run_seeds(config, num_seeds or entry.num_seeds, Path(runs_dir) / entry.name, reuse=True, log=log)
+    record = Path(results_dir) / f"{entry.name}.json"
+    recorded = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else None
+    summary = run_seeds(
+        config, num_seeds or entry.num_seeds, Path(runs_dir) / entry.name, reuse=True, recorded=recorded, log=log
+    )
     summary = {"name": entry.name, "description": entry.description, **summary}
     if not summary["smoke"]:
         write_json(Path(results_dir) / f"{entry.name}.json", summary)
@@ -157,47 +159,6 @@ def change_against(summary: dict, base: dict, split: str = "test") -> float:
 def component(name: str) -> str:
     """'batchnorm' for the ablation entry 'residual-no-batchnorm'."""
     return name.removeprefix(f"{FINAL_MODEL}-no-")
-
-
-def paired_differences(results: dict[str, dict], final: str = ABLATION_BASE) -> dict[str, dict[str, list[float]]]:
-    """component -> {"test": [...], "val": [...]}: each removal's accuracy minus the base's on the same seed
-    (points), one per seed both ran, in seed order, for `plots.plot_ablation`."""
-
-    def differences(summary: dict, split: str) -> list[float]:
-        base = dict(zip(results[final]["seeds"], results[final][f"{split}_accuracy"], strict=True))
-        pairs = zip(summary["seeds"], summary[f"{split}_accuracy"], strict=True)
-        return [value - base[seed] for seed, value in pairs if seed in base]
-
-    return {
-        component(name): {split: differences(results[name], split) for split in ("test", "val")}
-        for name in results
-        if name in ABLATIONS
-    }
-
-
-def noise_band(summary: dict) -> float:
-    """Half-width (points) of the band a test-accuracy difference of two runs of one recipe stays in about 95% of
-    the time: 2 sd, as two runs that each vary by sd s (over the summary's seeds) differ by sd sqrt(2) * s."""
-    return 2 * math.sqrt(2) * statistics.stdev(summary["test_accuracy"])
-
-
-def ablation_table(results: dict[str, dict], final: str = ABLATION_BASE) -> str:
-    """Each removal minus the ablation's base on the same seed (points): per seed, their mean, and how many
-    test differences are outside the noise band."""
-    band, differences = noise_band(results[final]), paired_differences(results, final)
-    width = max([14, *(7 * len(values["test"]) for values in differences.values())])  # "+0.03, " per seed
-    lines = [
-        f"{'removed':<14} {'test, per seed':<{width}} {'mean':>6} {'outside':>8}   {'val, per seed':<{width}} mean"
-    ]
-    for name, values in differences.items():
-        test, val = (", ".join(f"{value:+.2f}" for value in values[split]) for split in ("test", "val"))
-        outside = f"{sum(abs(value) > band for value in values['test'])} of {len(values['test'])}"
-        mean = {split: sum(values[split]) / max(1, len(values[split])) for split in ("test", "val")}
-        lines.append(
-            f"{name:<14} {test:<{width}} {mean['test']:>+6.2f} {outside:>8}   {val:<{width}} {mean['val']:+.2f}"
-        )
-    note = f"noise band +-{band:.2f}: 2 sd of a two-run difference, from {final}'s {len(results[final]['seeds'])} seeds"
-    return "\n".join([*lines, f"(removal minus {final} on the same seed, in points; {note})"])
 
 
 def markdown_tables(results: dict[str, dict], final: str = ABLATION_BASE) -> str:

@@ -109,7 +109,35 @@ def summarize(rows: list[dict]) -> dict:
         # (a resumed sweep reuses finished seeds).
         "command": command_line(),
         "seed_commands": [row["command"] for row in rows],
+        # A sweep extended later may run its new seeds on another machine: each seed says where it ran.
+        "seed_machines": [row["machine"] for row in rows],
     }
+
+
+def seed_rows(summary: dict) -> list[dict]:
+    """The per-seed rows a summary was made from, as far as it holds them: `summarize`'s inverse.
+
+    Lets a sweep extend a recorded summary with new seeds without the recorded seeds' run
+    directories (they may have been trained on another machine).
+    """
+    machines = summary.get("seed_machines", [summary["machine"]] * len(summary["seeds"]))
+    return [
+        {
+            "model": summary["model"],
+            "params": summary["params"],
+            "epochs": summary["epochs"],
+            "seed": seed,
+            "device": summary["device"],
+            "test_accuracy": summary["test_accuracy"][index],
+            "val_accuracy": summary["val_accuracy"][index],
+            "train_seconds": summary["train_seconds"][index],
+            "smoke": summary["smoke"],
+            "config": {**summary["config"], "seed": seed},
+            "machine": machines[index],
+            "command": summary["seed_commands"][index],
+        }
+        for index, seed in enumerate(summary["seeds"])
+    ]
 
 
 def format_summary(summary: dict) -> str:
