@@ -122,6 +122,11 @@ def paired_t_p_value(differences: list[float]) -> float:
     return min(1.0, max(0.0, 1.0 - inside))
 
 
+def signed_points(value: float) -> str:
+    """A difference in points, signed: '+0.25', and '+0.00' rather than '-0.00' for one that rounds to nothing."""
+    return f"{round(value, 2) + 0.0:+.2f}"
+
+
 def format_p_value(p_value: float) -> str:
     """'p = 0.042', or 'p < 0.001' where three decimals would print 0."""
     return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}"

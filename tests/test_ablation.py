@@ -30,15 +30,20 @@ def test_the_verdict_is_a_paired_t_test_on_the_mean_gain():
     # The base's seeds 0-4 score 99.50, 99.55, 99.45, 99.50, 99.60: removals far below, far above, near, split.
     below = verdict([99.20, 99.30, 99.20, 99.25, 99.30])
     assert "scored +0.30, +0.25, +0.25, +0.25 and +0.30 points" in below and "+0.27 on average" in below
-    assert "(seeds 0, 1, 2, 3, 4)" in below and "p < 0.001" in below and "it buys accuracy" in below
+    assert (
+        "(seeds 0, 1, 2, 3, 4)" in below
+        and "p < 0.001" in below
+        and "larger than seed noise: it buys accuracy" in below
+    )
     assert "5 of these 5 differences fall outside" in below  # the band is 0.14
-    assert "it costs accuracy" in verdict([99.80, 99.85, 99.75, 99.80, 99.90])
-    assert "no effect shown" in verdict([99.48, 99.57, 99.45, 99.46, 99.62])
+    assert "larger than seed noise: it costs" in verdict([99.80, 99.85, 99.75, 99.80, 99.90])
+    assert "not shown to be larger than seed noise" in verdict([99.48, 99.57, 99.45, 99.46, 99.62])
     # One seed far off, the others not: the mean moves, the t-test weighs it against the pairs' spread.
     split = verdict([99.20, 99.55, 99.45, 99.50, 99.60])
-    assert "1 of these 5 differences falls outside" in split and "no effect shown" in split
+    assert "1 of these 5 differences falls outside" in split and "not shown to be larger than seed noise" in split
     assert "a first reading" not in below  # five paired seeds: no caveat
     assert "a first reading" in verdict([99.20, 99.30]) and "over the 2 seeds" in verdict([99.20, 99.30])
+    assert "-0.00" not in verdict([99.50, 99.55, 99.45, 99.50, 99.60 + 1e-9])  # a nothing reads +0.00
     single = verdict([99.20])  # one seed: no test to run, the band alone
     assert "t-test" not in single and "1 of these 1 differences falls" in single and "Only 1 seed per" in single
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import statistics
 
-from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value, paired_t_p_value
+from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value, paired_t_p_value, signed_points
 from mnist_nb.lab.frontier import ABLATION_BASE, component, load_results
 from mnist_nb.models import ABLATIONS, FINAL_MODEL
 
@@ -32,21 +32,21 @@ def full_budget_verdict(removed: str, results: dict[str, dict] | None = None) ->
     seeds = [seed for seed in results[name]["seeds"] if seed in results[ABLATION_BASE]["seeds"]]
     band, base_seeds = noise_band(results[ABLATION_BASE]), len(results[ABLATION_BASE]["seeds"])
     mean = sum(gains) / len(gains)
-    amounts = ", ".join(f"{gain:+.2f}" for gain in gains[:-1]) + (" and " if len(gains) > 1 else "")
+    amounts = ", ".join(map(signed_points, gains[:-1])) + (" and " if len(gains) > 1 else "") + signed_points(gains[-1])
     sentences = [
-        f"At {results[ABLATION_BASE]['epochs']} epochs, {ABLATION_BASE} with {removed} scored {amounts}"
-        f"{gains[-1]:+.2f} points of test accuracy against the same model without it "
-        f"(seed{'s' if len(seeds) != 1 else ''} {', '.join(map(str, seeds))}), {mean:+.2f} on average."
+        f"At {results[ABLATION_BASE]['epochs']} epochs, {ABLATION_BASE} with {removed} scored {amounts} points of "
+        f"test accuracy against the same model without it (seed{'s' if len(seeds) != 1 else ''} "
+        f"{', '.join(map(str, seeds))}), {signed_points(mean)} on average."
     ]
     if len(gains) > 1:
         p_value = paired_t_p_value(gains)
         if p_value < SIGNIFICANCE_LEVEL:
-            verdict = "it buys accuracy" if mean > 0 else "it costs accuracy"
+            verdict = "larger than seed noise: it buys accuracy" if mean > 0 else "larger than seed noise: it costs"
         else:
-            verdict = f"no effect shown (p >= {SIGNIFICANCE_LEVEL})"
+            verdict = f"not shown to be larger than seed noise (p >= {SIGNIFICANCE_LEVEL})"
         sentences.append(
-            f"A paired t-test over the {len(gains)} seeds gives {format_p_value(p_value)}, the chance that seed "
-            f"noise alone puts the mean this far from 0: {verdict}."
+            f"A paired t-test over the {len(gains)} seeds gives {format_p_value(p_value)}, the chance of a mean at "
+            f"least this far from 0 if the component did nothing: {verdict}."
         )
     beyond = sum(abs(gain) > band for gain in gains)
     sentences.append(
@@ -91,13 +91,13 @@ def ablation_table(results: dict[str, dict], final: str = ABLATION_BASE) -> str:
         f"{'val, per seed':<{width}} mean"
     ]
     for name, values in differences.items():
-        test, val = (", ".join(f"{value:+.2f}" for value in values[split]) for split in ("test", "val"))
+        test, val = (", ".join(map(signed_points, values[split])) for split in ("test", "val"))
         mean = {split: sum(values[split]) / max(1, len(values[split])) for split in ("test", "val")}
         p_value = f"{paired_t_p_value(values['test']):.3f}" if len(values["test"]) > 1 else "-"
         outside = f"{sum(abs(value) > band for value in values['test'])} of {len(values['test'])}"
         lines.append(
-            f"{name:<14} {test:<{width}} {mean['test']:>+6.2f} {p_value:>6} {outside:>8}   "
-            f"{val:<{width}} {mean['val']:+.2f}"
+            f"{name:<14} {test:<{width}} {signed_points(mean['test']):>6} {p_value:>6} {outside:>8}   "
+            f"{val:<{width}} {signed_points(mean['val'])}"
         )
     seeds = len(results[final]["seeds"])
     notes = [

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_nb.checkpoint import write_json
+from mnist_nb.comparison import signed_points
 from mnist_nb.config import SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET, TrainConfig, recipe
 from mnist_nb.lab.experiments import run_seeds
 from mnist_nb.mnist import project_root
@@ -80,7 +81,7 @@ FRONTIER: tuple[Entry, ...] = (
 )
 # The series' last model, one component removed each time: what each one buys at the full budget.
 ABLATION: tuple[Entry, ...] = tuple(
-    Entry(name, SERIES_RECIPE.replace(model=name), 2, MODEL_SPECS[name].description) for name in ABLATIONS
+    Entry(name, SERIES_RECIPE.replace(model=name), 5, MODEL_SPECS[name].description) for name in ABLATIONS
 )
 ENTRIES = {entry.name: entry for entry in FRONTIER + ABLATION}
 
@@ -186,8 +187,8 @@ def markdown_tables(results: dict[str, dict], final: str = ABLATION_BASE) -> str
             summary = results[name]
             lines.append(
                 f"| {component(name)} | {len(summary['seeds'])} | "
-                f"{_mean_and_spread(summary, 'test')} | {change_against(summary, base, 'test'):+.2f} | "
-                f"{_mean_and_spread(summary, 'val')} | {change_against(summary, base, 'val'):+.2f} |"
+                f"{_mean_and_spread(summary, 'test')} | {signed_points(change_against(summary, base, 'test'))} | "
+                f"{_mean_and_spread(summary, 'val')} | {signed_points(change_against(summary, base, 'val'))} |"
             )
     return "\n".join(lines)
 
@@ -245,8 +246,8 @@ def conclusions(results: dict[str, dict], final: str = ABLATION_BASE) -> str:
     if removals and final in results:
         base = results[final]
         changes = ", ".join(
-            f"{component(name)} {change_against(results[name], base, 'test'):+.2f} "
-            f"(validation {change_against(results[name], base, 'val'):+.2f})"
+            f"{component(name)} {signed_points(change_against(results[name], base, 'test'))} "
+            f"(validation {signed_points(change_against(results[name], base, 'val'))})"
             for name in removals
         )
         bullets.append(
