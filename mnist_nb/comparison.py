@@ -94,24 +94,10 @@ def mcnemar_p_value(only_first: int, only_second: int) -> float:
     return min(1.0, 2 * one_tail)
 
 
-def paired_t_p_value(differences: list[float]) -> float:
-    """Two-sided paired t-test: how often seed noise alone gives a mean difference this far from 0.
-
-    `differences` are one model's accuracy minus another's, one per seed, each pair trained on the
-    same seed. With n pairs, t = mean / (sd / sqrt(n)) follows Student's t with n - 1 degrees of freedom
-    when neither model is better; the p-value is the chance of a |t| at least this large. (Five seeds
-    are too few for a sign test, whose smallest p-value is 2 / 2**5 = 0.0625.)
-    """
-    count = len(differences)
-    if count < 2:
-        raise ValueError("a paired t-test needs at least two pairs")
-    mean = sum(differences) / count
-    spread = math.sqrt(sum((value - mean) ** 2 for value in differences) / (count - 1))
-    if spread == 0:
-        return 1.0 if mean == 0 else 0.0
-    freedom = count - 1
+def student_t_p_value(t: float, freedom: int) -> float:
+    """Two-sided tail of Student's t: the chance of a |T| at least |t| with `freedom` degrees of freedom."""
     # P(|T| < t) for integer degrees of freedom, in closed form (Abramowitz and Stegun 26.7.3-4).
-    angle = math.atan(abs(mean) / (spread / math.sqrt(count)) / math.sqrt(freedom))
+    angle = math.atan(abs(t) / math.sqrt(freedom))
     sine, cosine = math.sin(angle), math.cos(angle)
     power, coefficient, total = freedom % 2, 1.0, 0.0
     while power <= freedom - 2:  # the series runs over cos^power, power = freedom - 2, freedom - 4, ... >= 0
@@ -120,6 +106,37 @@ def paired_t_p_value(differences: list[float]) -> float:
         power += 2
     inside = (2 / math.pi) * (angle + sine * total) if freedom % 2 else sine * total
     return min(1.0, max(0.0, 1.0 - inside))
+
+
+def student_t_critical(freedom: int, level: float = SIGNIFICANCE_LEVEL) -> float:
+    """The t that |T| exceeds with probability `level` (2.776 for 4 degrees of freedom at 0.05)."""
+    low, high = 0.0, 1000.0
+    for _ in range(100):  # bisection: the tail falls as t grows
+        middle = (low + high) / 2
+        if student_t_p_value(middle, freedom) > level:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
+def paired_t_p_value(differences: list[float]) -> float:
+    """Two-sided paired t-test: the chance, if neither model were better, of a mean difference this far
+    from 0 measured against the spread of the differences.
+
+    `differences` are one model's accuracy minus another's, one per seed, each pair trained on the
+    same seed. With n pairs, t = mean / (sd / sqrt(n)) follows Student's t with n - 1 degrees of freedom
+    when neither model is better; the p-value is the chance of a |t| at least this large. (Five seeds
+    are too few for a two-sided sign test, whose smallest p-value is 2 / 2**5 = 0.0625.)
+    """
+    count = len(differences)
+    if count < 2:
+        raise ValueError("a paired t-test needs at least two pairs")
+    mean = sum(differences) / count
+    spread = math.sqrt(sum((value - mean) ** 2 for value in differences) / (count - 1))
+    if spread == 0:
+        return 1.0 if mean == 0 else 0.0
+    return student_t_p_value(mean / (spread / math.sqrt(count)), count - 1)
 
 
 def signed_points(value: float) -> str:

@@ -291,7 +291,7 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
             ax.scatter(xs, values, s=24, color=fill, edgecolors=color, label=None if index else f"{split}, per seed")
             ax.hlines(sum(values) / max(1, len(values)), index + offset - 0.1, index + offset + 0.1, color=color, lw=2)
     ax.set_xticks(range(len(differences)), [f"{name}\nn={len(item['test'])}" for name, item in differences.items()])
-    title = f"one component removed from {base}: seeds (dots), mean (lines)\nband: 2 sd of a two-run test difference"
+    title = f"one component removed from {base}: seeds (dots), mean (lines)\nband: 19 in 20 two-run test differences"
     ax.set(title=f"{title}, from {base}'s {base_seeds} seeds", ylabel=f"removal minus {base}, same seed (points)")
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)

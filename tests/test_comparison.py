@@ -16,6 +16,7 @@ from mnist_nb.comparison import (
     paired_t_p_value,
     paired_verdict,
     run_directory,
+    student_t_critical,
     train_models,
 )
 from mnist_nb.data import TensorLoader
@@ -91,6 +92,7 @@ def test_paired_t_p_value_matches_students_t_table():
     with pytest.raises(ValueError, match="at least two pairs"):  # one pair has no spread to test against
         paired_t_p_value([0.3])
     assert format_p_value(0.0004) == "p < 0.001" and format_p_value(0.0421) == "p = 0.042"
+    assert [round(student_t_critical(freedom), 3) for freedom in (1, 4, 10)] == [12.706, 2.776, 2.228]
 
 
 def test_paired_comparison_counts_the_images_only_one_model_gets_right():

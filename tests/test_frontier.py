@@ -76,7 +76,7 @@ def test_results_load_in_entry_order_and_tables_compare_against_final(tmp_path):
     assert "99.42 +- 0.05" in table and "4,844" in table
     removals = ablation.ablation_table(results)
     assert "tiny" not in removals and "-0.05, -0.15" in removals and "-0.10" in removals  # per seed, their mean
-    assert "0 of 2" in removals and "noise band +-0.20" in removals  # 2 sqrt(2) x 0.07, the sd of 99.5 and 99.6
+    assert "0 of 2" in removals and "noise band +-1.27" in removals  # 12.706 (t, 1 df) sqrt(2) x 0.07, sd of 99.5, 99.6
     assert " 0.295 " in removals  # paired t of -0.05, -0.15: t = 2 with 1 degree of freedom
 
 
@@ -94,10 +94,10 @@ def test_removals_are_compared_with_the_final_model_on_the_same_seeds():
     assert ablation.paired_differences({"residual": final, "residual-no-skip": elsewhere})["skip"]["test"] == []
 
 
-def test_the_noise_band_is_two_sd_of_a_two_run_difference():
-    """Two runs that each vary by sd s differ by sd sqrt(2) s; the band is 2 of those, s measured over seeds."""
+def test_the_noise_band_is_student_t_sds_of_a_two_run_difference():
+    """Two runs that each vary by sd s differ by sd sqrt(2) s; s comes from 5 seeds, so the band is t(4) of those."""
     base = fake_summary("residual", 11_280, [99.56, 99.57, 99.49, 99.37, 99.53])
-    assert ablation.noise_band(base) == pytest.approx(2 * 2**0.5 * 0.0811, abs=1e-3)
+    assert ablation.noise_band(base) == pytest.approx(2.776 * 2**0.5 * 0.0811, abs=1e-3)
 
 
 def test_markdown_tables_quote_the_records():

@@ -8,7 +8,13 @@ from __future__ import annotations
 import math
 import statistics
 
-from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value, paired_t_p_value, signed_points
+from mnist_nb.comparison import (
+    SIGNIFICANCE_LEVEL,
+    format_p_value,
+    paired_t_p_value,
+    signed_points,
+    student_t_critical,
+)
 from mnist_nb.lab.frontier import ABLATION_BASE, component, load_results
 from mnist_nb.models import ABLATIONS, FINAL_MODEL
 
@@ -45,14 +51,16 @@ def full_budget_verdict(removed: str, results: dict[str, dict] | None = None) ->
         else:
             verdict = f"not shown to be larger than seed noise (p >= {SIGNIFICANCE_LEVEL})"
         sentences.append(
-            f"A paired t-test over the {len(gains)} seeds gives {format_p_value(p_value)}, the chance of a mean at "
-            f"least this far from 0 if the component did nothing: {verdict}."
+            f"A paired t-test over the {len(gains)} seeds gives {format_p_value(p_value)}, the chance, if the "
+            f"component did nothing, of a mean this far from 0 against the spread of the differences: {verdict}."
         )
     beyond = sum(abs(gain) > band for gain in gains)
+    spread = statistics.stdev(results[ABLATION_BASE]["test_accuracy"])
     sentences.append(
-        f"Seed by seed: two runs of one recipe differ by less than ±{band:.2f} points 19 times in 20 (2 sd, from "
-        f"{ABLATION_BASE}'s {base_seeds} seeds); {beyond} of these {len(gains)} differences "
-        f"fall{'s' if beyond == 1 else ''} outside."
+        f"For scale, seed by seed: two runs of one recipe differ by less than {band:.2f} points 19 times in 20 "
+        f"(from the sd of {ABLATION_BASE}'s test accuracy over its {base_seeds} seeds, {spread:.3f}); {beyond} of "
+        f"these {len(gains)} differences fall{'s' if beyond == 1 else ''} outside"
+        + (", and single seeds do not outweigh the test on the mean." if beyond and len(gains) > 1 else ".")
     )
     if len(seeds) < ENOUGH_SEEDS:
         sentences.append(f"Only {len(seeds)} seed{'s' if len(seeds) != 1 else ''} per removal: a first reading.")
@@ -76,9 +84,12 @@ def paired_differences(results: dict[str, dict], final: str = ABLATION_BASE) -> 
 
 
 def noise_band(summary: dict) -> float:
-    """Half-width (points) of the band a test-accuracy difference of two runs of one recipe stays in about 95% of
-    the time: 2 sd, as two runs that each vary by sd s (over the summary's seeds) differ by sd sqrt(2) * s."""
-    return 2 * math.sqrt(2) * statistics.stdev(summary["test_accuracy"])
+    """Half-width (points) of the band the test-accuracy difference of two new runs of one recipe stays in
+    19 times in 20. Each run varies by sd s over seeds, so their difference by sqrt(2) * s; s is itself
+    estimated from the summary's n seeds, so the band is Student's t (n - 1 degrees of freedom), not 2, times
+    that: 2.776 * sqrt(2) * s for five seeds."""
+    seeds = len(summary["test_accuracy"])
+    return student_t_critical(seeds - 1) * math.sqrt(2) * statistics.stdev(summary["test_accuracy"])
 
 
 def ablation_table(results: dict[str, dict], final: str = ABLATION_BASE) -> str:
@@ -102,6 +113,6 @@ def ablation_table(results: dict[str, dict], final: str = ABLATION_BASE) -> str:
     seeds = len(results[final]["seeds"])
     notes = [
         f"removal minus {final} on the same seed, in points; p: paired t-test of the test differences",
-        f"noise band +-{band:.2f}: 2 sd of a two-run difference, from {final}'s {seeds} seeds",
+        f"noise band +-{band:.2f}: where 19 in 20 two-run differences fall, from {final}'s {seeds} seeds",
     ]
     return "\n".join([*lines, *(f"({note})" for note in notes)])

@@ -252,7 +252,7 @@ def conclusions(results: dict[str, dict], final: str = ABLATION_BASE) -> str:
         )
         bullets.append(
             f"- **The ablation**, change in test accuracy when the component is removed, against `{final}` on the "
-            f"same seeds, in points: {changes}. Its own spread over its "
+            f"same seeds, in points: {changes}. `{final}`'s own test sd over its "
             f"{len(base['seeds'])} seeds is {base['test_accuracy_std']:.2f}."
         )
     return "\n".join(bullets)
