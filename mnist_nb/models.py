@@ -111,19 +111,19 @@ FRONTIER_SPECS: dict[str, ModelSpec] = {
     "micro": replace(_FINAL, description="final model at width 6", widths=(4, 6)),
 }
 
-# The ablation, decided here and nowhere else: the final model with one component removed.
+# The ablation, decided here and nowhere else: the series' last model (residual) with one component removed.
 ABLATIONS: dict[str, dict] = {
     # Without BatchNorm the step size of the plain stack applies (see "baseline").
     "residual-no-batchnorm": {
-        "description": "final model without BatchNorm",
+        "description": "residual without BatchNorm",
         "batchnorm": False,
         "learning_rate": 0.05,
     },
-    "residual-no-dropout": {"description": "final model without dropout", "dropout": 0.0},
-    "residual-no-augmentation": {"description": "final model without augmentation", "augment": False},
-    "residual-no-gap": {"description": "final model with a dense head instead of GAP", "head": "dense"},
-    "residual-no-attention": {"description": "final model without attention", "attention": False},
-    "residual-no-skip": {"description": "final model without skip connections", "residual": False},
+    "residual-no-dropout": {"description": "residual without dropout", "dropout": 0.0},
+    "residual-no-augmentation": {"description": "residual without augmentation", "augment": False},
+    "residual-no-gap": {"description": "residual with a dense head instead of GAP", "head": "dense"},
+    "residual-no-attention": {"description": "residual without attention", "attention": False},
+    "residual-no-skip": {"description": "residual without skip connections", "residual": False},
 }
 
 MODEL_SPECS: dict[str, ModelSpec] = {
