@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import statistics
 from pathlib import Path
 
 from mnist_nb.config import TrainConfig, resolve
@@ -132,16 +133,10 @@ def paired_t_p_value(differences: list[float]) -> float:
     count = len(differences)
     if count < 2:
         raise ValueError("a paired t-test needs at least two pairs")
-    mean = sum(differences) / count
-    spread = math.sqrt(sum((value - mean) ** 2 for value in differences) / (count - 1))
+    mean, spread = statistics.fmean(differences), statistics.stdev(differences)  # sample sd, n - 1
     if spread == 0:
         return 1.0 if mean == 0 else 0.0
     return student_t_p_value(mean / (spread / math.sqrt(count)), count - 1)
-
-
-def signed_points(value: float) -> str:
-    """A difference in points, signed: '+0.25', and '+0.00' rather than '-0.00' for one that rounds to nothing."""
-    return f"{round(value, 2) + 0.0:+.2f}"
 
 
 def format_p_value(p_value: float) -> str:

@@ -12,10 +12,9 @@ from mnist_nb.comparison import (
     SIGNIFICANCE_LEVEL,
     format_p_value,
     paired_t_p_value,
-    signed_points,
     student_t_critical,
 )
-from mnist_nb.lab.frontier import ABLATION_BASE, component, load_results
+from mnist_nb.lab.frontier import ABLATION_BASE, component, load_results, signed_points
 from mnist_nb.models import ABLATIONS, FINAL_MODEL
 
 # Fewer paired seeds than this and the sentence says it is a first reading.

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_nb.checkpoint import write_json
-from mnist_nb.comparison import signed_points
 from mnist_nb.config import SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET, TrainConfig, recipe
 from mnist_nb.lab.experiments import run_seeds
 from mnist_nb.mnist import project_root
@@ -155,6 +154,11 @@ def change_against(summary: dict, base: dict, split: str = "test") -> float:
     if not shared:
         return summary[f"{split}_accuracy_mean"] - base[f"{split}_accuracy_mean"]
     return sum(by_seed[seed] - base_by_seed[seed] for seed in shared) / len(shared)
+
+
+def signed_points(value: float) -> str:
+    """A difference in points, signed: '+0.25', and '+0.00' rather than '-0.00' for one that rounds to nothing."""
+    return f"{round(value, 2) + 0.0:+.2f}"
 
 
 def component(name: str) -> str:
