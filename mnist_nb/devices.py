@@ -29,6 +29,7 @@ def select_device(requested: str = "auto") -> torch.device:
     return device
 
 
-def autocast_for(device: torch.device):
-    """bfloat16 autocast on CUDA (no loss scaling needed); a no-op context elsewhere."""
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+def autocast_for(device: torch.device, enabled: bool | None = None):
+    """bfloat16 autocast on CUDA (no loss scaling needed); a no-op context elsewhere, or when `enabled` is False."""
+    enabled = device.type == "cuda" if enabled is None else enabled
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)

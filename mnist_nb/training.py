@@ -87,7 +87,7 @@ def predict(model: nn.Module, loader, *, confidences: bool = False):
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(model: nn.Module, loader) -> int:
+def recalibrate_batchnorm(model: nn.Module, loader, *, autocast: bool | None = None) -> int:
     """Recompute every BatchNorm's running mean and variance over `loader`, the rest in eval mode.
 
     During training the running statistics are an exponential average (momentum 0.1, so about the
@@ -95,6 +95,7 @@ def recalibrate_batchnorm(model: nn.Module, loader) -> int:
     images with dropout off. One pass over clean training images with dropout off and a cumulative
     average (momentum None) gives the statistics of what the model will see ("precise BN", Wu and
     Johnson, 2021). Weights are untouched; returns the number of BatchNorm layers recalibrated.
+    `autocast` (default: on CUDA, as every forward pass here) runs the passes in bfloat16.
     """
     norms = [module for module in model.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
     model.eval()  # dropout off
@@ -106,7 +107,7 @@ def recalibrate_batchnorm(model: nn.Module, loader) -> int:
     device = next(model.parameters()).device
     try:
         for images, _ in loader:
-            with autocast_for(device):
+            with autocast_for(device, enabled=autocast):
                 model(images.to(device))
     finally:
         for norm, momentum in zip(norms, momenta, strict=True):

@@ -104,7 +104,8 @@ def test_gpu_sweep_reads_the_test_set_only_for_the_chosen_recipe(mnist_root, tmp
     test_reads = count_test_reads(monkeypatch)
     report = tmp_path / "RESULTS.md"
     common = ["--device", "cpu", "--batch-sizes", "32", "--learning-rates", "0.05,0.1", "--epochs", "1",
-              "--selection-seeds", "1", "--out", str(tmp_path / "runs"), "--results", str(report)]  # fmt: skip
+              "--autocast", "off", "--selection-seeds", "1", "--out", str(tmp_path / "runs"),
+              "--results", str(report)]  # fmt: skip
 
     # Nothing reaches an impossible validation target: no recipe is chosen, the test set is not read.
     assert sweep.main([*common, "--validation-target", "100.01"]) == 0
@@ -113,14 +114,17 @@ def test_gpu_sweep_reads_the_test_set_only_for_the_chosen_recipe(mnist_root, tmp
 
     assert sweep.main([*common, "--validation-target", "0", "--test-seeds", "2"]) == 0
     text = report.read_text()
-    assert text.count("GPU sweep (SMOKE RUN") == 2 and "Command: `python benchmarks/gpu_sweep.py --device cpu" in text
+    assert text.count("GPU sweep, CUDA graphs (SMOKE RUN") == 2
+    assert "Command: `python benchmarks/gpu_sweep.py --device cpu" in text
     assert "chosen (least time at >= 0.0% validation): batch 32, lr 0." in text
-    assert "test, 2 seeds: " in text and "seed 0 with channels_last off" in text
+    assert "test, 2 seeds: " in text and "seed 0 with eager steps" in text
+    assert "one training step of fast (eager):" in text and "batch    32, autocast off: eager" in text
     for seed in (0, 1):
         metrics = json.loads((tmp_path / "runs" / f"seed-{seed}" / "metrics.json").read_text())
         assert metrics["smoke"] and metrics["config"]["batch_size"] == 32 and metrics["seed"] == seed
         assert metrics["config"]["max_batches_per_epoch"] == 5  # smoke mode reached fit through the config
-    assert len(test_reads) == 2  # once per test seed
+        assert metrics["autocast"] is False and metrics["warmup_seconds"] >= 0
+    assert len(test_reads) == 1  # loaded once, after the choice; each test seed evaluates it once
     with pytest.raises(SystemExit):
         sweep.main(["--batch-sizes", "0"])
     assert "expected positive numbers" in capsys.readouterr().err
