@@ -1,13 +1,26 @@
-"""Benchmark: our data pipeline and recipe against the reference, in one run, on one machine.
+"""Benchmark: our recipe against the script this project grew from, and our data pipeline against its rebuild.
 
-    python benchmarks/bench.py --throughput-only          # images per second, both pipelines
-    python benchmarks/bench.py --seeds 3                  # + time to >= 99.4% test accuracy
+    python benchmarks/bench.py --reference-script DIR             # the race against the script itself
+    python benchmarks/bench.py --reference-script DIR --parallel  # the same, each side on its own core
+    python benchmarks/bench.py --throughput-only                  # images per second, both pipelines
+    python benchmarks/bench.py --seeds 3                          # time to >= 99.4%, against the rebuild
 
-Throughput: the same model (the reference's) and optimizer, fed by the reference pipeline
-(per-sample PIL transforms in DataLoader workers) and by ours (uint8 tensors on the device,
-batched affine augmentation). Time to accuracy: our fast recipe's (`--recipe fast`) final-epoch test
-accuracy after its fixed budget (no test-set choices) against the reference's first epoch at >= 99.4%, evaluating
-the test set after every epoch as that repository did. Results are appended to
+The race (`--reference-script DIR`, see benchmarks/script_race.py): DIR is a checkout of the script's
+repository (git clone https://github.com/tusharpatidar/erav3-session6 DIR), fetched by you; its
+`src/train.py` runs unchanged, `--reference-runs` times (default 3), its `../data` seeded from our MNIST
+archives, timed from its start to the line that reports its first epoch >= 99.4% (it stops there by
+itself). Our fast recipe (`python -m mnist_nb train --recipe fast --seed K`) runs in the same invocation
+with the same thread count, each side alone, or with `--parallel` one run of each at the same time, pinned
+to cores 0 and 1 with one thread each. The report: a table of both sides and the ratio of mean times with
+its spread.
+
+The rebuild (benchmarks/reference.py) trains the script's model as the script does, inside this
+process: it is what the throughput compares (the same model and optimizer fed by the rebuild's
+per-sample PIL transforms in DataLoader workers and by our uint8 tensors on the device with batched
+affine augmentation), and, without `--reference-script`, what our fast recipe's final-epoch test
+accuracy after its fixed budget (no test-set choices) is timed against, its first epoch at >= 99.4%.
+The rebuild's ratio is not the script's: it stands for the script only where it matches the script on
+the same machine (`--reference-script DIR --rebuild-seeds 1` checks that). Results are appended to
 benchmarks/RESULTS.md with the machine, versions and command.
 """
 
@@ -31,6 +44,7 @@ from reference import (  # noqa: E402
     test_accuracy,
     train_reference_epoch,
 )
+from script_race import ScriptError, race, race_lines, rebuild_matches_script, seed_script_data  # noqa: E402
 
 from mnist_nb.augmentation import Augmentation  # noqa: E402
 from mnist_nb.checkpoint import write_json  # noqa: E402
@@ -62,7 +76,7 @@ def throughput_reference(root, device, num_batches: int, num_workers: int) -> fl
 
 
 def throughput_ours(root, device, num_batches: int) -> float:
-    """The reference model and optimizer, fed by TensorLoader with the reference's augmentation."""
+    """The rebuild's model and optimizer, fed by TensorLoader with the script's augmentation."""
     import torch.nn.functional as F
 
     torch.manual_seed(0)
@@ -90,7 +104,7 @@ def throughput_ours(root, device, num_batches: int) -> float:
 
 
 def reference_time_to_target(root, device, seed: int, max_epochs: int, num_workers: int) -> dict:
-    """The reference script's run: train, test, step the plateau schedule on the test accuracy, until >= TARGET.
+    """One run of the rebuild: train, test, step the plateau schedule on the test accuracy, until >= TARGET.
 
     Its time is wall time of training plus its per-epoch test pass: its schedule needs that pass,
     as ours needs its per-epoch validation pass, which our time includes too.
@@ -110,7 +124,7 @@ def reference_time_to_target(root, device, seed: int, max_epochs: int, num_worke
         seconds += time.perf_counter() - started
         learning_rate = optimizer.param_groups[0]["lr"]
         print(
-            f"  reference seed {seed} epoch {epoch}: test {accuracy:.2f}%  lr {learning_rate:g}  {seconds:.0f}s",
+            f"  the rebuild, seed {seed}, epoch {epoch}: test {accuracy:.2f}%  lr {learning_rate:g}  {seconds:.0f}s",
             flush=True,
         )
         if accuracy >= TARGET:
@@ -124,102 +138,221 @@ def reference_time_to_target(root, device, seed: int, max_epochs: int, num_worke
     }
 
 
-def main() -> int:
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {text}")
+    return value
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds of our fast recipe (default 3)")
+    parser.add_argument("--seeds", type=positive_int, default=3, help="seeds of our fast recipe, 0.. (default 3)")
     parser.add_argument(
+        "--reference-script",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="a checkout of the script's repository (git clone https://github.com/tusharpatidar/erav3-session6 DIR): "
+        "race its src/train.py, unchanged, against our fast recipe",
+    )
+    parser.add_argument(
+        "--reference-runs",
+        type=positive_int,
+        default=3,
+        help="runs of the script in the race (default 3; about 8 min each on one CPU thread)",
+    )
+    parser.add_argument(
+        "--parallel",
+        action="store_true",
+        help="race one script run and one of ours at the same time, pinned to cores 0 and 1 (taskset), "
+        "one thread each (default: one process at a time)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="threads of each side of the race (OMP_NUM_THREADS; default: this process's, 1 with --parallel)",
+    )
+    parser.add_argument(
+        "--rebuild-seeds",
         "--reference-seeds",
-        type=int,
-        default=1,
-        help="runs of the reference script, seeds 0.. (default 1; about 8 min each on 2 CPU cores)",
+        dest="rebuild_seeds",
+        type=non_negative_int,
+        default=None,
+        help="runs of the rebuild (benchmarks/reference.py), seeds 0.. (default 1, or 0 with --reference-script; "
+        "about 18 min each on 2 CPU cores). --reference-seeds is its old name",
     )
     parser.add_argument("--batches", type=int, default=60, help="batches timed for throughput (default 60)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating throughput rounds, median (default 3)")
-    parser.add_argument("--workers", type=int, default=2, help="reference DataLoader workers (default 2)")
-    parser.add_argument("--max-epochs", type=int, default=20, help="reference epochs at most (default 20)")
-    parser.add_argument("--throughput-only", action="store_true")
+    parser.add_argument("--workers", type=int, default=2, help="the rebuild's DataLoader workers (default 2)")
+    parser.add_argument("--max-epochs", type=int, default=20, help="the rebuild's epochs at most (default 20)")
+    parser.add_argument("--throughput-only", action="store_true", help="the rebuild's pipeline against ours, only")
     parser.add_argument("--results", type=file_argument, default=Path(__file__).resolve().parent / "RESULTS.md")
-    arguments = parser.parse_args()
+    arguments = parser.parse_args(argv)
+    if arguments.reference_script is not None and arguments.throughput_only:
+        parser.error("--throughput-only measures the rebuild's pipeline: it does not race the script")
+    if arguments.parallel and arguments.reference_script is None:
+        parser.error("--parallel races the script: give --reference-script DIR")
+    if arguments.parallel and arguments.threads not in (None, 1):
+        parser.error("--parallel gives each side one core and one thread: leave --threads out")
+    if arguments.rebuild_seeds is None:
+        arguments.rebuild_seeds = 0 if arguments.reference_script is not None else 1
+    return arguments
 
-    device = select_device(arguments.device)
-    root = ensure_mnist()
-    machine = machine_description(device)
-    print(f"machine: {machine}")
+
+def throughput_lines(root, device, arguments) -> list[str]:
     # Alternate the two pipelines, round after round, and take medians: a single short
     # measurement on a small VM varies by about 15%.
-    reference_rates, our_rates = [], []
+    rebuild_rates, our_rates = [], []
     for _ in range(arguments.rounds):
-        reference_rates.append(throughput_reference(root, device, arguments.batches, arguments.workers))
+        rebuild_rates.append(throughput_reference(root, device, arguments.batches, arguments.workers))
         our_rates.append(throughput_ours(root, device, arguments.batches))
-    reference_rate, our_rate = statistics.median(reference_rates), statistics.median(our_rates)
+    rebuild_rate, our_rate = statistics.median(rebuild_rates), statistics.median(our_rates)
 
     def rates(values: list[float]) -> str:
         return ", ".join(f"{value:,.0f}" for value in values)
 
-    lines = [
-        f"throughput, reference model, batch 128, {arguments.batches} timed batches, median of {arguments.rounds} "
+    return [
+        f"throughput, the script's model, batch 128, {arguments.batches} timed batches, median of {arguments.rounds} "
         "alternating rounds:",
-        f"  reference pipeline (PIL transforms, {arguments.workers} workers): {reference_rate:,.0f} images/s "
-        f"({rates(reference_rates)})",
+        f"  the rebuild's pipeline (PIL transforms, {arguments.workers} workers): {rebuild_rate:,.0f} images/s "
+        f"({rates(rebuild_rates)})",
         f"  mnist_nb pipeline (on-device uint8, batched augmentation): {our_rate:,.0f} images/s ({rates(our_rates)})",
-        f"  ratio: {our_rate / reference_rate:.2f}x",
+        f"  ratio: {our_rate / rebuild_rate:.2f}x",
     ]
-    if not arguments.throughput_only:
+
+
+def rebuild_lines(theirs: list[dict], our_seconds: float | None, max_epochs: int) -> list[str]:
+    """The rebuild's runs, and (without the script) its ratio to ours."""
+    lines = [
+        f"  the rebuild (benchmarks/reference.py: the script's model, 50,000-image split and ReduceLROnPlateau on "
+        f"test accuracy, run in this process; first epoch >= {TARGET}%): "
+        + ", ".join(
+            f"seed {seed}: epoch {t['epoch']}, {t['seconds']:.0f}s ({t['training_seconds']:.0f}s training)"
+            if t["epoch"] is not None
+            else f"seed {seed}: not reached in {max_epochs} epochs ({t['seconds']:.0f}s)"
+            for seed, t in enumerate(theirs)
+        ),
+    ]
+    if our_seconds is None:
+        return lines
+    reached = [t for t in theirs if t["epoch"] is not None]
+    if len(reached) == len(theirs):
+        mean, std = mean_and_std([t["seconds"] for t in reached])
+        lines += [
+            f"  the rebuild's mean: {mean:.0f} +- {std:.0f}s",
+            f"  ratio (the rebuild / ours): {mean / our_seconds:.2f}x; the rebuild is not the script: "
+            "race the script itself (--reference-script DIR) before quoting it",
+        ]
+    else:
+        # A seed that never got there needs more than all its epochs: its time is a lower bound, and
+        # so is the mean over seeds, and the ratio.
+        at_least = mean_and_std([t["seconds"] for t in theirs])[0]
+        lines += [
+            f"  {len(theirs) - len(reached)} of {len(theirs)} runs of the rebuild did not reach {TARGET}% in "
+            f"{max_epochs} epochs: its mean time to {TARGET}% is more than {at_least:.0f}s",
+            f"  ratio (the rebuild / ours): more than {at_least / our_seconds:.2f}x",
+        ]
+    return lines
+
+
+def write_fast_summary(ours: list[dict]) -> dict:
+    """The frontier's "fast" entry: notebook 09 and `python -m mnist_nb frontier` read it."""
+    summary = {"name": "fast", "description": ENTRIES["fast"].description, **summarize(ours)}
+    if not summary["smoke"]:
+        write_json(RESULTS_DIR / "fast.json", summary)
+    return summary
+
+
+def run_race(root, device, arguments) -> list[str]:
+    """`--reference-script DIR`: the script, unchanged, against our fast recipe (benchmarks/script_race.py)."""
+    threads = 1 if arguments.parallel else arguments.threads or torch.get_num_threads()
+    torch.set_num_threads(threads)  # the rebuild, if it runs here too, gets the same
+    directory = arguments.reference_script
+    print(f"seeding {directory / 'data'} from {root} (the script reads ../data from src/)", flush=True)
+    seed_script_data(directory, root)
+    result = race(
+        directory,
+        runs=arguments.reference_runs,
+        seeds=arguments.seeds,
+        threads=threads,
+        parallel=arguments.parallel,
+        device="cpu" if device.type == "cpu" else str(device),
+        out_root=RUNS_DIR / "fast",
+        log_dir=RUNS_DIR / "race",
+        target=TARGET,
+    )
+    write_fast_summary([row["metrics"] for row in result["ours"]])
+    lines = race_lines(result, threads=threads, parallel=arguments.parallel, target=TARGET)
+    if arguments.rebuild_seeds:
+        theirs = []
+        for seed in range(arguments.rebuild_seeds):
+            print(f"--- seed {seed}: the rebuild (benchmarks/reference.py), alone, {threads} threads ---", flush=True)
+            theirs.append(reference_time_to_target(root, device, seed, arguments.max_epochs, arguments.workers))
+        matches, how = rebuild_matches_script(theirs, result["script_runs"])
+        lines += ["", f"the rebuild beside the script, the same invocation, {threads} threads, alone:"]
+        lines += rebuild_lines(theirs, None, arguments.max_epochs)
+        lines.append(
+            f"  the rebuild {'matches' if matches else 'does NOT match'} the script on this machine "
+            f"(within one epoch and 10% an epoch): {how}"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    device = select_device(arguments.device)
+    root = ensure_mnist()
+    if arguments.reference_script is not None:
+        try:
+            lines = run_race(root, device, arguments)
+        except ScriptError as error:
+            print(f"bench.py: {error}", file=sys.stderr)
+            return 2
+    else:
+        lines = throughput_lines(root, device, arguments)
+    machine = machine_description(device)
+    print(f"machine: {machine}")
+    if arguments.reference_script is None and not arguments.throughput_only:
         # Smoke mode is read here, at the script's edge, and passed on in the config.
         fast = recipe("fast").replace(device=arguments.device, max_batches_per_epoch=smoke_batches())
-        reference_seeds = arguments.reference_seeds
         ours, theirs = [], []
         for seed in range(arguments.seeds):
             print(f"--- seed {seed}: mnist_nb fast recipe ({fast.model}, {fast.num_epochs} epochs) ---", flush=True)
             ours.append(train_and_report(fast.replace(seed=seed), RUNS_DIR / "fast" / f"seed-{seed}"))
             print(f"  test {ours[-1]['test_accuracy']:.2f}%  {ours[-1]['train_seconds']:.1f}s", flush=True)
-            if seed < reference_seeds:
-                print(f"--- seed {seed}: reference ---", flush=True)
+            if seed < arguments.rebuild_seeds:
+                print(f"--- seed {seed}: the rebuild ---", flush=True)
                 theirs.append(reference_time_to_target(root, device, seed, arguments.max_epochs, arguments.workers))
-        # The frontier's "fast" entry: notebook 09 and `python -m mnist_nb frontier` read it.
-        summary = {"name": "fast", "description": ENTRIES["fast"].description, **summarize(ours)}
-        if not summary["smoke"]:
-            write_json(RESULTS_DIR / "fast.json", summary)
-        reached = [t for t in theirs if t["epoch"] is not None]
-        their_seconds = mean_and_std([t["seconds"] for t in reached]) if reached else (float("nan"), 0.0)
+        summary = write_fast_summary(ours)
         our_seconds = (summary["train_seconds_mean"], summary["train_seconds_std"])
         lowest = min(summary["test_accuracy"])
         verdict = f"every seed reaches {TARGET}%" if lowest >= TARGET else f"does NOT reach {TARGET}% on every seed"
         lines += [
             f"time to >= {TARGET}% test accuracy (wall time of training and its per-epoch evaluation; "
-            f"ours {arguments.seeds} seeds, reference {reference_seeds}):",
+            f"ours {arguments.seeds} seeds, the rebuild {arguments.rebuild_seeds}):",
             f"  mnist_nb fast recipe ({fast.model}, {summary['params']:,} parameters, {fast.num_epochs} epochs, "
             f"final epoch, no test-set choices): {our_seconds[0]:.1f} +- {our_seconds[1]:.1f}s, "
             f"test {summary['test_accuracy_mean']:.2f} +- {summary['test_accuracy_std']:.2f}% "
             f"({', '.join(f'{a:.2f}' for a in summary['test_accuracy'])}): {verdict}",
-            f"  reference script (50,000-image split, ReduceLROnPlateau on test accuracy, first epoch >= {TARGET}%): "
-            + ", ".join(
-                f"seed {seed}: epoch {t['epoch']}, {t['seconds']:.0f}s ({t['training_seconds']:.0f}s training)"
-                if t["epoch"] is not None
-                else f"seed {seed}: not reached in {arguments.max_epochs} epochs ({t['seconds']:.0f}s)"
-                for seed, t in enumerate(theirs)
-            ),
         ]
-        if len(reached) == len(theirs):
-            lines += [
-                f"  reference mean: {their_seconds[0]:.0f} +- {their_seconds[1]:.0f}s",
-                f"  ratio (reference / ours): {their_seconds[0] / our_seconds[0]:.2f}x",
-            ]
-        else:
-            # A seed that never got there needs more than all its epochs: its time is a lower bound, and
-            # so is the mean over seeds, and the ratio.
-            at_least = mean_and_std([t["seconds"] for t in theirs])[0]
-            lines += [
-                f"  {len(theirs) - len(reached)} of {len(theirs)} reference seeds did not reach {TARGET}% in "
-                f"{arguments.max_epochs} epochs: its mean time to {TARGET}% is more than {at_least:.0f}s",
-                f"  ratio (reference / ours): more than {at_least / our_seconds[0]:.2f}x",
-            ]
+        if theirs:
+            lines += rebuild_lines(theirs, our_seconds[0], arguments.max_epochs)
     print("\n".join(lines))
+    command = sys.argv[1:] if argv is None else argv
     append_report(
         arguments.results,
         f"{machine['device_name']} ({machine['device']}, {machine['cpu_threads']} threads), torch {machine['torch']}",
-        f"python benchmarks/bench.py {' '.join(sys.argv[1:])}",
+        f"python benchmarks/bench.py {' '.join(str(part) for part in command)}",
         lines,
     )
     return 0

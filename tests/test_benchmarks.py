@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import statistics
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -161,3 +163,203 @@ def test_the_reference_trains_as_its_script_does(mnist_root, monkeypatch):
     result = bench.reference_time_to_target(mnist_root, torch.device("cpu"), 0, max_epochs=20, num_workers=0)
     assert result["epoch"] == 6 and result["accuracy"] == 99.41 and result["training_seconds"] == 6.0
     assert rates == pytest.approx([0.05, 0.05, 0.05, 0.05, 0.005, 0.005])
+
+
+# The script's own output (tusharpatidar/erav3-session6, src/train.py at 3208171), captured on this project's
+# VM with one thread: its start-up lines and its first epoch's line, as they arrived (seconds since its start).
+SCRIPT_OUTPUT = [
+    (3.30, ""),
+    (3.30, "Total Model Parameters: 10,550"),
+    (3.30, ""),
+    (3.30, "Dataset Split:"),
+    (3.30, "Training samples: 50,000"),
+    (3.30, "Validation/Test samples: 10,000"),
+    (3.30, "Split ratio: 50000/10000"),
+    (35.24, "Epoch 1: Test set: Average loss: 0.1078, Accuracy: 96.50%"),
+]
+# Its later lines, in the format its source prints them (`print(f'Epoch {epoch}: Test set: ...')`, then
+# the summary after its first epoch >= 99.4%, where it stops).
+SCRIPT_LATER_OUTPUT = [
+    (69.30, "Epoch 2: Test set: Average loss: 0.0521, Accuracy: 98.41%"),
+    (103.40, "Epoch 3: Test set: Average loss: 0.0190, Accuracy: 99.39%"),
+    (137.54, "Epoch 4: Test set: Average loss: 0.0183, Accuracy: 99.40%"),
+    (137.54, ""),
+    (137.54, "Reached target accuracy of 99.4% at epoch 4"),
+    (137.55, "Best Validation/Test Accuracy: 99.40%"),
+    (137.55, "Training stopped at epoch: 4/19"),
+]
+
+
+def test_the_scripts_output_is_read_to_its_first_epoch_at_the_target():
+    race = load_benchmark("script_race")
+    assert race.parse_epochs(SCRIPT_OUTPUT) == [{"epoch": 1, "accuracy": 96.5, "seconds": 35.24}]
+    result = race.script_result(SCRIPT_OUTPUT + SCRIPT_LATER_OUTPUT, 138.9, 0, 99.4)
+    assert [row["epoch"] for row in result["epochs"]] == [1, 2, 3, 4]  # the summary lines are not epochs
+    assert (result["epoch"], result["accuracy"], result["seconds"]) == (4, 99.40, 137.54)
+    assert result["per_epoch_seconds"] == pytest.approx((137.54 - 35.24) / 3)
+    # Cut short after its first epoch (as the smoke check does): not reached, its time a lower bound.
+    short = race.script_result(SCRIPT_OUTPUT, 35.29, -15, 99.4)
+    assert short["epoch"] is None and short["seconds"] == 35.29 and short["per_epoch_seconds"] == 35.24
+    # Tolerant of the count-and-percent form other versions of such scripts print.
+    assert race.parse_epochs([(1.0, "Epoch 12 Test set: Average loss: 0.0200, Accuracy: 9941/10000 (99.41%)")]) == [
+        {"epoch": 12, "accuracy": 99.41, "seconds": 1.0}
+    ]
+    stop = race.reached_target(99.4)
+    assert [stop(line) for _, line in SCRIPT_OUTPUT + SCRIPT_LATER_OUTPUT].index(True) == 10
+
+
+def test_the_scripts_data_folder_is_seeded_from_ours(mnist_root, tmp_path):
+    race = load_benchmark("script_race")
+    checkout = tmp_path / "erav3-session6"
+    with pytest.raises(race.ScriptError, match="src/train.py does not exist"):
+        race.script_path(checkout)
+    (checkout / "src").mkdir(parents=True)
+    (checkout / "src" / "train.py").write_text("print('a script')\n")
+    assert race.script_path(checkout) == (checkout / "src" / "train.py").resolve()
+    assert race.checkout_state(checkout) == "not a git checkout: its version is unknown"
+
+    data = race.seed_script_data(checkout, mnist_root)
+    assert data == (checkout / "data").resolve()  # the script's '../data', seen from src/
+    for name, md5 in mnist.MNIST_FILES:
+        assert race.md5_of(data / "MNIST" / "raw" / name) == md5
+        assert (data / "MNIST" / "raw" / name.removesuffix(".gz")).is_file()  # extracted, offline
+    race.seed_script_data(checkout, mnist_root)  # again: kept as it is
+
+    broken = tmp_path / "ours"
+    (broken / "MNIST" / "raw").mkdir(parents=True)
+    for name, _ in mnist.MNIST_FILES:
+        (broken / "MNIST" / "raw" / name).write_bytes(b"not an archive")
+    (data / "MNIST" / "raw" / mnist.MNIST_FILES[0][0]).unlink()
+    with pytest.raises(race.ScriptError, match="corrupt or truncated"):
+        race.seed_script_data(checkout, broken)
+
+
+FAKE_SCRIPT = """\
+import os, sys, time
+assert os.path.isdir('../data/MNIST/raw'), 'the data folder is ../data, seen from src/'
+cores = sorted(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else []
+print(f"threads {os.environ.get('OMP_NUM_THREADS')} cores {cores} cuda '{os.environ.get('CUDA_VISIBLE_DEVICES')}'")
+for epoch, accuracy in enumerate(ACCURACIES, 1):
+    time.sleep(0.05)
+    print(f'Epoch {epoch}: Test set: Average loss: 0.0200, Accuracy: {accuracy:.2f}%')
+    if accuracy >= 99.4:
+        print(f'\\nReached target accuracy of 99.4% at epoch {epoch}')
+        time.sleep(SLEEP_AFTER)
+        break
+"""
+
+
+def fake_checkout(path: Path, accuracies: list[float], sleep_after: float = 0.0) -> Path:
+    (path / "src").mkdir(parents=True)
+    (path / "data" / "MNIST" / "raw").mkdir(parents=True)
+    script = FAKE_SCRIPT.replace("ACCURACIES", repr(accuracies)).replace("SLEEP_AFTER", repr(sleep_after))
+    (path / "src" / "train.py").write_text(script)
+    return path
+
+
+def fake_ours(calls: list):
+    def run_ours(seed, *, threads, core, device, out_root, log_dir):
+        calls.append((seed, threads, core, device))
+        metrics = {"test_accuracy": [99.45, 99.37][seed % 2], "train_seconds": 1.0, "smoke": False}
+        return {"seed": seed, "seconds": 2.0 + seed, "metrics": metrics}
+
+    return run_ours
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_the_race_runs_the_script_unchanged_beside_ours(tmp_path, monkeypatch, parallel):
+    """The race's mechanics with a stand-in for the script (it prints as the script does) and for our runs."""
+    race = load_benchmark("script_race")
+    if parallel:
+        try:
+            race.check_parallel()
+        except race.ScriptError as error:
+            pytest.skip(f"no two cores to pin to: {error}")
+    checkout = fake_checkout(tmp_path / "checkout", [97.0, 99.0, 99.41, 99.5])
+    calls = []
+    monkeypatch.setattr(race, "run_ours", fake_ours(calls))
+    result = race.race(
+        checkout, runs=3, seeds=2, threads=1 if parallel else 2, parallel=parallel, device="cpu",
+        out_root=tmp_path / "runs", log_dir=tmp_path / "logs", target=99.4, log=lambda line: None,
+    )  # fmt: skip
+    runs = result["script_runs"]
+    assert [run["run"] for run in runs] == [1, 2, 3] and {run["epoch"] for run in runs} == {3}
+    assert all(run["accuracy"] == 99.41 and run["returncode"] == 0 and run["epochs"][-1]["epoch"] == 3 for run in runs)
+    assert all(0 < run["seconds"] <= run["end_seconds"] for run in runs)
+    log = (tmp_path / "logs" / "script-run-1.log").read_text()
+    expected = "threads 1 cores [0]" if parallel else "threads 2 cores"
+    assert expected in log and "cuda ''" in log and "Epoch 3: Test set:" in log
+    assert calls == ([(0, 1, 1, "cpu"), (1, 1, 1, "cpu")] if parallel else [(0, 2, None, "cpu"), (1, 2, None, "cpu")])
+
+    lines = race.race_lines(result, threads=2, parallel=parallel, target=99.4)
+    text = "\n".join(lines)
+    assert "not a git checkout" in text and ("taskset -c 0" in text) == parallel
+    assert sum(line.startswith("| 1 | 3 | 99.41 |") for line in lines) == 1
+    assert "| 1 | 3.0 | 1.0 | 99.37 (below 99.4) |" in lines
+    mean = statistics.fmean(run["seconds"] for run in runs)
+    assert f"ratio of mean times (the script / ours): {mean / 2.5:.2f}x" in text
+    low, high = min(run["seconds"] for run in runs) / 3.0, max(run["seconds"] for run in runs) / 2.0
+    assert f"spread {low:.2f}x-{high:.2f}x" in text
+    assert "NOT every seed >= 99.4% (lowest 99.37%)" in text
+
+
+def test_a_script_that_does_not_stop_at_the_target_is_stopped(tmp_path, monkeypatch):
+    race = load_benchmark("script_race")
+    monkeypatch.setattr(race, "GRACE_SECONDS", 0.5)
+    checkout = fake_checkout(tmp_path / "checkout", [99.0, 99.42], sleep_after=60)
+    result = race.run_script(checkout, 1, threads=1, core=None, cpu_only=True, log_dir=tmp_path, target=99.4)
+    assert result["epoch"] == 2 and result["returncode"] != 0 and result["end_seconds"] < 30
+    never = fake_checkout(tmp_path / "never", [98.0, 99.1])
+    result = race.run_script(never, 1, threads=1, core=None, cpu_only=True, log_dir=tmp_path, target=99.4)
+    assert result["epoch"] is None and result["seconds"] == result["end_seconds"] and result["accuracy"] == 99.1
+    text = "\n".join(race.race_lines({"script_runs": [result], "ours": [], "directory": "d", "checkout": "c"},
+                                     threads=1, parallel=False, target=99.4))  # fmt: skip
+    assert "| 1 | not reached in 2 epochs | 99.1 | > " in text
+
+
+def test_the_rebuild_headlines_only_where_it_matches_the_script():
+    race = load_benchmark("script_race")
+    script = [{"epoch": 14, "per_epoch_seconds": 35.0}, {"epoch": 13, "per_epoch_seconds": 36.0}]
+    assert race.rebuild_matches_script([{"epoch": 14, "seconds": 14 * 37.0}], script)[0]
+    assert not race.rebuild_matches_script([{"epoch": 16, "seconds": 16 * 36.0}], script)[0]  # two epochs later
+    assert not race.rebuild_matches_script([{"epoch": 14, "seconds": 14 * 68.0}], script)[0]  # twice as slow
+    assert not race.rebuild_matches_script([{"epoch": None, "seconds": 900.0}], script)[0]
+
+
+def test_bench_refuses_what_the_race_cannot_do(capsys):
+    bench = load_benchmark("bench")
+    for argv, message in [
+        (["--parallel"], "--parallel races the script"),
+        (["--reference-script", "x", "--throughput-only"], "does not race the script"),
+        (["--reference-script", "x", "--parallel", "--threads", "2"], "leave --threads out"),
+        (["--reference-runs", "0"], "expected a positive number"),
+    ]:
+        with pytest.raises(SystemExit):
+            bench.parse_arguments(argv)
+        assert message in capsys.readouterr().err
+    assert bench.parse_arguments([]).rebuild_seeds == 1
+    assert bench.parse_arguments(["--reference-script", "x"]).rebuild_seeds == 0
+    assert bench.parse_arguments(["--reference-seeds", "2"]).rebuild_seeds == 2  # the rebuild's old option name
+    arguments = bench.parse_arguments(["--reference-script", "x"])
+    assert arguments.reference_runs == 3 and not arguments.parallel and arguments.reference_script == Path("x")
+
+
+def test_the_checkout_says_whether_the_script_is_as_published(tmp_path):
+    race = load_benchmark("script_race")
+    checkout = fake_checkout(tmp_path / "checkout", [99.5])
+
+    def git(*arguments):
+        identity = ["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+        subprocess.run(["git", "-C", str(checkout), *identity, *arguments], check=True)
+
+    git("init", "-q")
+    git("add", "src")
+    git("commit", "-q", "-m", "the script")
+    state = race.checkout_state(checkout)
+    assert state.startswith("commit ") and state.endswith("src/ unchanged")
+    (checkout / "src" / "models").mkdir()
+    (checkout / "src" / "models" / "best_model.pth").write_bytes(b"")  # what the script writes: not a change
+    assert race.checkout_state(checkout) == state
+    with open(checkout / "src" / "train.py", "a") as script:
+        script.write("# changed\n")
+    assert "src/ CHANGED from it (1 paths)" in race.checkout_state(checkout)
