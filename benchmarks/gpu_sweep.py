@@ -1,6 +1,6 @@
 """GPU time to 99.4% with the training step captured as a CUDA graph: a validation sweep, then test seeds.
 
-    python benchmarks/gpu_sweep.py     # on a GPU: 36 recipes x 2 seeds on validation, then 5 test seeds
+    python benchmarks/gpu_sweep.py     # on a GPU: 36 recipes x 2 seeds on validation, then 5 test seeds (~3.5 min)
     MNIST_NB_SMOKE=1 python benchmarks/gpu_sweep.py --device cpu --batch-sizes 32 --learning-rates 0.1 \\
         --epochs 1 --autocast off --selection-seeds 1 --test-seeds 1 --results /tmp/gpu.md  # the code path on a CPU
 
@@ -75,9 +75,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--model", default="fast", help="default: %(default)s (10,786 parameters)")
-    parser.add_argument("--batch-sizes", type=lambda text: _numbers(text, int), default=[512, 1024])
-    parser.add_argument("--learning-rates", type=lambda text: _numbers(text, float), default=[0.2, 0.4, 0.8])
-    parser.add_argument("--epochs", type=lambda text: _numbers(text, int), default=[10, 15, 20])
+    parser.add_argument("--batch-sizes", type=lambda text: _numbers(text, int), default=[256, 512, 1024])
+    parser.add_argument("--learning-rates", type=lambda text: _numbers(text, float), default=[0.4, 0.8])
+    parser.add_argument("--epochs", type=lambda text: _numbers(text, int), default=[8, 12, 16])
     parser.add_argument("--autocast", type=_switches, default=[True, False], help="bfloat16: on, off or on,off")
     parser.add_argument("--selection-seeds", type=int, default=2, help="validation seeds per recipe (default 2)")
     parser.add_argument("--validation-target", type=float, default=99.40)
