@@ -96,19 +96,21 @@ SERIES_SPECS: dict[str, ModelSpec] = {
         residual=True,
     ),
 }
-FINAL_MODEL = "residual"
-_FINAL = SERIES_SPECS[FINAL_MODEL]
+# The series' last model (width 16, 11,280 parameters): the base of the frontier's variants and of the
+# ablation. The final recipe's model is this one at width 20 (`config.RECIPES["final"]`).
+SERIES_MODEL = "residual"
+_SERIES = SERIES_SPECS[SERIES_MODEL]
 
-# Beyond the series: the final model with some fields changed (notebook 09's frontier).
+# Beyond the series: residual with some fields changed (notebook 09's frontier).
 FRONTIER_SPECS: dict[str, ModelSpec] = {
     # Attention costs ~40% of the CPU time of a step: for time to accuracy, the model without it.
-    "fast": replace(_FINAL, description="final model without attention (fast recipe)", attention=False),
-    # Conv weights scale with width squared: at width 10 the final model has 4,718 parameters.
-    "tiny": replace(_FINAL, description="final model at width 10 (<= 5,000 parameters)", widths=(6, 10)),
-    "tiny-stem8": replace(_FINAL, description="tiny with an 8-channel stem (<= 5,000 parameters)", widths=(8, 10)),
+    "fast": replace(_SERIES, description="residual without attention (fast recipe)", attention=False),
+    # Conv weights scale with width squared: at width 10 residual has 4,718 parameters.
+    "tiny": replace(_SERIES, description="residual at width 10 (<= 5,000 parameters)", widths=(6, 10)),
+    "tiny-stem8": replace(_SERIES, description="tiny with an 8-channel stem (<= 5,000 parameters)", widths=(8, 10)),
     # How small can 99.0% go? The same model at width 8 (3,088 parameters) and 6 (1,922).
-    "small": replace(_FINAL, description="final model at width 8", widths=(4, 8)),
-    "micro": replace(_FINAL, description="final model at width 6", widths=(4, 6)),
+    "small": replace(_SERIES, description="residual at width 8", widths=(4, 8)),
+    "micro": replace(_SERIES, description="residual at width 6", widths=(4, 6)),
 }
 
 # The ablation, decided here and nowhere else: the series' last model (residual) with one component removed.
@@ -129,7 +131,7 @@ ABLATIONS: dict[str, dict] = {
 MODEL_SPECS: dict[str, ModelSpec] = {
     **SERIES_SPECS,
     **FRONTIER_SPECS,
-    **{name: replace(_FINAL, **changes) for name, changes in ABLATIONS.items()},
+    **{name: replace(_SERIES, **changes) for name, changes in ABLATIONS.items()},
 }
 # The script repository's model has an architecture of its own (mnist_nb/reference.py).
 REFERENCE_MODEL = "reference"
@@ -169,7 +171,7 @@ def training_defaults(name: str, **changes) -> tuple[float, bool]:
     return spec.learning_rate, spec.augment
 
 
-def build_model(name: str = FINAL_MODEL, **changes) -> MnistNet:
+def build_model(name: str, **changes) -> MnistNet:
     """Build a named model; `changes` (ModelSpec fields) make a variant, e.g. build_model("residual", dropout=0)."""
     if name == REFERENCE_MODEL:
         if changes:

@@ -62,7 +62,7 @@ def test_smoke_runs_are_never_recorded_as_results(mnist_root, tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-def test_results_load_in_entry_order_and_tables_compare_against_final(tmp_path):
+def test_results_load_in_entry_order_and_tables_compare_against_the_base(tmp_path):
     for name, params, accuracies in (
         ("tiny", 4_844, [99.40, 99.44]),
         ("residual", 11_280, [99.5, 99.6]),
@@ -80,18 +80,18 @@ def test_results_load_in_entry_order_and_tables_compare_against_final(tmp_path):
     assert " 0.295 " in removals  # paired t of -0.05, -0.15: t = 2 with 1 degree of freedom
 
 
-def test_removals_are_compared_with_the_final_model_on_the_same_seeds():
-    final = fake_summary("residual", 11_280, [99.6, 99.6, 99.0])  # seed 2 drags the 3-seed mean down
+def test_removals_are_compared_with_the_base_on_the_same_seeds():
+    base = fake_summary("residual", 11_280, [99.6, 99.6, 99.0])  # seed 2 drags the 3-seed mean down
     removal = fake_summary("residual-no-skip", 11_280, [99.5, 99.4])  # seeds 0 and 1
-    assert frontier.change_against(removal, final) == pytest.approx(-0.15)  # not 99.45 - 99.40 = +0.05
-    assert frontier.change_against(removal, final, "val") == pytest.approx(-0.15)
+    assert frontier.change_against(removal, base) == pytest.approx(-0.15)  # not 99.45 - 99.40 = +0.05
+    assert frontier.change_against(removal, base, "val") == pytest.approx(-0.15)
     elsewhere = {**removal, "seeds": [7, 8]}  # no shared seed: the means are compared
-    assert frontier.change_against(elsewhere, final) == pytest.approx(99.45 - 99.4)
-    tables = frontier.markdown_tables({"residual": final, "residual-no-skip": removal})
+    assert frontier.change_against(elsewhere, base) == pytest.approx(99.45 - 99.4)
+    tables = frontier.markdown_tables({"residual": base, "residual-no-skip": removal})
     assert "| skip | 2 | 99.45 +- 0.05 | -0.15 |" in tables
-    paired = ablation.paired_differences({"residual": final, "residual-no-skip": removal})
+    paired = ablation.paired_differences({"residual": base, "residual-no-skip": removal})
     assert paired == {"skip": {"test": pytest.approx([-0.1, -0.2]), "val": pytest.approx([-0.1, -0.2])}}
-    assert ablation.paired_differences({"residual": final, "residual-no-skip": elsewhere})["skip"]["test"] == []
+    assert ablation.paired_differences({"residual": base, "residual-no-skip": elsewhere})["skip"]["test"] == []
 
 
 def test_the_noise_band_is_student_t_sds_of_a_two_run_difference():

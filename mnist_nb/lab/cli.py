@@ -198,7 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
         "frontier", help="train the frontier (and ablation) entries over seeds, record benchmarks/results/NAME.json"
     )
     frontier.add_argument("names", nargs="*", help="entries to run (default: the frontier; see --list)")
-    frontier.add_argument("--ablation", action="store_true", help="the ablation entries (final model minus one)")
+    frontier.add_argument(
+        "--ablation",
+        action="store_true",
+        help="the ablation entries (residual, the series' last model, minus one component each)",
+    )
     frontier.add_argument("--num-seeds", type=_positive_int, default=None, help="seeds per entry (default: its own)")
     frontier.add_argument("--list", action="store_true", help="list the entries and what is recorded, then stop")
     frontier.add_argument(
