@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from mnist_nb.anatomy import count_parameters
 from mnist_nb.checkpoint import load_checkpoint, model_from_checkpoint, resume_from, save_checkpoint, training_state
-from mnist_nb.config import TrainConfig, epoch_seed, require_resolved, resolve
+from mnist_nb.config import TrainConfig, epoch_seed
 from mnist_nb.data import ImageSet, Normalization, TensorLoader, clean_loader, load_training_split, training_loader
 from mnist_nb.devices import autocast_for, select_device
 from mnist_nb.models import MnistNet, build_model
@@ -117,7 +117,6 @@ def recalibrate_batchnorm(model: nn.Module, loader) -> int:
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """SGD with Nesterov momentum; no weight decay on biases and BatchNorm parameters (1-D)."""
-    config = require_resolved(config, "make_optimizer")
     decayed = [p for p in model.parameters() if p.ndim > 1]
     not_decayed = [p for p in model.parameters() if p.ndim <= 1]
     return torch.optim.SGD(
@@ -152,7 +151,7 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_
 @dataclass
 class TrainingResult:
     model: MnistNet
-    config: TrainConfig  # resolved: what the run really trained with
+    config: TrainConfig  # what the run trained with
     normalization: Normalization
     device: torch.device
     history: list[dict] = field(default_factory=list)  # one row per epoch
@@ -185,7 +184,6 @@ def fit(
     touched here. With `checkpoint_path`, a checkpoint is written after every epoch, and
     `resume=True` continues from it. Without data, the standard split is loaded.
     """
-    config = resolve(config)
     device = select_device(config.device)
     if (train_set is None) != (validation_set is None):
         raise ValueError("pass both train_set and validation_set, or neither (the standard split is then loaded)")

@@ -27,7 +27,6 @@ from mnist_nb.models import (
     SERIES_NAMES,
     build_model,
     model_spec,
-    training_defaults,
 )
 
 
@@ -66,7 +65,7 @@ def test_each_ablation_removes_exactly_its_component():
     assert base - kinds("residual-no-attention") == {"Attention", "SqueezeExcitation", "SpatialAttention"}
     assert base - kinds("residual-no-gap") == {"GapHead", "GlobalAveragePool"}
     assert base - kinds("residual-no-skip") == {"ResidualBlock"}
-    assert kinds("residual-no-augmentation") == base and not model_spec("residual-no-augmentation").augment
+    assert kinds("residual-no-augmentation") == base
     # Removing a component adds none; only the dense head comes in, as GAP's replacement.
     assert all(kinds(name) <= base for name in ABLATIONS if name != "residual-no-gap")
     assert kinds("residual-no-gap") - base == {"DenseHead", "Flatten"}
@@ -93,10 +92,10 @@ def test_each_ablation_spec_differs_from_the_series_model_in_exactly_its_compone
         }  # fmt: skip
 
     assert {name: changed_fields(name) for name in ABLATIONS} == {
-        # Without BatchNorm the plain stack's safe step size comes with it (as for "baseline").
-        "residual-no-batchnorm": {"batchnorm", "learning_rate"},
+        # Without augmentation is a change in training (lab.frontier.ABLATION_TRAINING), not in the model.
+        "residual-no-batchnorm": {"batchnorm"},
         "residual-no-dropout": {"dropout"},
-        "residual-no-augmentation": {"augment"},
+        "residual-no-augmentation": set(),
         "residual-no-gap": {"head"},
         "residual-no-attention": {"attention"},
         "residual-no-skip": {"residual"},
@@ -173,7 +172,7 @@ def test_a_variant_is_built_without_touching_the_registry():
 
 
 def test_bad_options_say_what_is_allowed():
-    with pytest.raises(ValueError, match=r"residual: no model option skip; valid: attention, augment, batchnorm"):
+    with pytest.raises(ValueError, match=r"residual: no model option skip; valid: attention, batchnorm, description"):
         build_model("residual", skip=False)
     with pytest.raises(ValueError, match="no model option separable, stage_depths"):
         model_spec("tiny", stage_depths=(2, 1), separable=True)
@@ -188,16 +187,6 @@ def test_bad_options_say_what_is_allowed():
         build_model(REFERENCE_MODEL, dropout=0.0)
     with pytest.raises(ValueError, match="unknown model 'resnet50'"):
         model_spec("resnet50", dropout=0.0)
-
-
-def test_training_defaults_are_the_models_and_its_variants():
-    assert training_defaults("residual") == (0.1, True)
-    assert training_defaults("baseline") == (0.05, False)
-    assert training_defaults("batchnorm") == (0.1, False)
-    assert training_defaults("residual-no-batchnorm") == (0.05, True)
-    assert training_defaults("residual-no-augmentation") == (0.1, False)
-    assert training_defaults(REFERENCE_MODEL) == (0.05, True)
-    assert training_defaults("residual", augment=False, learning_rate=0.2) == (0.2, False)
 
 
 def test_reference_model_is_built_by_its_own_builder():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mnist_nb.config import TrainConfig, resolve, smoke_batches
+from mnist_nb.config import TrainConfig, smoke_batches
 
 
 def _check_before_training(out: Path, parser: argparse.ArgumentParser, *, resume=False, overwrite=False) -> None:
@@ -25,7 +25,6 @@ def _check_before_training(out: Path, parser: argparse.ArgumentParser, *, resume
 def command_train(arguments: argparse.Namespace, config: TrainConfig, parser: argparse.ArgumentParser) -> None:
     from mnist_nb.lab.experiments import train_and_report
 
-    config = resolve(config)
     out = arguments.out or Path("runs") / f"{config.model}-seed{config.seed}"
     _check_before_training(out, parser, resume=arguments.resume, overwrite=arguments.overwrite)
     print(config.describe(), flush=True)
@@ -86,7 +85,7 @@ def command_seeds(arguments: argparse.Namespace, config: TrainConfig, parser: ar
 
     out = arguments.out or Path("runs") / f"{config.model}-seeds"
     _check_before_training(out, parser, resume=True)  # a sweep resumes or moves aside what OUT holds
-    print(resolve(config).describe(), flush=True)  # what every seed trains with (the seed aside)
+    print(config.describe(), flush=True)  # what every seed trains with (the seed aside)
     summary = run_seeds(config, arguments.num_seeds, out, reuse=arguments.reuse)
     print()
     print(format_summary(summary))

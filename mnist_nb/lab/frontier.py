@@ -76,11 +76,24 @@ FRONTIER: tuple[Entry, ...] = (
     ),
     Entry("small", recipe("tiny").replace(model="small"), 3, "residual at width 8, 20 epochs"),
     Entry("micro", recipe("tiny").replace(model="micro"), 3, "residual at width 6, 20 epochs"),
-    Entry("reference", SERIES_RECIPE.replace(model="reference"), 2, "the reference model, trained with our recipe"),
+    # At the script repository's own SGD learning rate, 0.05 (it augments too).
+    Entry(
+        "reference",
+        SERIES_RECIPE.replace(model="reference", learning_rate=0.05),
+        2,
+        "the reference model, trained with our recipe",
+    ),
 )
+# The removals that change how residual is trained: without BatchNorm at the plain stack's learning rate
+# (as notebook 01's baseline); without augmentation, the model is residual itself.
+ABLATION_TRAINING: dict[str, dict] = {
+    "residual-no-batchnorm": {"learning_rate": 0.05},
+    "residual-no-augmentation": {"augment": False},
+}
 # The series' last model, one component removed each time: what each one buys at the full budget.
 ABLATION: tuple[Entry, ...] = tuple(
-    Entry(name, SERIES_RECIPE.replace(model=name), 5, MODEL_SPECS[name].description) for name in ABLATIONS
+    Entry(name, SERIES_RECIPE.replace(model=name, **ABLATION_TRAINING.get(name, {})), 5, MODEL_SPECS[name].description)
+    for name in ABLATIONS
 )
 ENTRIES = {entry.name: entry for entry in FRONTIER + ABLATION}
 
