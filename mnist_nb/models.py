@@ -41,6 +41,7 @@ import torch
 import torch.nn as nn
 
 from mnist_nb.blocks import Attention, ConvBNAct, DenseHead, GapHead, ResidualBlock
+from mnist_nb.config import TrainConfig
 from mnist_nb.mnist import IMAGE_SIZE
 
 
@@ -196,6 +197,11 @@ def build_model(name: str, **changes) -> MnistNet:
     if not spec.batchnorm:
         initialize(model)
     return model
+
+
+def build_model_of(config: TrainConfig) -> MnistNet:
+    """The model `config` trains: its named model with its `model_options`."""
+    return build_model(config.model, **dict(config.model_options))
 
 
 def initialize(model: nn.Module) -> None:

@@ -21,7 +21,7 @@ from mnist_nb.checkpoint import load_checkpoint, model_from_checkpoint, resume_f
 from mnist_nb.config import TrainConfig, epoch_seed
 from mnist_nb.data import ImageSet, Normalization, TensorLoader, clean_loader, load_training_split, training_loader
 from mnist_nb.devices import autocast_for, select_device
-from mnist_nb.models import MnistNet, build_model
+from mnist_nb.models import MnistNet, build_model_of
 
 # Batches of clean images for evaluation and for recalibrating BatchNorm: only memory bounds these.
 EVALUATION_BATCH_SIZE = 1000
@@ -251,7 +251,7 @@ def load_result(path: Path | str, device: str = "auto") -> TrainingResult:
 def build_for_training(config: TrainConfig, device: torch.device) -> MnistNet:
     """The model of `config`, its weights initialized from `config.seed`, on `device`."""
     torch.manual_seed(config.seed)  # seeds the CPU and CUDA generators alike
-    model = build_model(config.model, **dict(config.model_options)).to(device)
+    model = build_model_of(config).to(device)
     return model.to(memory_format=torch.channels_last) if config.channels_last else model
 
 

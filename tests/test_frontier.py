@@ -13,7 +13,7 @@ from matplotlib.collections import PathCollection  # noqa: E402
 
 from mnist_nb.config import SMOKE_BATCHES_PER_EPOCH, TrainConfig, recipe  # noqa: E402
 from mnist_nb.lab import ablation, frontier  # noqa: E402
-from mnist_nb.models import ABLATIONS, MODEL_SPECS, build_model  # noqa: E402
+from mnist_nb.models import ABLATIONS, MODEL_SPECS, build_model_of  # noqa: E402
 from mnist_nb.plots import plot_ablation, plot_frontier  # noqa: E402
 
 
@@ -37,7 +37,7 @@ def fake_summary(name: str, params: int, accuracies: list[float], epochs: int = 
 def test_frontier_entries_cover_every_ablation():
     assert {entry.name for entry in frontier.ABLATION} == set(ABLATIONS)
     for entry in frontier.FRONTIER + frontier.ABLATION:
-        build_model(entry.config.model, **dict(entry.config.model_options))  # every entry names a real model
+        build_model_of(entry.config)  # every entry names a real model
         assert entry.num_seeds >= 2
         assert entry.config.max_batches_per_epoch is None  # the recorded recipes are full runs
     changed = {}  # the series' last model, one component short, at its 15-epoch recipe

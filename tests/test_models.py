@@ -26,6 +26,7 @@ from mnist_nb.models import (
     SERIES_MODEL,
     SERIES_NAMES,
     build_model,
+    build_model_of,
     model_spec,
 )
 
@@ -205,7 +206,7 @@ def test_the_final_recipe_model_spends_the_budget_on_width_and_gates_channels_on
     from mnist_nb.config import recipe
 
     final = recipe("final")
-    model = build_model(final.model, **dict(final.model_options))
+    model = build_model_of(final)
     assert 15_000 < count_parameters(model) < PARAMETER_BUDGET
     assert isinstance(model.attention2.spatial, SpatialAttention) and not hasattr(model.attention3, "spatial")
     assert isinstance(model.attention3.channel, SqueezeExcitation)

@@ -14,8 +14,8 @@ from mnist_nb.checkpoint import CheckpointError, is_run_of, load_checkpoint, wri
 from mnist_nb.config import TrainConfig
 from mnist_nb.data import TensorLoader, load_test_set
 from mnist_nb.lab.records import command_line, run_record, seed_rows, summarize
-from mnist_nb.models import build_model
-from mnist_nb.training import evaluate, fit
+from mnist_nb.models import build_model_of
+from mnist_nb.training import EVALUATION_BATCH_SIZE, evaluate, fit
 
 
 def train_and_report(config: TrainConfig, out: Path, *, resume: bool = False, log=print) -> dict:
@@ -23,7 +23,7 @@ def train_and_report(config: TrainConfig, out: Path, *, resume: bool = False, lo
     result = fit(config, checkpoint_path=out / "model.pt", resume=resume, log=log)
     # The one and only look at the test set, after every choice has been made.
     test_loader = TensorLoader(
-        load_test_set().to(result.device), 1000, shuffle=False, normalization=result.normalization
+        load_test_set().to(result.device), EVALUATION_BATCH_SIZE, shuffle=False, normalization=result.normalization
     )
     metrics = run_record(result, evaluate(result.model, test_loader), command_line())
     write_json(out / "metrics.json", metrics)
@@ -40,7 +40,7 @@ def finished_run(out: Path, config: TrainConfig) -> dict | None:
 
 def _run_of(metrics: dict, config: TrainConfig) -> dict | None:
     """`metrics` if it records a finished run of `config` (`checkpoint.is_run_of`), else None."""
-    model = build_model(config.model, **dict(config.model_options))
+    model = build_model_of(config)
     finished = metrics.get("epochs") == config.num_epochs
     return metrics if finished and is_run_of(metrics, config, model) else None
 
@@ -92,7 +92,7 @@ def prepare_run_directory(out: Path, config: TrainConfig, *, log=print) -> bool:
             checkpoint = load_checkpoint(checkpoint_path)
         except CheckpointError:
             checkpoint = None
-        model = build_model(config.model, **dict(config.model_options))
+        model = build_model_of(config)
         if checkpoint is not None and is_run_of(checkpoint, config, model):
             return True
     number = 1
