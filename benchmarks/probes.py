@@ -29,7 +29,7 @@ from mnist_nb.checkpoint import load_checkpoint, model_from_checkpoint
 from mnist_nb.config import TrainConfig, recipe, smoke_batches
 from mnist_nb.data import Normalization, clean_loader, load_training_split
 from mnist_nb.lab.cli import folder_argument
-from mnist_nb.models import build_model
+from mnist_nb.models import build_model_of
 from mnist_nb.training import evaluate, fit, recalibrate_batchnorm
 
 
@@ -110,7 +110,7 @@ def run_probe(
     max_batches_per_epoch: int | None = None,
 ) -> dict:
     config = probe_config(name, seed=seed, num_epochs=num_epochs, max_batches_per_epoch=max_batches_per_epoch)
-    parameters = count_parameters(build_model(config.model, **dict(config.model_options)))
+    parameters = count_parameters(build_model_of(config))
     print(f"--- {name}: {parameters:,} parameters, {config.num_epochs} epochs, seed {seed} ---", flush=True)
     # --save keeps the final model (a train checkpoint) for post-hoc checks on validation.
     checkpoint_path = f"{save}/{name}/seed-{seed}/model.pt" if save else None

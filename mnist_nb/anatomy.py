@@ -45,13 +45,13 @@ def _as_int(value) -> int:
     return value[0] if isinstance(value, tuple) else int(value)
 
 
-def receptive_field(model: nn.Module, image_size: int = IMAGE_SIZE) -> list[ReceptiveFieldRow]:
+def receptive_field(model: nn.Module) -> list[ReceptiveFieldRow]:
     """Receptive field after each conv/pool: r_out = r_in + (kernel - 1) * jump, jump *= stride.
 
     Identity skips do not widen it (the conv path is the wider one); the global head sees all.
     """
     rows = []
-    field, jump, size = 1, 1, image_size
+    field, jump, size = 1, 1, IMAGE_SIZE
     for name, layer in _main_path_layers(model):
         kernel, stride, padding = _as_int(layer.kernel_size), _as_int(layer.stride), _as_int(layer.padding)
         field += (kernel - 1) * jump
@@ -61,7 +61,7 @@ def receptive_field(model: nn.Module, image_size: int = IMAGE_SIZE) -> list[Rece
     return rows
 
 
-def model_summary(model: nn.Module, input_size: tuple[int, int, int] = (1, IMAGE_SIZE, IMAGE_SIZE)) -> str:
+def model_summary(model: nn.Module) -> str:
     """torchsummary's layer table, as a string, on the CPU; the model itself is left untouched.
 
     torchsummary defaults to device="cuda" and runs a forward pass in whatever mode the model
@@ -73,7 +73,7 @@ def model_summary(model: nn.Module, input_size: tuple[int, int, int] = (1, IMAGE
     snapshot = copy.deepcopy(model).cpu().eval()
     text = io.StringIO()
     with torch.random.fork_rng(devices=[]), torch.no_grad(), contextlib.redirect_stdout(text):
-        summary(snapshot, input_size, device="cpu")
+        summary(snapshot, (1, IMAGE_SIZE, IMAGE_SIZE), device="cpu")
     return text.getvalue()
 
 

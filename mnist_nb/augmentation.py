@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from mnist_nb.config import TrainConfig, require_resolved
+from mnist_nb.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,8 @@ class Augmentation:
 
 
 def augmentation_for(config: TrainConfig) -> Augmentation | None:
-    """The augmentation a resolved config trains with, or None when it trains on the images as they are."""
-    if not require_resolved(config, "augmentation_for").augment:
+    """The augmentation `config` trains with, or None when it trains on the images as they are."""
+    if not config.augment:
         return None
     return Augmentation(config.rotation_degrees, config.translate_pixels, config.scale_range)
 

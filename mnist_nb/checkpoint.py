@@ -106,10 +106,11 @@ def load_checkpoint(path: Path | str) -> dict:
     return checkpoint
 
 
-def same_run(checkpoint: dict, config: TrainConfig, model: nn.Module) -> bool:
-    """True if `checkpoint` is a run of `config` (resolved; on any device) on the architecture of `model`."""
-    same_config = TrainConfig.from_dict(checkpoint["config"]).same_recipe(config)
-    return same_config and checkpoint.get("architecture", str(model)) == str(model)
+def is_run_of(saved: dict, config: TrainConfig, model: nn.Module) -> bool:
+    """True if `saved` (a checkpoint or a metrics.json record) holds a run of `config` (`TrainConfig.same_run`:
+    on any device) on the architecture of `model`, where it recorded one."""
+    same_config = TrainConfig.from_dict(saved.get("config", {})).same_run(config)
+    return same_config and saved.get("architecture", str(model)) == str(model)
 
 
 def resume_from(path: Path | str, *, config: TrainConfig, model: nn.Module, optimizer, scheduler) -> list[dict]:
@@ -123,7 +124,7 @@ def resume_from(path: Path | str, *, config: TrainConfig, model: nn.Module, opti
             f"{path} holds weights only (exported): it evaluates, but a run cannot resume from it; "
             f"write this run elsewhere (another checkpoint_path; the CLI's --out)."
         )
-    if not same_run(checkpoint, config, model):
+    if not is_run_of(checkpoint, config, model):
         raise CheckpointError(
             f"{path} was trained with a different config or model: resume with the same settings, "
             f"or write this run elsewhere (another checkpoint_path; the CLI's --out)."

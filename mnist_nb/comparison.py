@@ -8,7 +8,7 @@ import math
 import statistics
 from pathlib import Path
 
-from mnist_nb.config import TrainConfig, resolve
+from mnist_nb.config import TrainConfig
 from mnist_nb.data import ImageSet, TensorLoader
 from mnist_nb.training import EVALUATION_BATCH_SIZE, TrainingResult, evaluate, fit, predict
 
@@ -17,34 +17,34 @@ SIGNIFICANCE_LEVEL = 0.05
 
 
 def run_directory(runs_dir: Path | str, config: TrainConfig) -> Path:
-    """The folder that keeps `config`'s run: the model, the seed and a digest of the whole resolved recipe.
+    """The folder that keeps `config`'s run: the model, the seed and a digest of the whole config but the device.
 
-    Two notebooks that train the same model with the same recipe share one folder, so the second
-    reuses the first's run; any other setting (epochs, device string, smoke batches) is another folder.
+    Two notebooks that train the same run (`TrainConfig.same_run`) share one folder, so the second
+    reuses the first's run; any other setting (epochs, learning rate, smoke batches) is another folder.
     """
-    recipe = json.dumps(resolve(config).to_dict(), sort_keys=True, default=list)
+    recipe = json.dumps(config.replace(device="auto").to_dict(), sort_keys=True, default=list)
     digest = hashlib.sha256(recipe.encode()).hexdigest()[:10]
     return Path(runs_dir) / f"{config.model}-seed-{config.seed}-{digest}"
 
 
 def train_models(
-    names: list[str],
-    config: TrainConfig,
+    configs: list[TrainConfig],
     train_set: ImageSet,
     validation_set: ImageSet,
     *,
     runs_dir: Path | str | None = None,
     log=print,
 ) -> dict[str, TrainingResult]:
-    """{name: TrainingResult}: each named model trained with the same recipe and budget.
+    """{model name: TrainingResult}: each config trained on the same data, e.g. two models with one budget.
 
-    Each model's own defaults (learning rate, augmentation) apply unless `config` sets them. With
-    `runs_dir`, each run keeps its checkpoint in `run_directory(runs_dir, ...)`: a finished run found
+    With `runs_dir`, each run keeps its checkpoint in `run_directory(runs_dir, ...)`: a finished run found
     there is loaded instead of trained again, and an unfinished one is resumed (`fit` says which).
     """
     results = {}
-    for name in names:
-        model_config = config.replace(model=name)
+    for model_config in configs:
+        name = model_config.model
+        if name in results:
+            raise ValueError(f"{name} is trained twice: one config per model")
         checkpoint_path = run_directory(runs_dir, model_config) / "model.pt" if runs_dir is not None else None
         if log:
             log(f"--- {name} ---")

@@ -2,7 +2,7 @@
 
 A run is fully described by a `TrainConfig`: it is printed before training, saved in
 `metrics.json` and inside every checkpoint, so a result can always be traced to its recipe.
-Two settings default to "the model's own" (None); `resolve(config)` fills them in, once.
+Every setting has a concrete value; a model's name says what to build, never how to train it.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-
-from mnist_nb.models import training_defaults
 
 # The tutorial's promises, here and nowhere else.
 TARGET_ACCURACY = 99.4  # % on the official 10,000-image test set ...
@@ -55,16 +53,15 @@ class TrainConfig:
     # One-cycle schedule: the learning rate warms up to `learning_rate` over the first
     # `warmup_fraction` of the steps, then anneals (cosine) to nearly zero. The final-epoch
     # model is the one reported: no epoch is ever picked, on validation or on test.
-    # None means "the model's own default" (ModelSpec.learning_rate: 0.1; 0.05 for the models without
-    # BatchNorm and for the reference).
-    learning_rate: float | None = None
+    # 0.1 trains every model with BatchNorm; the plain stack without it is trained at 0.05 (notebook 01).
+    learning_rate: float = 0.1
     warmup_fraction: float = 0.2
     momentum: float = 0.9
     weight_decay: float = 5e-4
     label_smoothing: float = 0.0
     # Augmentation: a random affine per image, applied to whole batches on the device.
-    # None means "the model's own default" (off for the first two steps of the series).
-    augment: bool | None = None
+    # On from notebook 03 of the series; notebooks 01 and 02 train with augment=False.
+    augment: bool = True
     rotation_degrees: float = 10.0
     translate_pixels: float = 2.0
     scale_range: float = 0.1
@@ -102,7 +99,7 @@ class TrainConfig:
             problems.append(f"num_epochs must be >= 1 (got {self.num_epochs})")
         if self.batch_size < 1:
             problems.append(f"batch_size must be >= 1 (got {self.batch_size})")
-        if self.learning_rate is not None and not self.learning_rate > 0:
+        if not self.learning_rate > 0:
             problems.append(f"learning_rate must be > 0 (got {self.learning_rate})")
         if not 0 <= self.warmup_fraction < 1:
             problems.append(f"warmup_fraction must be in [0, 1) (got {self.warmup_fraction})")
@@ -122,14 +119,10 @@ class TrainConfig:
     def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
-    @property
-    def resolved(self) -> bool:
-        return self.learning_rate is not None and self.augment is not None
-
-    def same_recipe(self, other: TrainConfig) -> bool:
-        """Equal once both are resolved (a saved run's config is; a recipe may not be), in everything but
-        the device: the device is where a run trains, not what it trains."""
-        return resolve(self).replace(device=other.device) == resolve(other)
+    def same_run(self, other: TrainConfig) -> bool:
+        """Whether `other` trains the same run: equal in everything but the device (where a run trains,
+        not what it trains). The one definition: resuming, reusing a record and a notebook's cached run use it."""
+        return self.replace(device=other.device) == other
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -146,43 +139,30 @@ class TrainConfig:
         return "\n".join(f"{name:<{width}} = {value!r}" for name, value in self.to_dict().items())
 
 
-def resolve(config: TrainConfig) -> TrainConfig:
-    """`config` with the settings left to the model (None) filled in: what the run really trains with."""
-    learning_rate, augment = training_defaults(config.model, **dict(config.model_options))
-    return config.replace(
-        learning_rate=learning_rate if config.learning_rate is None else config.learning_rate,
-        augment=augment if config.augment is None else config.augment,
-    )
-
-
-def require_resolved(config: TrainConfig, user: str) -> TrainConfig:
-    """`config`, if resolved; else a ValueError that names the fix."""
-    if not config.resolved:
-        raise ValueError(
-            f"{user} needs a resolved config (learning_rate={config.learning_rate}, augment={config.augment}): "
-            f"pass resolve(config), which fills in the model's defaults"
-        )
-    return config
-
-
-# Named recipes: the final model's (the one the accuracy gate checks), the fastest to 99.4% on a
+# Named recipes: the final recipe's (the one the accuracy gate checks), the fastest to 99.4% on a
 # CPU, and the smallest model that reaches it. `python -m mnist_nb train --recipe fast` starts from one.
 RECIPES: dict[str, TrainConfig] = {
     # The series' last model with the budget spent where it pays: width 20 (16,887 parameters), the
     # attention after the 7x7 stage gating channels only (its spatial gate saturated at 1.00 there),
     # the last 2 epochs on clean images, then BatchNorm statistics recomputed on them.
     "final": TrainConfig(
-        model_options={"widths": (8, 20), "spatial_attention_stages": (2,)}, clean_epochs=2, recalibrate_batchnorm=True
+        model_options={"widths": (8, 20), "spatial_attention_stages": (2,)},
+        learning_rate=0.1,
+        augment=True,
+        clean_epochs=2,
+        recalibrate_batchnorm=True,
     ),
     # Fewer epochs of a model without attention: attention costs ~40% of a CPU step and barely
     # gates. The one-cycle schedule still ends annealed, so the last epoch is the one reported;
     # it trains on clean images and BatchNorm is recalibrated after it, as in the final recipe.
-    "fast": TrainConfig(model="fast", num_epochs=7, clean_epochs=1, recalibrate_batchnorm=True),
+    "fast": TrainConfig(
+        model="fast", num_epochs=7, learning_rate=0.1, augment=True, clean_epochs=1, recalibrate_batchnorm=True
+    ),
     # Fewer parameters learn more slowly per epoch: a longer schedule.
-    "tiny": TrainConfig(model="tiny", num_epochs=20),
+    "tiny": TrainConfig(model="tiny", num_epochs=20, learning_rate=0.1, augment=True),
     # The defaults: notebook 06's model (width 16) at the full 15 epochs, the final recipe until
     # 2026-12-02 and the base of the ablation; the yardstick for the final recipe's cost.
-    "series": TrainConfig(),
+    "series": TrainConfig(model="residual", num_epochs=15, learning_rate=0.1, augment=True),
 }
 
 

@@ -63,9 +63,6 @@ class Normalization:
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         return (images - self.mean) / self.std
 
-    def invert(self, images: torch.Tensor) -> torch.Tensor:
-        return images * self.std + self.mean
-
 
 def load_training_split(
     root: Path | None = None,

@@ -129,10 +129,10 @@ def grad_cam(model: nn.Module, images: torch.Tensor, target_layer: str, classes=
     return cam.cpu()
 
 
-def confusion_matrix(predictions: torch.Tensor, targets: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
-    """int64 [num_classes, num_classes]: entry [t, p] counts images of true class t predicted as p."""
-    pairs = targets.detach().cpu().long() * num_classes + predictions.detach().cpu().long()
-    return torch.bincount(pairs, minlength=num_classes * num_classes).view(num_classes, num_classes)
+def confusion_matrix(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """int64 [10, 10]: entry [t, p] counts images of true class t predicted as p."""
+    pairs = targets.detach().cpu().long() * NUM_CLASSES + predictions.detach().cpu().long()
+    return torch.bincount(pairs, minlength=NUM_CLASSES * NUM_CLASSES).view(NUM_CLASSES, NUM_CLASSES)
 
 
 def gradient_rms(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> dict[str, float]:

@@ -41,6 +41,7 @@ import torch
 import torch.nn as nn
 
 from mnist_nb.blocks import Attention, ConvBNAct, DenseHead, GapHead, ResidualBlock
+from mnist_nb.config import TrainConfig
 from mnist_nb.mnist import IMAGE_SIZE
 
 
@@ -63,7 +64,7 @@ class MnistNet(nn.Sequential):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Which ideas a trunk model uses; `learning_rate` and `augment` are its training defaults."""
+    """Which ideas a trunk model uses (how it is trained is the config's: `config.TrainConfig`)."""
 
     description: str
     batchnorm: bool = True
@@ -74,53 +75,49 @@ class ModelSpec:
     widths: tuple[int, int] = (8, 16)  # (stem, stages 1 to 3)
     # The stages whose attention also gates positions (with `attention`); the others gate channels only.
     spatial_attention_stages: tuple[int, ...] = (2, 3)
-    learning_rate: float = 0.1
-    augment: bool = False
 
 
-# The series the notebooks walk through, one idea per step.
+# The series the notebooks walk through, one idea per step. Notebooks 01 and 02 train without
+# augmentation (03 brings it in with dropout), and the plain stack without BatchNorm at learning rate
+# 0.05: at 0.1 it is on the edge of stability (in short schedules it stays at chance; notebook 02 tries it).
 SERIES_SPECS: dict[str, ModelSpec] = {
-    # Without BatchNorm the plain stack is on the edge of stability at 0.1 (in short schedules it
-    # stays at chance; the batchnorm notebook tries it): 0.05 is its safe default.
-    "baseline": ModelSpec("plain conv stack, dense head", batchnorm=False, learning_rate=0.05),
+    "baseline": ModelSpec("plain conv stack, dense head", batchnorm=False),
     "batchnorm": ModelSpec("+ BatchNorm after every conv"),
-    "dropout": ModelSpec("+ dropout and augmentation", dropout=0.05, augment=True),
-    "gap": ModelSpec("+ Global Average Pooling head", dropout=0.05, augment=True, head="gap"),
-    "attention": ModelSpec("+ channel and spatial attention", dropout=0.05, augment=True, head="gap", attention=True),
+    "dropout": ModelSpec("+ dropout and augmentation", dropout=0.05),
+    "gap": ModelSpec("+ Global Average Pooling head", dropout=0.05, head="gap"),
+    "attention": ModelSpec("+ channel and spatial attention", dropout=0.05, head="gap", attention=True),
     "residual": ModelSpec(
         "+ identity residual connections (the series' last model)",
         dropout=0.05,
-        augment=True,
         head="gap",
         attention=True,
         residual=True,
     ),
 }
-FINAL_MODEL = "residual"
-_FINAL = SERIES_SPECS[FINAL_MODEL]
+# The series' last model (width 16, 11,280 parameters): the base of the frontier's variants and of the
+# ablation. The final recipe's model is this one at width 20 (`config.RECIPES["final"]`).
+SERIES_MODEL = "residual"
+_SERIES = SERIES_SPECS[SERIES_MODEL]
 
-# Beyond the series: the final model with some fields changed (notebook 09's frontier).
+# Beyond the series: residual with some fields changed (notebook 09's frontier).
 FRONTIER_SPECS: dict[str, ModelSpec] = {
     # Attention costs ~40% of the CPU time of a step: for time to accuracy, the model without it.
-    "fast": replace(_FINAL, description="final model without attention (fast recipe)", attention=False),
-    # Conv weights scale with width squared: at width 10 the final model has 4,718 parameters.
-    "tiny": replace(_FINAL, description="final model at width 10 (<= 5,000 parameters)", widths=(6, 10)),
-    "tiny-stem8": replace(_FINAL, description="tiny with an 8-channel stem (<= 5,000 parameters)", widths=(8, 10)),
+    "fast": replace(_SERIES, description="residual without attention (fast recipe)", attention=False),
+    # Conv weights scale with width squared: at width 10 residual has 4,718 parameters.
+    "tiny": replace(_SERIES, description="residual at width 10 (<= 5,000 parameters)", widths=(6, 10)),
+    "tiny-stem8": replace(_SERIES, description="tiny with an 8-channel stem (<= 5,000 parameters)", widths=(8, 10)),
     # How small can 99.0% go? The same model at width 8 (3,088 parameters) and 6 (1,922).
-    "small": replace(_FINAL, description="final model at width 8", widths=(4, 8)),
-    "micro": replace(_FINAL, description="final model at width 6", widths=(4, 6)),
+    "small": replace(_SERIES, description="residual at width 8", widths=(4, 8)),
+    "micro": replace(_SERIES, description="residual at width 6", widths=(4, 6)),
 }
 
-# The ablation, decided here and nowhere else: the series' last model (residual) with one component removed.
+# The ablation's models: the series' last model (residual) with one component removed. Two removals are
+# in how it is trained, not in the model (`lab.frontier.ABLATION_TRAINING`): without BatchNorm the
+# plain stack's learning rate, 0.05; without augmentation, residual itself trained with augment=False.
 ABLATIONS: dict[str, dict] = {
-    # Without BatchNorm the step size of the plain stack applies (see "baseline").
-    "residual-no-batchnorm": {
-        "description": "residual without BatchNorm",
-        "batchnorm": False,
-        "learning_rate": 0.05,
-    },
+    "residual-no-batchnorm": {"description": "residual without BatchNorm", "batchnorm": False},
     "residual-no-dropout": {"description": "residual without dropout", "dropout": 0.0},
-    "residual-no-augmentation": {"description": "residual without augmentation", "augment": False},
+    "residual-no-augmentation": {"description": "residual without augmentation"},
     "residual-no-gap": {"description": "residual with a dense head instead of GAP", "head": "dense"},
     "residual-no-attention": {"description": "residual without attention", "attention": False},
     "residual-no-skip": {"description": "residual without skip connections", "residual": False},
@@ -129,7 +126,7 @@ ABLATIONS: dict[str, dict] = {
 MODEL_SPECS: dict[str, ModelSpec] = {
     **SERIES_SPECS,
     **FRONTIER_SPECS,
-    **{name: replace(_FINAL, **changes) for name, changes in ABLATIONS.items()},
+    **{name: replace(_SERIES, **changes) for name, changes in ABLATIONS.items()},
 }
 # The script repository's model has an architecture of its own (mnist_nb/reference.py).
 REFERENCE_MODEL = "reference"
@@ -161,15 +158,7 @@ def model_description(name: str) -> str:
     return model_spec(name).description
 
 
-def training_defaults(name: str, **changes) -> tuple[float, bool]:
-    """(peak learning rate, augmentation) the model trains with unless the config says otherwise."""
-    if name == REFERENCE_MODEL:
-        return 0.05, True  # the script repository's SGD rate; it augments too
-    spec = model_spec(name, **changes)
-    return spec.learning_rate, spec.augment
-
-
-def build_model(name: str = FINAL_MODEL, **changes) -> MnistNet:
+def build_model(name: str, **changes) -> MnistNet:
     """Build a named model; `changes` (ModelSpec fields) make a variant, e.g. build_model("residual", dropout=0)."""
     if name == REFERENCE_MODEL:
         if changes:
@@ -208,6 +197,11 @@ def build_model(name: str = FINAL_MODEL, **changes) -> MnistNet:
     if not spec.batchnorm:
         initialize(model)
     return model
+
+
+def build_model_of(config: TrainConfig) -> MnistNet:
+    """The model `config` trains: its named model with its `model_options`."""
+    return build_model(config.model, **dict(config.model_options))
 
 
 def initialize(model: nn.Module) -> None:

@@ -18,10 +18,10 @@ import torch.nn.functional as F
 
 from mnist_nb.anatomy import count_parameters
 from mnist_nb.checkpoint import load_checkpoint, model_from_checkpoint, resume_from, save_checkpoint, training_state
-from mnist_nb.config import TrainConfig, epoch_seed, require_resolved, resolve
+from mnist_nb.config import TrainConfig, epoch_seed
 from mnist_nb.data import ImageSet, Normalization, TensorLoader, clean_loader, load_training_split, training_loader
 from mnist_nb.devices import autocast_for, select_device
-from mnist_nb.models import MnistNet, build_model
+from mnist_nb.models import MnistNet, build_model_of
 
 # Batches of clean images for evaluation and for recalibrating BatchNorm: only memory bounds these.
 EVALUATION_BATCH_SIZE = 1000
@@ -118,7 +118,6 @@ def recalibrate_batchnorm(model: nn.Module, loader, *, autocast: bool | None = N
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """SGD with Nesterov momentum; no weight decay on biases and BatchNorm parameters (1-D)."""
-    config = require_resolved(config, "make_optimizer")
     decayed = [p for p in model.parameters() if p.ndim > 1]
     not_decayed = [p for p in model.parameters() if p.ndim <= 1]
     return torch.optim.SGD(
@@ -153,7 +152,7 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_
 @dataclass
 class TrainingResult:
     model: MnistNet
-    config: TrainConfig  # resolved: what the run really trained with
+    config: TrainConfig  # what the run trained with
     normalization: Normalization
     device: torch.device
     history: list[dict] = field(default_factory=list)  # one row per epoch
@@ -186,15 +185,8 @@ def fit(
     touched here. With `checkpoint_path`, a checkpoint is written after every epoch, and
     `resume=True` continues from it. Without data, the standard split is loaded.
     """
-    config = resolve(config)
     device = select_device(config.device)
-    if (train_set is None) != (validation_set is None):
-        raise ValueError("pass both train_set and validation_set, or neither (the standard split is then loaded)")
-    if train_set is None:
-        train_set, validation_set = load_training_split(
-            validation_size=config.validation_size, split_seed=config.split_seed
-        )
-    train_set, validation_set = train_set.to(device), validation_set.to(device)
+    train_set, validation_set = training_data(config, train_set, validation_set, device)
     normalization = Normalization.of(train_set)
     model = build_for_training(config, device)
     train_loader = training_loader(train_set, normalization, config)
@@ -207,29 +199,13 @@ def fit(
     scheduler = make_scheduler(optimizer, config, len(train_loader))
     result = TrainingResult(model, config, normalization, device)
     if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():
-        result.history = resume_from(
-            checkpoint_path, config=config, model=model, optimizer=optimizer, scheduler=scheduler
-        )
-        done, folder = len(result.history), Path(checkpoint_path).parent.as_posix()
-        if log:  # a finished run is loaded, nothing left to train
-            state = "reused the finished" if done == config.num_epochs else "resumed the unfinished"
-            log(f"{state} run in {folder} after epoch {done} of {config.num_epochs}")
+        resume_run(checkpoint_path, result, optimizer, scheduler, log)
     # What the steps run: `model` itself, or its compiled version, sharing its parameters (saved: `model`).
     step_model = torch.compile(model) if config.compile else model
 
     for epoch in range(len(result.history) + 1, config.num_epochs + 1):
-        started = time.perf_counter()
-        learning_rate = optimizer.param_groups[0]["lr"]
-        start_epoch(train_loader, config, epoch)
-        train = train_one_epoch(step_model, train_loader, optimizer, scheduler, label_smoothing=config.label_smoothing)
-        before = None  # validation before recalibration, kept in the row to show what it changed
-        if config.recalibrate_batchnorm and epoch == config.num_epochs:
-            before = evaluate(step_model, validation_loader) if len(validation_set) else None
-            clean_train_loader = clean_loader(train_set, RECALIBRATION_BATCH_SIZE, normalization, config)
-            if recalibrate_batchnorm(model, clean_train_loader) == 0:
-                before = None  # a model without BatchNorm: nothing was recalibrated
-        validation = evaluate(step_model, validation_loader) if len(validation_set) else None
-        row = epoch_row(epoch, train, validation, before, learning_rate, time.perf_counter() - started)
+        validation = validation_loader if len(validation_set) else None
+        row = run_epoch(epoch, result, step_model, train_loader, validation, train_set, optimizer, scheduler)
         result.history.append(row)
         if checkpoint_path is not None:
             save_checkpoint(
@@ -239,6 +215,57 @@ def fit(
             log(format_epoch(row, config.num_epochs))
     model.eval()
     return result
+
+
+def training_data(
+    config: TrainConfig, train_set: ImageSet | None, validation_set: ImageSet | None, device: torch.device
+) -> tuple[ImageSet, ImageSet]:
+    """The (train, validation) images on `device`: the ones passed in, or else the standard split of `config`."""
+    if (train_set is None) != (validation_set is None):
+        raise ValueError("pass both train_set and validation_set, or neither (the standard split is then loaded)")
+    if train_set is None:
+        train_set, validation_set = load_training_split(
+            validation_size=config.validation_size, split_seed=config.split_seed
+        )
+    return train_set.to(device), validation_set.to(device)
+
+
+def resume_run(checkpoint_path: Path | str, result: TrainingResult, optimizer, scheduler, log) -> None:
+    """Continue `result` from its checkpoint: weights, optimizer, schedule and the epochs done so far."""
+    result.history = resume_from(
+        checkpoint_path, config=result.config, model=result.model, optimizer=optimizer, scheduler=scheduler
+    )
+    done, folder = len(result.history), Path(checkpoint_path).parent.as_posix()
+    if log:  # a finished run is loaded, nothing left to train
+        state = "reused the finished" if done == result.config.num_epochs else "resumed the unfinished"
+        log(f"{state} run in {folder} after epoch {done} of {result.config.num_epochs}")
+
+
+def run_epoch(
+    epoch: int,
+    result: TrainingResult,
+    step_model: nn.Module,
+    train_loader: TensorLoader,
+    validation_loader: TensorLoader | None,
+    train_set: ImageSet,
+    optimizer,
+    scheduler,
+) -> dict:
+    """Epoch `epoch`: seeded, one pass of training, BatchNorm recalibrated after the last one when the config
+    says so, then validation. Returns its row of the history."""
+    config = result.config
+    started = time.perf_counter()
+    learning_rate = optimizer.param_groups[0]["lr"]
+    start_epoch(train_loader, config, epoch)
+    train = train_one_epoch(step_model, train_loader, optimizer, scheduler, label_smoothing=config.label_smoothing)
+    before = None  # validation before recalibration, kept in the row to show what it changed
+    if config.recalibrate_batchnorm and epoch == config.num_epochs:
+        before = evaluate(step_model, validation_loader) if validation_loader is not None else None
+        clean_train_loader = clean_loader(train_set, RECALIBRATION_BATCH_SIZE, result.normalization, config)
+        if recalibrate_batchnorm(result.model, clean_train_loader) == 0:
+            before = None  # a model without BatchNorm: nothing was recalibrated
+    validation = evaluate(step_model, validation_loader) if validation_loader is not None else None
+    return epoch_row(epoch, train, validation, before, learning_rate, time.perf_counter() - started)
 
 
 def load_result(path: Path | str, device: str = "auto") -> TrainingResult:
@@ -254,7 +281,7 @@ def load_result(path: Path | str, device: str = "auto") -> TrainingResult:
 def build_for_training(config: TrainConfig, device: torch.device) -> MnistNet:
     """The model of `config`, its weights initialized from `config.seed`, on `device`."""
     torch.manual_seed(config.seed)  # seeds the CPU and CUDA generators alike
-    model = build_model(config.model, **dict(config.model_options)).to(device)
+    model = build_model_of(config).to(device)
     return model.to(memory_format=torch.channels_last) if config.channels_last else model
 
 

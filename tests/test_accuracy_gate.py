@@ -18,7 +18,7 @@ import pytest
 from mnist_nb.anatomy import count_parameters
 from mnist_nb.config import PARAMETER_BUDGET, TARGET_ACCURACY, recipe
 from mnist_nb.lab.experiments import train_and_report
-from mnist_nb.models import build_model
+from mnist_nb.models import build_model_of
 
 
 @pytest.mark.slow
@@ -28,7 +28,7 @@ def test_final_recipe_reaches_99_4_percent_on_the_official_test_set(
     monkeypatch.delenv("MNIST_NB_SMOKE", raising=False)
     config = recipe("final").replace(device="cpu")
     assert config.model == "residual"
-    assert count_parameters(build_model(config.model, **dict(config.model_options))) < PARAMETER_BUDGET
+    assert count_parameters(build_model_of(config)) < PARAMETER_BUDGET
     metrics = train_and_report(config, tmp_path / "gate")
     with capsys.disabled():  # the figures belong in the CI log, pass or fail
         print(

@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 
 from mnist_nb.anatomy import count_parameters, model_summary, receptive_field
-from mnist_nb.models import FINAL_MODEL, build_model
+from mnist_nb.models import SERIES_MODEL, build_model
 
 
 def test_count_parameters_counts_trainable_weights_only():
@@ -19,7 +19,7 @@ def test_count_parameters_counts_trainable_weights_only():
 
 def test_receptive_field_follows_the_main_path_only():
     # Attention gates are side paths: they widen nothing, so with or without them the rows are equal.
-    with_attention = receptive_field(build_model(FINAL_MODEL))
+    with_attention = receptive_field(build_model(SERIES_MODEL))
     assert with_attention == receptive_field(build_model("residual-no-attention"))
     assert [row.layer for row in with_attention] == [
         "stem.conv", "stage1.conv", "pool1",
@@ -61,7 +61,7 @@ def test_receptive_field_matches_gradient_footprint():
 
 
 def test_model_summary_on_cpu_leaves_model_and_rng_untouched():
-    model = build_model(FINAL_MODEL).train()
+    model = build_model(SERIES_MODEL).train()
     state_before = {key: value.clone() for key, value in model.state_dict().items()}
     torch.manual_seed(7)
     expected_next = torch.rand(3)

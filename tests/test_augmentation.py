@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 import torch.nn.functional as F
 
 from mnist_nb.augmentation import Augmentation, augmentation_for, random_affine
-from mnist_nb.config import TrainConfig, resolve
+from mnist_nb.config import TrainConfig
 
 
 def test_identity_augmentation_leaves_images_unchanged():
@@ -44,11 +43,9 @@ def test_pure_translation_matches_roll():
     torch.testing.assert_close(shifted, torch.roll(images, shifts=-2, dims=3), atol=1e-5, rtol=0)
 
 
-def test_augmentation_for_follows_the_resolved_config():
+def test_augmentation_for_follows_the_config():
     config = TrainConfig(rotation_degrees=5.0, translate_pixels=1.0, scale_range=0.05)
-    assert augmentation_for(resolve(config)) == Augmentation(5.0, 1.0, 0.05)  # the final model augments
-    assert augmentation_for(resolve(config.replace(augment=False))) is None
-    assert augmentation_for(resolve(config.replace(model="baseline"))) is None  # the baseline does not
-    assert augmentation_for(resolve(config.replace(model="baseline", augment=True))) == Augmentation(5.0, 1.0, 0.05)
-    with pytest.raises(ValueError, match=r"augmentation_for needs a resolved config .*resolve\(config\)"):
-        augmentation_for(config)
+    assert augmentation_for(config) == Augmentation(5.0, 1.0, 0.05)
+    assert augmentation_for(config.replace(augment=False)) is None
+    # The model does not decide: the baseline augments when its config says so.
+    assert augmentation_for(config.replace(model="baseline")) == Augmentation(5.0, 1.0, 0.05)

@@ -68,7 +68,7 @@ def test_tiny_probes_list_only_what_can_be_built():
     probes = load_benchmark("probes")
     for name, probe in probes.PROBES.items():
         config = probes.probe_config(name)
-        models.build_model(config.model, **dict(config.model_options))  # every probe is a buildable variant
+        models.build_model_of(config)  # every probe is a buildable variant
         assert config == TrainConfig.from_dict(config.to_dict())  # and survives its checkpoint's round trip
         assert probe.why and probe.base in ("tiny", "fast")
     removed = ("expand-16", "expand-24-no-attention", "funnel-16", "funnel-16-attention", "separable-24", "distill-0.5")

@@ -21,7 +21,7 @@ from mnist_nb.checkpoint import (
     save_checkpoint,
     write_json,
 )
-from mnist_nb.config import TrainConfig, resolve
+from mnist_nb.config import TrainConfig
 from mnist_nb.data import TensorLoader
 from mnist_nb.models import build_model
 from mnist_nb.training import evaluate, load_result, make_optimizer, make_scheduler
@@ -92,7 +92,7 @@ def test_resume_with_another_config_is_refused(tmp_path):
 def test_resume_from_loads_model_optimizer_and_scheduler(tmp_path):
     path = tmp_path / "model.pt"
     fit_interrupted(QUICK, path, 2)
-    config = resolve(QUICK)
+    config = QUICK
     model = build_model(config.model)
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, steps_per_epoch=20)

@@ -10,7 +10,7 @@ from mnist_nb.anatomy import count_parameters
 from mnist_nb.config import PARAMETER_BUDGET, RECIPES, SMOKE_BATCHES_PER_EPOCH, TINY_BUDGET, TrainConfig, recipe
 from mnist_nb.lab.cli import _config_from as config_from
 from mnist_nb.lab.cli import build_parser, main
-from mnist_nb.models import build_model
+from mnist_nb.models import build_model, build_model_of
 
 
 @pytest.mark.parametrize(
@@ -39,7 +39,7 @@ def test_recipes_are_valid_and_named_as_the_cli_offers_them():
     assert recipe("series") == TrainConfig()  # the defaults are the series' settings
     final = recipe("final")
     assert final.model == "residual" and final.clean_epochs > 0 and final.recalibrate_batchnorm
-    assert count_parameters(build_model(final.model, **dict(final.model_options))) < PARAMETER_BUDGET
+    assert count_parameters(build_model_of(final)) < PARAMETER_BUDGET
     assert recipe("fast").model == "fast" and recipe("fast").num_epochs < recipe("final").num_epochs
     assert count_parameters(build_model(recipe("tiny").model)) <= TINY_BUDGET
     with pytest.raises(ValueError, match="valid names: final, fast, tiny"):

@@ -25,15 +25,18 @@ from mnist_nb.training import predict
 from .conftest import QUICK, synthetic_digits
 
 
-def test_train_models_applies_each_models_defaults_and_the_table_compares_them():
-    config = QUICK.replace(learning_rate=None, augment=None, num_epochs=1, max_batches_per_epoch=2)
-    lines = []
-    results = train_models(
-        ["baseline", "dropout"], config, synthetic_digits(640), synthetic_digits(100, seed=1), log=lines.append
+def test_train_models_trains_each_config_and_the_table_compares_them():
+    config = QUICK.replace(num_epochs=1, max_batches_per_epoch=2)
+    baseline, dropout = (
+        config.replace(model="baseline", learning_rate=0.05),
+        config.replace(model="dropout", augment=True),
     )
+    lines = []
+    results = train_models([baseline, dropout], synthetic_digits(640), synthetic_digits(100, seed=1), log=lines.append)
     assert list(results) == ["baseline", "dropout"]
-    assert (results["baseline"].config.learning_rate, results["baseline"].config.augment) == (0.05, False)
-    assert (results["dropout"].config.learning_rate, results["dropout"].config.augment) == (0.1, True)
+    assert results["baseline"].config == baseline and results["dropout"].config == dropout
+    with pytest.raises(ValueError, match="dropout is trained twice"):
+        train_models([dropout, dropout], synthetic_digits(640), synthetic_digits(100, seed=1), log=None)
     assert lines[0] == "--- baseline ---" and "--- dropout ---" in lines
     table = comparison_table(results).splitlines()
     assert table[0].split() == ["model", "params", "train", "%", "val", "%", "gap", "seconds"]
@@ -45,7 +48,7 @@ def test_a_run_without_validation_shows_a_dash_not_a_crash():
     config = QUICK.replace(num_epochs=1, max_batches_per_epoch=2, validation_size=0)
     empty = synthetic_digits(100, seed=1)
     empty = type(empty)(empty.images[:0], empty.labels[:0])
-    results = train_models(["batchnorm"], config, synthetic_digits(640), empty, log=None)
+    results = train_models([config.replace(model="batchnorm")], synthetic_digits(640), empty, log=None)
     row = comparison_table(results).splitlines()[1].split()
     assert row[0] == "batchnorm" and row[3:5] == ["-", "-"]
 
@@ -53,17 +56,22 @@ def test_a_run_without_validation_shows_a_dash_not_a_crash():
 def test_a_run_kept_in_runs_dir_is_reused_by_the_next_comparison_and_another_recipe_is_not(tmp_path):
     config = QUICK.replace(num_epochs=1, max_batches_per_epoch=2)
     train, validation = synthetic_digits(640), synthetic_digits(100, seed=1)
-    first = train_models(["batchnorm"], config, train, validation, runs_dir=tmp_path, log=None)
+    batchnorm, dropout = config.replace(model="batchnorm"), config.replace(model="dropout")
+    first = train_models([batchnorm], train, validation, runs_dir=tmp_path, log=None)
     folder = run_directory(tmp_path, config.replace(model="batchnorm"))
     assert (folder / "model.pt").is_file() and folder.name.startswith("batchnorm-seed-0-")
     lines = []
-    again = train_models(["batchnorm", "dropout"], config, train, validation, runs_dir=tmp_path, log=lines.append)
+    # The same run on another device string is the same folder (`TrainConfig.same_run`).
+    again = train_models(
+        [batchnorm.replace(device="auto"), dropout], train, validation, runs_dir=tmp_path, log=lines.append
+    )
     assert lines[1] == f"reused the finished run in {folder.as_posix()} after epoch 1 of 1"
     assert again["batchnorm"].history == first["batchnorm"].history
     trained, reused = first["batchnorm"].model.state_dict(), again["batchnorm"].model.state_dict()
     assert all(torch.equal(trained[key], reused[key]) for key in trained) and trained.keys() == reused.keys()
     assert "epoch  1/1" in lines[-1]  # dropout had no run yet: trained
-    assert run_directory(tmp_path, config.replace(model="batchnorm", num_epochs=2)) != folder
+    assert run_directory(tmp_path, batchnorm.replace(num_epochs=2)) != folder
+    assert run_directory(tmp_path, batchnorm.replace(learning_rate=0.05)) != folder
 
 
 def test_mcnemar_p_value_is_the_exact_two_sided_binomial_tail():
@@ -98,7 +106,8 @@ def test_paired_t_p_value_matches_students_t_table():
 def test_paired_comparison_counts_the_images_only_one_model_gets_right():
     config = QUICK.replace(num_epochs=1, max_batches_per_epoch=3)
     validation = synthetic_digits(300, seed=1)
-    results = train_models(["baseline", "batchnorm"], config, synthetic_digits(640), validation, log=None)
+    configs = [config.replace(model="baseline"), config.replace(model="batchnorm")]
+    results = train_models(configs, synthetic_digits(640), validation, log=None)
     comparison = paired_comparison(results["baseline"], results["batchnorm"], validation)
     correct = {}
     for name, result in results.items():  # the counts, recomputed image by image
@@ -127,6 +136,6 @@ def test_paired_verdict_follows_the_p_value():
 def test_clean_accuracy_scores_images_as_validation_does():
     config = QUICK.replace(model="dropout", num_epochs=1, max_batches_per_epoch=3)
     train_set, validation = synthetic_digits(640), synthetic_digits(300, seed=1)
-    result = train_models(["dropout"], config, train_set, validation, log=None)["dropout"]
+    result = train_models([config], train_set, validation, log=None)["dropout"]
     # On the validation images it must give exactly the validation accuracy fit recorded (eval mode, clean).
     assert clean_accuracy(result, validation) == result.final["val_accuracy"]

@@ -1,13 +1,16 @@
-"""The recipe: validation, the model's defaults filled in by resolve, smoke mode, per-epoch seeds, records."""
+"""The recipe: validation, concrete settings, the same run, smoke mode, per-epoch seeds, records."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from mnist_nb.config import (
     PARAMETER_BUDGET,
+    RECIPES,
     SMALL_ACCURACY,
     SMOKE_BATCHES_PER_EPOCH,
     TARGET_ACCURACY,
@@ -15,8 +18,6 @@ from mnist_nb.config import (
     TrainConfig,
     epoch_seed,
     recipe,
-    require_resolved,
-    resolve,
     smoke_batches,
 )
 
@@ -40,40 +41,21 @@ def test_the_targets():
     assert TINY_BUDGET < PARAMETER_BUDGET and SMALL_ACCURACY < TARGET_ACCURACY
 
 
-def test_resolve_fills_in_the_models_defaults():
-    config = TrainConfig()
-    assert (config.learning_rate, config.augment) == (None, None) and not config.resolved
-    final = resolve(config)
-    assert (final.learning_rate, final.augment) == (0.1, True) and final.resolved
-    assert final.replace(learning_rate=None, augment=None) == config  # nothing else changed
-    baseline = resolve(config.replace(model="baseline"))
-    assert (baseline.learning_rate, baseline.augment) == (0.05, False)
-    assert resolve(config.replace(model="batchnorm")).augment is False
-    assert resolve(config.replace(model="residual-no-batchnorm")).learning_rate == 0.05
-    assert resolve(config.replace(model="reference")).learning_rate == 0.05
-    # A variant's options count: without BatchNorm the plain stack's step size applies.
-    variant = resolve(config.replace(model_options={"batchnorm": False, "learning_rate": 0.05}))
-    assert variant.learning_rate == 0.05 and variant.augment is True
+def test_every_setting_is_concrete_and_every_recipe_states_its_learning_rate_and_augmentation():
+    assert all(value is not None for key, value in TrainConfig().to_dict().items() if key != "max_batches_per_epoch")
+    for name, config in RECIPES.items():
+        assert (config.learning_rate, config.augment) == (0.1, True), name
+    # The model's name says what to build, not how to train it: another model keeps the config's settings.
+    baseline = TrainConfig(model="baseline")
+    assert (baseline.learning_rate, baseline.augment) == (0.1, True)
+    # False is a setting: a config without augmentation stays without it.
+    assert TrainConfig(augment=False).replace(model="dropout").augment is False
 
 
-def test_resolve_is_idempotent_and_an_explicit_setting_wins():
-    for config in (TrainConfig(), TrainConfig(model="baseline"), TrainConfig(model="tiny", num_epochs=20)):
-        once = resolve(config)
-        assert resolve(once) == once
-    explicit = resolve(TrainConfig(model="baseline", learning_rate=0.3, augment=True))
-    assert (explicit.learning_rate, explicit.augment) == (0.3, True)
-    # False is a setting, not "unset": the final model without augmentation stays without it.
-    assert resolve(TrainConfig(augment=False)).augment is False
-    half = resolve(TrainConfig(learning_rate=0.02))
-    assert (half.learning_rate, half.augment) == (0.02, True)
-
-
-def test_require_resolved_names_the_fix():
-    config = resolve(TrainConfig())
-    assert require_resolved(config, "anyone") is config
-    for unresolved in (TrainConfig(), TrainConfig(learning_rate=0.1), TrainConfig(augment=True)):
-        with pytest.raises(ValueError, match=r"the loop needs a resolved config .*pass resolve\(config\)"):
-            require_resolved(unresolved, "the loop")
+def test_config_imports_no_model_code():
+    code = "import sys, mnist_nb.config; print(sorted(m for m in sys.modules if m.startswith('mnist_nb')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "['mnist_nb', 'mnist_nb.config']"
 
 
 @pytest.mark.parametrize(
@@ -137,14 +119,13 @@ def test_from_dict_ignores_settings_that_no_longer_exist():
     assert not {"teacher", "distillation_weight", "distillation_temperature"} & set(config.to_dict())
 
 
-def test_same_recipe_ignores_only_the_device():
-    config = resolve(TrainConfig(device="cuda"))
-    assert config.same_recipe(config.replace(device="cpu"))
-    assert not config.same_recipe(config.replace(device="cpu", seed=1))
-    assert not config.same_recipe(config.replace(model_options={"widths": (6, 10)}))
-    assert recipe("final").same_recipe(resolve(recipe("final")))  # a recipe against its saved run
-    assert resolve(recipe("final")).same_recipe(recipe("final"))
-    assert not recipe("final").same_recipe(resolve(recipe("final")).replace(learning_rate=0.05))
+def test_same_run_ignores_only_the_device():
+    config = TrainConfig(device="cuda")
+    assert config.same_run(config.replace(device="cpu"))
+    assert not config.same_run(config.replace(device="cpu", seed=1))
+    assert not config.same_run(config.replace(model_options={"widths": (6, 10)}))
+    assert not recipe("final").same_run(recipe("final").replace(learning_rate=0.05))
+    assert not recipe("final").same_run(recipe("final").replace(augment=False))
 
 
 def test_describe_lists_every_setting():

@@ -11,9 +11,9 @@ matplotlib.use("Agg")
 import pytest  # noqa: E402
 from matplotlib.collections import PathCollection  # noqa: E402
 
-from mnist_nb.config import SMOKE_BATCHES_PER_EPOCH, recipe  # noqa: E402
+from mnist_nb.config import SMOKE_BATCHES_PER_EPOCH, TrainConfig, recipe  # noqa: E402
 from mnist_nb.lab import ablation, frontier  # noqa: E402
-from mnist_nb.models import ABLATIONS, MODEL_SPECS, build_model  # noqa: E402
+from mnist_nb.models import ABLATIONS, MODEL_SPECS, build_model_of  # noqa: E402
 from mnist_nb.plots import plot_ablation, plot_frontier  # noqa: E402
 
 
@@ -37,14 +37,34 @@ def fake_summary(name: str, params: int, accuracies: list[float], epochs: int = 
 def test_frontier_entries_cover_every_ablation():
     assert {entry.name for entry in frontier.ABLATION} == set(ABLATIONS)
     for entry in frontier.FRONTIER + frontier.ABLATION:
-        build_model(entry.config.model, **dict(entry.config.model_options))  # every entry names a real model
+        build_model_of(entry.config)  # every entry names a real model
         assert entry.num_seeds >= 2
         assert entry.config.max_batches_per_epoch is None  # the recorded recipes are full runs
-    for entry in frontier.ABLATION:  # the series' last model, one component short, at its 15-epoch recipe
-        assert entry.config == frontier.SERIES_RECIPE.replace(model=entry.name)
+    changed = {}  # the series' last model, one component short, at its 15-epoch recipe
+    for entry in frontier.ABLATION:
+        series = frontier.SERIES_RECIPE.replace(model=entry.name).to_dict()
+        changed[entry.name] = {key for key, value in entry.config.to_dict().items() if value != series[key]}
         assert entry.description == MODEL_SPECS[entry.name].description
         assert frontier.component(entry.name) in entry.name and "-no-" not in frontier.component(entry.name)
     assert frontier.component("residual-no-batchnorm") == "batchnorm"
+    # Two removals are in how residual is trained: the plain stack's learning rate, no augmentation.
+    assert {name: keys for name, keys in changed.items() if keys} == {
+        "residual-no-batchnorm": {"learning_rate"},
+        "residual-no-augmentation": {"augment"},
+    }
+    assert frontier.ENTRIES["residual-no-batchnorm"].config.learning_rate == 0.05
+    assert frontier.ENTRIES["residual-no-augmentation"].config.augment is False
+
+
+def test_every_record_is_a_run_of_its_entry():
+    """The recorded seeds are reused by `frontier` only when their config is the entry's (`TrainConfig.same_run`)."""
+    recorded = frontier.load_results()
+    assert set(recorded) == set(frontier.ENTRIES)
+    for name, record in recorded.items():
+        config = frontier.ENTRIES[name].config
+        saved = TrainConfig.from_dict({**record["config"], "seed": 0})
+        assert saved.same_run(config.replace(seed=0)), name
+        assert record["epochs"] == config.num_epochs and record["description"] == frontier.ENTRIES[name].description
 
 
 def test_smoke_runs_are_never_recorded_as_results(mnist_root, tmp_path):
@@ -62,7 +82,7 @@ def test_smoke_runs_are_never_recorded_as_results(mnist_root, tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-def test_results_load_in_entry_order_and_tables_compare_against_final(tmp_path):
+def test_results_load_in_entry_order_and_tables_compare_against_the_base(tmp_path):
     for name, params, accuracies in (
         ("tiny", 4_844, [99.40, 99.44]),
         ("residual", 11_280, [99.5, 99.6]),
@@ -80,18 +100,18 @@ def test_results_load_in_entry_order_and_tables_compare_against_final(tmp_path):
     assert " 0.295 " in removals  # paired t of -0.05, -0.15: t = 2 with 1 degree of freedom
 
 
-def test_removals_are_compared_with_the_final_model_on_the_same_seeds():
-    final = fake_summary("residual", 11_280, [99.6, 99.6, 99.0])  # seed 2 drags the 3-seed mean down
+def test_removals_are_compared_with_the_base_on_the_same_seeds():
+    base = fake_summary("residual", 11_280, [99.6, 99.6, 99.0])  # seed 2 drags the 3-seed mean down
     removal = fake_summary("residual-no-skip", 11_280, [99.5, 99.4])  # seeds 0 and 1
-    assert frontier.change_against(removal, final) == pytest.approx(-0.15)  # not 99.45 - 99.40 = +0.05
-    assert frontier.change_against(removal, final, "val") == pytest.approx(-0.15)
+    assert frontier.change_against(removal, base) == pytest.approx(-0.15)  # not 99.45 - 99.40 = +0.05
+    assert frontier.change_against(removal, base, "val") == pytest.approx(-0.15)
     elsewhere = {**removal, "seeds": [7, 8]}  # no shared seed: the means are compared
-    assert frontier.change_against(elsewhere, final) == pytest.approx(99.45 - 99.4)
-    tables = frontier.markdown_tables({"residual": final, "residual-no-skip": removal})
+    assert frontier.change_against(elsewhere, base) == pytest.approx(99.45 - 99.4)
+    tables = frontier.markdown_tables({"residual": base, "residual-no-skip": removal})
     assert "| skip | 2 | 99.45 +- 0.05 | -0.15 |" in tables
-    paired = ablation.paired_differences({"residual": final, "residual-no-skip": removal})
+    paired = ablation.paired_differences({"residual": base, "residual-no-skip": removal})
     assert paired == {"skip": {"test": pytest.approx([-0.1, -0.2]), "val": pytest.approx([-0.1, -0.2])}}
-    assert ablation.paired_differences({"residual": final, "residual-no-skip": elsewhere})["skip"]["test"] == []
+    assert ablation.paired_differences({"residual": base, "residual-no-skip": elsewhere})["skip"]["test"] == []
 
 
 def test_the_noise_band_is_student_t_sds_of_a_two_run_difference():
@@ -172,7 +192,7 @@ def test_the_shipped_final_weights_are_the_final_recipe_and_score_as_recorded(mn
     path = frontier.RESULTS_DIR / "final-seed-0.pt"
     assert path.stat().st_size < 100_000
     result = load_result(path, "cpu")
-    assert result.config.same_recipe(recipe("final").replace(seed=0))
+    assert result.config.same_run(recipe("final").replace(seed=0))
     assert len(result.history) == result.config.num_epochs
     record = json.loads((frontier.RESULTS_DIR / "final.json").read_text(encoding="utf-8"))
     loader = TensorLoader(load_test_set(), 1000, shuffle=False, normalization=result.normalization)

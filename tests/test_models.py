@@ -20,14 +20,14 @@ from mnist_nb.blocks import (
 from mnist_nb.config import PARAMETER_BUDGET
 from mnist_nb.models import (
     ABLATIONS,
-    FINAL_MODEL,
     MODEL_NAMES,
     MODEL_SPECS,
     REFERENCE_MODEL,
+    SERIES_MODEL,
     SERIES_NAMES,
     build_model,
+    build_model_of,
     model_spec,
-    training_defaults,
 )
 
 
@@ -60,55 +60,55 @@ def test_each_ablation_removes_exactly_its_component():
     def kinds(name):
         return {type(module).__name__ for module in build_model(name).modules()}
 
-    final = kinds(FINAL_MODEL)
-    assert final - kinds("residual-no-batchnorm") == {"BatchNorm2d"}
-    assert final - kinds("residual-no-dropout") == {"Dropout"}
-    assert final - kinds("residual-no-attention") == {"Attention", "SqueezeExcitation", "SpatialAttention"}
-    assert final - kinds("residual-no-gap") == {"GapHead", "GlobalAveragePool"}
-    assert final - kinds("residual-no-skip") == {"ResidualBlock"}
-    assert kinds("residual-no-augmentation") == final and not model_spec("residual-no-augmentation").augment
+    base = kinds(SERIES_MODEL)
+    assert base - kinds("residual-no-batchnorm") == {"BatchNorm2d"}
+    assert base - kinds("residual-no-dropout") == {"Dropout"}
+    assert base - kinds("residual-no-attention") == {"Attention", "SqueezeExcitation", "SpatialAttention"}
+    assert base - kinds("residual-no-gap") == {"GapHead", "GlobalAveragePool"}
+    assert base - kinds("residual-no-skip") == {"ResidualBlock"}
+    assert kinds("residual-no-augmentation") == base
     # Removing a component adds none; only the dense head comes in, as GAP's replacement.
-    assert all(kinds(name) <= final for name in ABLATIONS if name != "residual-no-gap")
-    assert kinds("residual-no-gap") - final == {"DenseHead", "Flatten"}
+    assert all(kinds(name) <= base for name in ABLATIONS if name != "residual-no-gap")
+    assert kinds("residual-no-gap") - base == {"DenseHead", "Flatten"}
 
     def blocks(name):
         return sum(isinstance(module, ResidualBlock) for module in build_model(name).modules())
 
-    assert blocks(FINAL_MODEL) == 2 and blocks("residual-no-skip") == 0
+    assert blocks(SERIES_MODEL) == 2 and blocks("residual-no-skip") == 0
     assert all(blocks(name) == 2 for name in ABLATIONS if name != "residual-no-skip")
-    no_skip, final_model = build_model("residual-no-skip"), build_model(FINAL_MODEL)
-    assert count_parameters(no_skip) == count_parameters(final_model)
+    no_skip, series_model = build_model("residual-no-skip"), build_model(SERIES_MODEL)
+    assert count_parameters(no_skip) == count_parameters(series_model)
     # Same weights, same shapes: only the module path differs (stage2.body.first -> stage2.first).
-    assert {key.replace(".body.", "."): value.shape for key, value in final_model.state_dict().items()} == {
+    assert {key.replace(".body.", "."): value.shape for key, value in series_model.state_dict().items()} == {
         key: value.shape for key, value in no_skip.state_dict().items()
     }
 
 
-def test_each_ablation_spec_differs_from_the_final_one_in_exactly_its_component():
+def test_each_ablation_spec_differs_from_the_series_model_in_exactly_its_component():
     def changed_fields(name):
-        final, removed = model_spec(FINAL_MODEL), model_spec(name)
+        base, removed = model_spec(SERIES_MODEL), model_spec(name)
         return {
-            field for field in models.dataclasses.asdict(final) if field != "description"
-            if getattr(final, field) != getattr(removed, field)
+            field for field in models.dataclasses.asdict(base) if field != "description"
+            if getattr(base, field) != getattr(removed, field)
         }  # fmt: skip
 
     assert {name: changed_fields(name) for name in ABLATIONS} == {
-        # Without BatchNorm the plain stack's safe step size comes with it (as for "baseline").
-        "residual-no-batchnorm": {"batchnorm", "learning_rate"},
+        # Without augmentation is a change in training (lab.frontier.ABLATION_TRAINING), not in the model.
+        "residual-no-batchnorm": {"batchnorm"},
         "residual-no-dropout": {"dropout"},
-        "residual-no-augmentation": {"augment"},
+        "residual-no-augmentation": set(),
         "residual-no-gap": {"head"},
         "residual-no-attention": {"attention"},
         "residual-no-skip": {"residual"},
     }
-    # ABLATIONS decides the registry's entries: each one is the final model with its changes.
+    # ABLATIONS decides the registry's entries: each one is the series' last model with its changes.
     for name, changes in ABLATIONS.items():
-        assert MODEL_SPECS[name] == models.dataclasses.replace(model_spec(FINAL_MODEL), **changes)
+        assert MODEL_SPECS[name] == models.dataclasses.replace(model_spec(SERIES_MODEL), **changes)
         assert name in MODEL_NAMES
 
 
-def test_final_model_has_all_five_components():
-    model = build_model(FINAL_MODEL)
+def test_the_series_model_has_all_five_components():
+    model = build_model(SERIES_MODEL)
     modules = list(model.modules())
     assert any(isinstance(module, nn.BatchNorm2d) for module in modules)
     assert any(isinstance(module, nn.Dropout) and module.p > 0 for module in modules)
@@ -150,7 +150,7 @@ def test_unknown_model_name_lists_the_valid_ones():
 )
 def test_wrong_input_shape_or_dtype_says_what_is_expected(batch):
     with pytest.raises(ValueError, match=r"expects a float batch of shape \[B, 1, 28, 28\]"):
-        build_model(FINAL_MODEL)(batch)
+        build_model(SERIES_MODEL)(batch)
 
 
 def test_a_variant_is_built_without_touching_the_registry():
@@ -173,7 +173,7 @@ def test_a_variant_is_built_without_touching_the_registry():
 
 
 def test_bad_options_say_what_is_allowed():
-    with pytest.raises(ValueError, match=r"residual: no model option skip; valid: attention, augment, batchnorm"):
+    with pytest.raises(ValueError, match=r"residual: no model option skip; valid: attention, batchnorm, description"):
         build_model("residual", skip=False)
     with pytest.raises(ValueError, match="no model option separable, stage_depths"):
         model_spec("tiny", stage_depths=(2, 1), separable=True)
@@ -188,16 +188,6 @@ def test_bad_options_say_what_is_allowed():
         build_model(REFERENCE_MODEL, dropout=0.0)
     with pytest.raises(ValueError, match="unknown model 'resnet50'"):
         model_spec("resnet50", dropout=0.0)
-
-
-def test_training_defaults_are_the_models_and_its_variants():
-    assert training_defaults("residual") == (0.1, True)
-    assert training_defaults("baseline") == (0.05, False)
-    assert training_defaults("batchnorm") == (0.1, False)
-    assert training_defaults("residual-no-batchnorm") == (0.05, True)
-    assert training_defaults("residual-no-augmentation") == (0.1, False)
-    assert training_defaults(REFERENCE_MODEL) == (0.05, True)
-    assert training_defaults("residual", augment=False, learning_rate=0.2) == (0.2, False)
 
 
 def test_reference_model_is_built_by_its_own_builder():
@@ -216,7 +206,7 @@ def test_the_final_recipe_model_spends_the_budget_on_width_and_gates_channels_on
     from mnist_nb.config import recipe
 
     final = recipe("final")
-    model = build_model(final.model, **dict(final.model_options))
+    model = build_model_of(final)
     assert 15_000 < count_parameters(model) < PARAMETER_BUDGET
     assert isinstance(model.attention2.spatial, SpatialAttention) and not hasattr(model.attention3, "spatial")
     assert isinstance(model.attention3.channel, SqueezeExcitation)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mnist_nb.checkpoint import load_checkpoint, model_from_checkpoint
-from mnist_nb.config import TrainConfig, epoch_seed, resolve
+from mnist_nb.config import TrainConfig, epoch_seed
 from mnist_nb.data import ImageSet, Normalization, TensorLoader
 from mnist_nb.models import build_model
 from mnist_nb.training import (
@@ -74,7 +74,7 @@ def test_one_cycle_factor_exact_values():
 
 
 def test_scheduler_steps_the_optimizer_through_one_cycle():
-    config = resolve(QUICK.replace(num_epochs=2, warmup_fraction=0.25))
+    config = QUICK.replace(num_epochs=2, warmup_fraction=0.25)
     optimizer = make_optimizer(build_model("tiny"), config)
     scheduler = make_scheduler(optimizer, config, steps_per_epoch=10)  # 20 steps, 5 of warm-up
     rates = []
@@ -96,11 +96,9 @@ def test_learning_rate_follows_one_cycle():
     assert rates == pytest.approx([0.2 * one_cycle_factor(20 * k, 100, 0.4) for k in range(5)])
 
 
-def test_make_optimizer_needs_a_resolved_config():
-    with pytest.raises(ValueError, match=r"make_optimizer needs a resolved config .*resolve\(config\)"):
-        make_optimizer(build_model("residual"), TrainConfig())
+def test_make_optimizer_decays_only_the_weights():
     model = build_model("residual")
-    optimizer = make_optimizer(model, resolve(TrainConfig()))
+    optimizer = make_optimizer(model, TrainConfig())
     decayed, not_decayed = optimizer.param_groups
     # Weight decay on conv and linear weights only; biases and BatchNorm's scale and shift are 1-D.
     assert decayed["weight_decay"] == 5e-4 and not_decayed["weight_decay"] == 0.0
@@ -146,7 +144,7 @@ def test_clean_epochs_turn_augmentation_off_for_the_last_epochs_only(monkeypatch
 
 
 def test_start_epoch_seeds_dropout_and_the_loader_with_epoch_seed():
-    config = resolve(QUICK.replace(seed=4, num_epochs=3, clean_epochs=1, augment=True))
+    config = QUICK.replace(seed=4, num_epochs=3, clean_epochs=1, augment=True)
     loader = training_loader(synthetic_digits(64), Normalization(0.2, 0.3), config)
     for epoch in (1, 2):
         start_epoch(loader, config, epoch)
@@ -174,17 +172,10 @@ def test_fit_does_not_read_the_smoke_environment_variable(monkeypatch):
     assert without_seconds(smoke.history) != without_seconds(full.history)
 
 
-def test_fit_returns_the_resolved_config_and_trains_a_variant():
-    config = QUICK.replace(
-        model="residual",
-        model_options={"attention": False},
-        learning_rate=None,
-        augment=None,
-        num_epochs=1,
-        max_batches_per_epoch=2,
-    )
+def test_fit_returns_its_config_and_trains_a_variant():
+    config = QUICK.replace(model="residual", model_options={"attention": False}, num_epochs=1, max_batches_per_epoch=2)
     result = quick_fit(config)
-    assert result.config == resolve(config) and result.config.learning_rate == 0.1 and result.config.augment
+    assert result.config == config
     assert {key: value.shape for key, value in result.model.state_dict().items()} == {
         key: value.shape for key, value in build_model("fast").state_dict().items()
     }

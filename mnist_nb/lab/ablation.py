@@ -15,7 +15,7 @@ from mnist_nb.comparison import (
     student_t_critical,
 )
 from mnist_nb.lab.frontier import ABLATION_BASE, component, load_results, signed_points
-from mnist_nb.models import ABLATIONS, FINAL_MODEL
+from mnist_nb.models import ABLATIONS, SERIES_MODEL
 
 # Fewer paired seeds than this and the sentence says it is a first reading.
 ENOUGH_SEEDS = 5
@@ -29,7 +29,7 @@ def full_budget_verdict(removed: str, results: dict[str, dict] | None = None) ->
     verdict is a paired t-test on their mean; each seed alone is also weighed against `noise_band`.
     """
     results = load_results() if results is None else results
-    name = f"{FINAL_MODEL}-no-{removed}"
+    name = f"{SERIES_MODEL}-no-{removed}"
     if ABLATION_BASE not in results or name not in results:
         return f"{removed}: not recorded yet (python -m mnist_nb frontier {ABLATION_BASE} {name})"
     paired = paired_differences({ABLATION_BASE: results[ABLATION_BASE], name: results[name]})
@@ -66,14 +66,14 @@ def full_budget_verdict(removed: str, results: dict[str, dict] | None = None) ->
     return " ".join(sentences)
 
 
-def paired_differences(results: dict[str, dict], final: str = ABLATION_BASE) -> dict[str, dict[str, list[float]]]:
+def paired_differences(results: dict[str, dict], base: str = ABLATION_BASE) -> dict[str, dict[str, list[float]]]:
     """component -> {"test": [...], "val": [...]}: each removal's accuracy minus the base's on the same seed
     (points), one per seed both ran, in seed order, for `plots.plot_ablation`."""
 
     def differences(summary: dict, split: str) -> list[float]:
-        base = dict(zip(results[final]["seeds"], results[final][f"{split}_accuracy"], strict=True))
+        by_seed = dict(zip(results[base]["seeds"], results[base][f"{split}_accuracy"], strict=True))
         pairs = zip(summary["seeds"], summary[f"{split}_accuracy"], strict=True)
-        return [value - base[seed] for seed, value in pairs if seed in base]
+        return [value - by_seed[seed] for seed, value in pairs if seed in by_seed]
 
     return {
         component(name): {split: differences(results[name], split) for split in ("test", "val")}
@@ -91,10 +91,10 @@ def noise_band(summary: dict) -> float:
     return student_t_critical(seeds - 1) * math.sqrt(2) * statistics.stdev(summary["test_accuracy"])
 
 
-def ablation_table(results: dict[str, dict], final: str = ABLATION_BASE) -> str:
+def ablation_table(results: dict[str, dict], base: str = ABLATION_BASE) -> str:
     """Each removal minus the ablation's base on the same seed (points): per seed, their mean, the paired
     t-test's p-value on the test differences, and how many of them are outside the noise band."""
-    band, differences = noise_band(results[final]), paired_differences(results, final)
+    band, differences = noise_band(results[base]), paired_differences(results, base)
     width = max([14, *(7 * len(values["test"]) for values in differences.values())])  # "+0.03, " per seed
     lines = [
         f"{'removed':<14} {'test, per seed':<{width}} {'mean':>6} {'p':>6} {'outside':>8}   "
@@ -109,9 +109,9 @@ def ablation_table(results: dict[str, dict], final: str = ABLATION_BASE) -> str:
             f"{name:<14} {test:<{width}} {signed_points(mean['test']):>6} {p_value:>6} {outside:>8}   "
             f"{val:<{width}} {signed_points(mean['val'])}"
         )
-    seeds = len(results[final]["seeds"])
+    seeds = len(results[base]["seeds"])
     notes = [
-        f"removal minus {final} on the same seed, in points; p: paired t-test of the test differences",
-        f"noise band +-{band:.2f}: where 19 in 20 two-run differences fall, from {final}'s {seeds} seeds",
+        f"removal minus {base} on the same seed, in points; p: paired t-test of the test differences",
+        f"noise band +-{band:.2f}: where 19 in 20 two-run differences fall, from {base}'s {seeds} seeds",
     ]
     return "\n".join([*lines, *(f"({note})" for note in notes)])

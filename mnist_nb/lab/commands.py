@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mnist_nb.config import TrainConfig, resolve, smoke_batches
+from mnist_nb.config import TrainConfig, smoke_batches
 
 
 def _check_before_training(out: Path, parser: argparse.ArgumentParser, *, resume=False, overwrite=False) -> None:
@@ -25,7 +25,6 @@ def _check_before_training(out: Path, parser: argparse.ArgumentParser, *, resume
 def command_train(arguments: argparse.Namespace, config: TrainConfig, parser: argparse.ArgumentParser) -> None:
     from mnist_nb.lab.experiments import train_and_report
 
-    config = resolve(config)
     out = arguments.out or Path("runs") / f"{config.model}-seed{config.seed}"
     _check_before_training(out, parser, resume=arguments.resume, overwrite=arguments.overwrite)
     print(config.describe(), flush=True)
@@ -44,13 +43,13 @@ def command_evaluate(arguments: argparse.Namespace) -> None:
     from mnist_nb.checkpoint import load_checkpoint, model_from_checkpoint
     from mnist_nb.data import TensorLoader, load_test_set
     from mnist_nb.devices import select_device
-    from mnist_nb.training import evaluate
+    from mnist_nb.training import EVALUATION_BATCH_SIZE, evaluate
 
     device = select_device(arguments.device)
     checkpoint = load_checkpoint(arguments.checkpoint)
     model, normalization = model_from_checkpoint(checkpoint, device)
     test_set = load_test_set()
-    test_loader = TensorLoader(test_set.to(device), 1000, shuffle=False, normalization=normalization)
+    test_loader = TensorLoader(test_set.to(device), EVALUATION_BATCH_SIZE, shuffle=False, normalization=normalization)
     test = evaluate(model, test_loader)
     print(
         f"{checkpoint['model_name']}: {count_parameters(model):,} parameters, trained {checkpoint['epoch']} epochs\n"
@@ -86,7 +85,7 @@ def command_seeds(arguments: argparse.Namespace, config: TrainConfig, parser: ar
 
     out = arguments.out or Path("runs") / f"{config.model}-seeds"
     _check_before_training(out, parser, resume=True)  # a sweep resumes or moves aside what OUT holds
-    print(resolve(config).describe(), flush=True)  # what every seed trains with (the seed aside)
+    print(config.describe(), flush=True)  # what every seed trains with (the seed aside)
     summary = run_seeds(config, arguments.num_seeds, out, reuse=arguments.reuse)
     print()
     print(format_summary(summary))
@@ -99,7 +98,7 @@ def command_seeds(arguments: argparse.Namespace, config: TrainConfig, parser: ar
 def command_models() -> None:
     from mnist_nb.anatomy import count_parameters, receptive_field
     from mnist_nb.config import recipe
-    from mnist_nb.models import MODEL_NAMES, build_model, model_description
+    from mnist_nb.models import MODEL_NAMES, build_model, build_model_of, model_description
 
     def row(name: str, model, description: str) -> str:
         return (
@@ -112,7 +111,7 @@ def command_models() -> None:
         print(row(name, build_model(name), model_description(name)))
     final = recipe("final")
     options = ", ".join(f"{key}={value}" for key, value in final.model_options)
-    model = build_model(final.model, **dict(final.model_options))
+    model = build_model_of(final)
     print(row("(final recipe)", model, f"{final.model} with {options}: what `--recipe final` trains"))
 
 

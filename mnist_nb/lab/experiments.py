@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mnist_nb.anatomy import count_parameters
-from mnist_nb.checkpoint import CheckpointError, load_checkpoint, same_run, write_json
-from mnist_nb.config import TrainConfig, resolve
+from mnist_nb.checkpoint import CheckpointError, is_run_of, load_checkpoint, write_json
+from mnist_nb.config import TrainConfig
 from mnist_nb.data import TensorLoader, load_test_set
 from mnist_nb.lab.records import command_line, run_record, seed_rows, summarize
-from mnist_nb.models import build_model
-from mnist_nb.training import evaluate, fit
+from mnist_nb.models import build_model_of
+from mnist_nb.training import EVALUATION_BATCH_SIZE, evaluate, fit
 
 
 def train_and_report(config: TrainConfig, out: Path, *, resume: bool = False, log=print) -> dict:
@@ -24,7 +23,7 @@ def train_and_report(config: TrainConfig, out: Path, *, resume: bool = False, lo
     result = fit(config, checkpoint_path=out / "model.pt", resume=resume, log=log)
     # The one and only look at the test set, after every choice has been made.
     test_loader = TensorLoader(
-        load_test_set().to(result.device), 1000, shuffle=False, normalization=result.normalization
+        load_test_set().to(result.device), EVALUATION_BATCH_SIZE, shuffle=False, normalization=result.normalization
     )
     metrics = run_record(result, evaluate(result.model, test_loader), command_line())
     write_json(out / "metrics.json", metrics)
@@ -32,7 +31,7 @@ def train_and_report(config: TrainConfig, out: Path, *, resume: bool = False, lo
 
 
 def finished_run(out: Path, config: TrainConfig) -> dict | None:
-    """OUT/metrics.json if it holds a finished run of `config` (resolved; on any device) and of the same model."""
+    """OUT/metrics.json if it holds a finished run of `config` (on any device) and of the same model."""
     path = out / "metrics.json"
     if not path.is_file():
         return None
@@ -40,17 +39,10 @@ def finished_run(out: Path, config: TrainConfig) -> dict | None:
 
 
 def _run_of(metrics: dict, config: TrainConfig) -> dict | None:
-    """`metrics` if it records a finished run of `config` and of the same model, else None."""
-    wanted = resolve(config)
-    saved = TrainConfig.from_dict(metrics.get("config", {}))
-    if not saved.same_recipe(wanted) or metrics.get("epochs") != wanted.num_epochs:
-        return None
-    # Same config, but is it the same model? Records from before the architecture was saved are
-    # checked by their parameter count.
-    model = build_model(config.model, **dict(config.model_options))
-    if "architecture" in metrics:
-        return metrics if metrics["architecture"] == str(model) else None
-    return metrics if metrics.get("params") == count_parameters(model) else None
+    """`metrics` if it records a finished run of `config` (`checkpoint.is_run_of`), else None."""
+    model = build_model_of(config)
+    finished = metrics.get("epochs") == config.num_epochs
+    return metrics if finished and is_run_of(metrics, config, model) else None
 
 
 def run_seeds(
@@ -100,8 +92,8 @@ def prepare_run_directory(out: Path, config: TrainConfig, *, log=print) -> bool:
             checkpoint = load_checkpoint(checkpoint_path)
         except CheckpointError:
             checkpoint = None
-        model = build_model(config.model, **dict(config.model_options))
-        if checkpoint is not None and same_run(checkpoint, resolve(config), model):
+        model = build_model_of(config)
+        if checkpoint is not None and is_run_of(checkpoint, config, model):
             return True
     number = 1
     while out.with_name(f"{out.name}.previous-{number}").exists():

@@ -1,4 +1,4 @@
-"""The accuracy-per-parameter frontier and the ablation of the final model, as recorded results.
+"""The accuracy-per-parameter frontier and the ablation of the series' last model (residual), as recorded results.
 
 Each entry is a recipe trained over several seeds (`experiments.run_seeds`); its summary (test
 and validation accuracy per seed, mean +- std, seconds, config, machine, command) is written to
@@ -6,7 +6,7 @@ and validation accuracy per seed, mean +- std, seconds, config, machine, command
 
     python -m mnist_nb frontier                       # every entry not yet recorded
     python -m mnist_nb frontier tiny reference        # just these
-    python -m mnist_nb frontier --ablation            # the final model minus one component each
+    python -m mnist_nb frontier --ablation            # residual minus one component each
 
 Runs land in runs/frontier/<name>/seed-K and are reused when their config matches, as are the seeds
 already in an entry's record: a sweep interrupted halfway resumes, and a record grows by new seeds.
@@ -22,7 +22,7 @@ from mnist_nb.checkpoint import write_json
 from mnist_nb.config import SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET, TrainConfig, recipe
 from mnist_nb.lab.experiments import run_seeds
 from mnist_nb.mnist import project_root
-from mnist_nb.models import ABLATIONS, FINAL_MODEL, MODEL_SPECS
+from mnist_nb.models import ABLATIONS, MODEL_SPECS, SERIES_MODEL
 
 RESULTS_DIR = (project_root() or Path.cwd()) / "benchmarks" / "results"
 RUNS_DIR = Path("runs") / "frontier"
@@ -48,7 +48,7 @@ FRONTIER: tuple[Entry, ...] = (
     Entry(ABLATION_BASE, SERIES_RECIPE, 5, "the series' last model (width 16), 15 epochs: the ablation's base"),
     # Chosen on validation (benchmarks/RESULTS.md, 2026-12-02) by the rule fixed before its probes.
     Entry("fast", recipe("fast"), 3, "residual without attention, 7 epochs, the last clean (benchmarks/bench.py)"),
-    Entry("tiny", recipe("tiny"), 5, "the final model at width 10, <= 5,000 parameters, 20 epochs"),
+    Entry("tiny", recipe("tiny"), 5, "residual at width 10, <= 5,000 parameters, 20 epochs"),
     # Chosen on validation (benchmarks/RESULTS.md, 2026-11-28): paired by seed with the tiny recipe,
     # +0.14 and -0.04 points, validation loss lower on both seeds.
     Entry(
@@ -74,13 +74,26 @@ FRONTIER: tuple[Entry, ...] = (
         5,
         "tiny-stem8 at 30 epochs instead of 20",
     ),
-    Entry("small", recipe("tiny").replace(model="small"), 3, "the final model at width 8, 20 epochs"),
-    Entry("micro", recipe("tiny").replace(model="micro"), 3, "the final model at width 6, 20 epochs"),
-    Entry("reference", SERIES_RECIPE.replace(model="reference"), 2, "the reference model, trained with our recipe"),
+    Entry("small", recipe("tiny").replace(model="small"), 3, "residual at width 8, 20 epochs"),
+    Entry("micro", recipe("tiny").replace(model="micro"), 3, "residual at width 6, 20 epochs"),
+    # At the script repository's own SGD learning rate, 0.05 (it augments too).
+    Entry(
+        "reference",
+        SERIES_RECIPE.replace(model="reference", learning_rate=0.05),
+        2,
+        "the reference model, trained with our recipe",
+    ),
 )
+# The removals that change how residual is trained: without BatchNorm at the plain stack's learning rate
+# (as notebook 01's baseline); without augmentation, the model is residual itself.
+ABLATION_TRAINING: dict[str, dict] = {
+    "residual-no-batchnorm": {"learning_rate": 0.05},
+    "residual-no-augmentation": {"augment": False},
+}
 # The series' last model, one component removed each time: what each one buys at the full budget.
 ABLATION: tuple[Entry, ...] = tuple(
-    Entry(name, SERIES_RECIPE.replace(model=name), 5, MODEL_SPECS[name].description) for name in ABLATIONS
+    Entry(name, SERIES_RECIPE.replace(model=name, **ABLATION_TRAINING.get(name, {})), 5, MODEL_SPECS[name].description)
+    for name in ABLATIONS
 )
 ENTRIES = {entry.name: entry for entry in FRONTIER + ABLATION}
 
@@ -145,7 +158,7 @@ def change_against(summary: dict, base: dict, split: str = "test") -> float:
     """Mean accuracy change (points) of `summary` against `base`, over the seeds both ran.
 
     Paired by seed (the same seed gives the same data order), so a removal run on seeds 0 and 1
-    is compared with the final model's seeds 0 and 1, not with its 5-seed mean. Summaries that
+    is compared with the base's seeds 0 and 1, not with its 5-seed mean. Summaries that
     share no seed are compared by their means.
     """
     base_by_seed = dict(zip(base["seeds"], base[f"{split}_accuracy"], strict=True))
@@ -163,10 +176,10 @@ def signed_points(value: float) -> str:
 
 def component(name: str) -> str:
     """'batchnorm' for the ablation entry 'residual-no-batchnorm'."""
-    return name.removeprefix(f"{FINAL_MODEL}-no-")
+    return name.removeprefix(f"{SERIES_MODEL}-no-")
 
 
-def markdown_tables(results: dict[str, dict], final: str = ABLATION_BASE) -> str:
+def markdown_tables(results: dict[str, dict], base: str = ABLATION_BASE) -> str:
     """The README's frontier and ablation tables, from the records (`python -m mnist_nb frontier --markdown`)."""
     lines = [
         "| entry | parameters | epochs | seeds | test % | validation % | single seeds, test % |",
@@ -180,8 +193,8 @@ def markdown_tables(results: dict[str, dict], final: str = ABLATION_BASE) -> str
             f"{_mean_and_spread(summary, 'test')} | {_mean_and_spread(summary, 'val')} | {_single_seeds(summary)} |"
         )
     removals = [name for name in results if name in ABLATIONS]
-    if removals and final in results:
-        base = results[final]
+    if removals and base in results:
+        based_on = results[base]
         lines += [
             "",
             "| removed | seeds | test % | change, same seeds | validation % | change, same seeds |",
@@ -191,13 +204,13 @@ def markdown_tables(results: dict[str, dict], final: str = ABLATION_BASE) -> str
             summary = results[name]
             lines.append(
                 f"| {component(name)} | {len(summary['seeds'])} | "
-                f"{_mean_and_spread(summary, 'test')} | {signed_points(change_against(summary, base, 'test'))} | "
-                f"{_mean_and_spread(summary, 'val')} | {signed_points(change_against(summary, base, 'val'))} |"
+                f"{_mean_and_spread(summary, 'test')} | {signed_points(change_against(summary, based_on, 'test'))} | "
+                f"{_mean_and_spread(summary, 'val')} | {signed_points(change_against(summary, based_on, 'val'))} |"
             )
     return "\n".join(lines)
 
 
-def conclusions(results: dict[str, dict], final: str = ABLATION_BASE) -> str:
+def conclusions(results: dict[str, dict], base: str = ABLATION_BASE) -> str:
     """Notebook 09's "What we learned" figures as markdown bullets, every number read from the records."""
 
     def measured(name: str) -> str:
@@ -247,16 +260,16 @@ def conclusions(results: dict[str, dict], final: str = ABLATION_BASE) -> str:
             f"`benchmarks/bench.py` times it against the reference)."
         )
     removals = [name for name in results if name in ABLATIONS]
-    if removals and final in results:
-        base = results[final]
+    if removals and base in results:
+        based_on = results[base]
         changes = ", ".join(
-            f"{component(name)} {signed_points(change_against(results[name], base, 'test'))} "
-            f"(validation {signed_points(change_against(results[name], base, 'val'))})"
+            f"{component(name)} {signed_points(change_against(results[name], based_on, 'test'))} "
+            f"(validation {signed_points(change_against(results[name], based_on, 'val'))})"
             for name in removals
         )
         bullets.append(
-            f"- **The ablation**, change in test accuracy when the component is removed, against `{final}` on the "
-            f"same seeds, in points: {changes}. `{final}`'s own test sd over its "
-            f"{len(base['seeds'])} seeds is {base['test_accuracy_std']:.2f}."
+            f"- **The ablation**, change in test accuracy when the component is removed, against `{base}` on the "
+            f"same seeds, in points: {changes}. `{base}`'s own test sd over its "
+            f"{len(based_on['seeds'])} seeds is {based_on['test_accuracy_std']:.2f}."
         )
     return "\n".join(bullets)

@@ -31,10 +31,9 @@ def notebook_directory() -> Path:
     return root / "notebooks"
 
 
-def find_notebooks(names: list[str] | None = None, directory: Path | None = None) -> list[Path]:
+def find_notebooks(names: list[str] | None = None) -> list[Path]:
     """The series in order; `names` select by full name, number ("02") or topic ("batchnorm")."""
-    directory = directory or notebook_directory()
-    series = sorted(path for path in directory.glob("[0-9][0-9]_*.ipynb"))
+    series = sorted(path for path in notebook_directory().glob("[0-9][0-9]_*.ipynb"))
     if not names:
         return series
     chosen = []
