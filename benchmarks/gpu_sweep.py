@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 
 from mnist_nb.checkpoint import write_json
-from mnist_nb.config import TARGET_ACCURACY, TrainConfig, recipe, resolve, smoke_batches
+from mnist_nb.config import TARGET_ACCURACY, TrainConfig, recipe, smoke_batches
 from mnist_nb.data import load_test_set, load_training_split
 from mnist_nb.devices import select_device
 from mnist_nb.lab.cli import file_argument, folder_argument
@@ -145,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.backends.cudnn.benchmark = True  # cuDNN times its kernels in each capture's eager warm-up steps
     # Smoke mode is read here, at the script's edge, and passed on in every run's config.
     smoke_batches_per_epoch = smoke_batches()
-    base = resolve(
-        recipe("fast").replace(model=arguments.model, device=str(device), max_batches_per_epoch=smoke_batches_per_epoch)
+    base = recipe("fast").replace(
+        model=arguments.model, device=str(device), max_batches_per_epoch=smoke_batches_per_epoch
     )
     train_set, validation_set = load_training_split(validation_size=base.validation_size, split_seed=base.split_seed)
     train_set, validation_set = train_set.to(device), validation_set.to(device)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mnist_nb.config import resolve
 from mnist_nb.data import Normalization, training_loader
 from mnist_nb.lab.graphed import TrainStep, fit_graphed, one_cycle_on_device
 from mnist_nb.training import (
@@ -19,7 +18,7 @@ from mnist_nb.training import (
 from tests.conftest import QUICK, synthetic_digits
 
 # `fast`: BatchNorm, dropout and augmentation all in the step; 20 steps an epoch of 32 images.
-CONFIG = resolve(QUICK.replace(model="fast", augment=True, num_epochs=2, clean_epochs=1, recalibrate_batchnorm=True))
+CONFIG = QUICK.replace(model="fast", augment=True, num_epochs=2, clean_epochs=1, recalibrate_batchnorm=True)
 STEPS_PER_EPOCH = 20
 
 

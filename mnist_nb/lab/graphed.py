@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from mnist_nb.augmentation import augmentation_for, random_affine
-from mnist_nb.config import TrainConfig, epoch_seed, resolve
+from mnist_nb.config import TrainConfig, epoch_seed
 from mnist_nb.data import ImageSet, Normalization, clean_loader, load_training_split
 from mnist_nb.devices import select_device
 from mnist_nb.training import (
@@ -193,7 +193,6 @@ def fit_graphed(
     is the capture's cost, kept apart from the epochs' `seconds`. Full batches only: the last
     partial batch of an epoch is dropped, as `training_loader` does.
     """
-    config = resolve(config)
     device = select_device(config.device)
     graphs = device.type == "cuda" if graphs is None else graphs
     autocast = device.type == "cuda" if autocast is None else autocast
