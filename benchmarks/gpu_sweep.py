@@ -34,7 +34,6 @@ from pathlib import Path
 
 import torch
 
-from mnist_nb.checkpoint import write_json
 from mnist_nb.config import TARGET_ACCURACY, TrainConfig, recipe, smoke_batches
 from mnist_nb.data import load_test_set, load_training_split
 from mnist_nb.devices import select_device
@@ -42,6 +41,7 @@ from mnist_nb.lab.cli import file_argument, folder_argument
 from mnist_nb.lab.frontier import RUNS_DIR
 from mnist_nb.lab.graphed import TrainStep, evaluate_at_once, fit_graphed
 from mnist_nb.lab.records import append_report, command_line, machine_description, run_record, summarize
+from mnist_nb.support.checkpoint_files import write_json
 from mnist_nb.training import build_for_training
 
 TARGET = TARGET_ACCURACY

@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mnist_nb.mnist import NUM_CLASSES
+from mnist_nb.config import NUM_CLASSES
 
 
 class ConvBNAct(nn.Sequential):

@@ -17,6 +17,10 @@ PARAMETER_BUDGET = 20_000  # ... with fewer parameters than this
 TINY_BUDGET = 5_000  # the frontier: how far under the budget 99.4% still holds
 SMALL_ACCURACY = 99.0  # and how small a model reaches this
 
+# MNIST's digits: 28x28 pixels, ten classes.
+IMAGE_SIZE = 28
+NUM_CLASSES = 10
+
 # Smoke runs (CI, quick checks of the notebooks) train a few batches per epoch. The environment
 # variable is read at the edges only (the CLI, a notebook's parameters, the test fixture), which
 # pass `max_batches_per_epoch` on: the same call trains the same way in any shell.

@@ -21,7 +21,7 @@ import torch
 
 from mnist_nb.augmentation import Augmentation, augmentation_for, random_affine
 from mnist_nb.config import TrainConfig, epoch_seed
-from mnist_nb.mnist import ensure_mnist, read_split
+from mnist_nb.support.mnist_files import ensure_mnist, read_split
 
 
 @dataclass

@@ -25,7 +25,7 @@ trains `residual` built with options: width 20, and channel-only attention after
 
 Beyond the series (notebook 09, the frontier): `fast` (`residual` without attention, for
 time to accuracy), `tiny` and its siblings (`residual`, narrower), `reference` (the script
-repository's model, its own builder in `mnist_nb/reference.py`) and the ablations
+repository's model, its own builder in `mnist_nb/support/reference_model.py`) and the ablations
 `residual-no-<component>`, `residual` with one component removed. All but the reference are
 `residual`'s spec with some fields changed, and so is any variant you make:
 `build_model("residual", attention=False)` builds one without touching the registry.
@@ -41,8 +41,7 @@ import torch
 import torch.nn as nn
 
 from mnist_nb.blocks import Attention, ConvBNAct, DenseHead, GapHead, ResidualBlock
-from mnist_nb.config import TrainConfig
-from mnist_nb.mnist import IMAGE_SIZE
+from mnist_nb.config import IMAGE_SIZE, TrainConfig
 
 
 class MnistNet(nn.Sequential):
@@ -128,7 +127,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {
     **FRONTIER_SPECS,
     **{name: replace(_SERIES, **changes) for name, changes in ABLATIONS.items()},
 }
-# The script repository's model has an architecture of its own (mnist_nb/reference.py).
+# The script repository's model has an architecture of its own (mnist_nb/support/reference_model.py).
 REFERENCE_MODEL = "reference"
 SERIES_NAMES = tuple(SERIES_SPECS)
 MODEL_NAMES = (*MODEL_SPECS, REFERENCE_MODEL)
@@ -154,7 +153,7 @@ def model_spec(name: str, **changes) -> ModelSpec:
 def model_description(name: str) -> str:
     """One line on what the named model is."""
     if name == REFERENCE_MODEL:
-        return "the script repository's model (mnist_nb/reference.py)"
+        return "the script repository's model (mnist_nb/support/reference_model.py)"
     return model_spec(name).description
 
 
@@ -163,7 +162,7 @@ def build_model(name: str, **changes) -> MnistNet:
     if name == REFERENCE_MODEL:
         if changes:
             raise ValueError(f"the reference model has no options (got {', '.join(changes)})")
-        from mnist_nb.reference import reference_stages  # its own architecture, not a trunk
+        from mnist_nb.support.reference_model import reference_stages  # its own architecture, not a trunk
 
         return MnistNet(reference_stages(), name)
     spec = model_spec(name, **changes)

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_nb import mnist, models
+from mnist_nb import models
 from mnist_nb.config import TrainConfig
+from mnist_nb.support import mnist_files as mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 

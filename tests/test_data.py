@@ -10,7 +10,7 @@ import torch
 from mnist_nb.augmentation import Augmentation, random_affine
 from mnist_nb.config import epoch_seed
 from mnist_nb.data import ImageSet, Normalization, TensorLoader, load_test_set, load_training_split
-from mnist_nb.mnist import MnistDataError, raw_folder
+from mnist_nb.support.mnist_files import MnistDataError, raw_folder
 
 
 def test_loader_reads_tiny_idx_files(tiny_mnist_root):

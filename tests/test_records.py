@@ -9,7 +9,6 @@ import time
 
 import pytest
 
-from mnist_nb.checkpoint import write_json
 from mnist_nb.config import TrainConfig
 from mnist_nb.lab.records import (
     append_report,
@@ -21,6 +20,7 @@ from mnist_nb.lab.records import (
     seed_rows,
     summarize,
 )
+from mnist_nb.support.checkpoint_files import write_json
 
 from .conftest import QUICK, quick_fit
 
