@@ -62,7 +62,6 @@ class TrainConfig:
     warmup_fraction: float = 0.2
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    label_smoothing: float = 0.0
     # Augmentation: a random affine per image, applied to whole batches on the device.
     # On from notebook 03 of the series; notebooks 01 and 02 train with augment=False.
     augment: bool = True
@@ -109,8 +108,6 @@ class TrainConfig:
             problems.append(f"warmup_fraction must be in [0, 1) (got {self.warmup_fraction})")
         if self.weight_decay < 0:
             problems.append(f"weight_decay must be >= 0 (got {self.weight_decay})")
-        if not 0 <= self.label_smoothing < 1:
-            problems.append(f"label_smoothing must be in [0, 1) (got {self.label_smoothing})")
         if not 0 <= self.validation_size < 60000:
             problems.append(f"validation_size must be in [0, 60000) (got {self.validation_size})")
         if not 0 <= self.clean_epochs <= self.num_epochs:

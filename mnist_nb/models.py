@@ -37,7 +37,6 @@ import dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
-import torch
 import torch.nn as nn
 
 from mnist_nb.blocks import Attention, ConvBNAct, DenseHead, GapHead, ResidualBlock
@@ -45,20 +44,11 @@ from mnist_nb.config import IMAGE_SIZE, TrainConfig
 
 
 class MnistNet(nn.Sequential):
-    """The trunk as a named sequence of stages; checks its input before running it."""
+    """The trunk as a named sequence of stages: normalized images [B, 1, 28, 28] -> logits [B, 10]."""
 
     def __init__(self, stages: OrderedDict[str, nn.Module], name: str) -> None:
         super().__init__(stages)
         self.name = name
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, 1, 28, 28] -> logits [B, 10]
-        if not torch.is_floating_point(x) or x.ndim != 4 or tuple(x.shape[1:]) != (1, IMAGE_SIZE, IMAGE_SIZE):
-            raise ValueError(
-                f"{self.name} expects a float batch of shape [B, 1, {IMAGE_SIZE}, {IMAGE_SIZE}] "
-                f"(normalized images), got {x.dtype} {list(x.shape)}. "
-                f"Use mnist_nb.data.TensorLoader, or x.float().div(255), then normalize and unsqueeze(1)."
-            )
-        return super().forward(x)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ EVALUATION_BATCH_SIZE = 1000
 RECALIBRATION_BATCH_SIZE = 500
 
 
-def train_one_epoch(model: nn.Module, loader, optimizer, scheduler, *, label_smoothing: float = 0.0) -> dict:
+def train_one_epoch(model: nn.Module, loader, optimizer, scheduler) -> dict:
     """One pass over `loader`, one optimizer and scheduler step per batch. Returns loss and accuracy (%)."""
     model.train()
     device = next(model.parameters()).device
@@ -40,7 +40,7 @@ def train_one_epoch(model: nn.Module, loader, optimizer, scheduler, *, label_smo
         with autocast_for(device):
             logits = model(images)  # [B, 10]
         # The loss in float32 even when the forward pass ran in bfloat16 (CUDA).
-        loss = F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing)
+        loss = F.cross_entropy(logits.float(), labels)
         loss.backward()
         optimizer.step()
         scheduler.step()
@@ -234,7 +234,7 @@ def run_epoch(
     started = time.perf_counter()
     learning_rate = optimizer.param_groups[0]["lr"]
     start_epoch(train_loader, config, epoch)
-    train = train_one_epoch(step_model, train_loader, optimizer, scheduler, label_smoothing=config.label_smoothing)
+    train = train_one_epoch(step_model, train_loader, optimizer, scheduler)
     before = None  # validation before recalibration, kept in the row to show what it changed
     if config.recalibrate_batchnorm and epoch == config.num_epochs:
         before = evaluate(step_model, validation_loader) if validation_loader is not None else None

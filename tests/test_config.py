@@ -102,8 +102,8 @@ def test_model_options_are_a_sorted_tuple_equal_from_python_or_json():
 
 
 def test_from_dict_ignores_settings_that_no_longer_exist():
-    # The config of a recorded run (benchmarks/results/tiny-stem8-30.json), from before
-    # distillation was removed: its keys load, the old ones are dropped.
+    # The config of a recorded run (benchmarks/results/tiny-stem8-30.json), from before distillation and
+    # label smoothing were removed: its keys load, the old ones are dropped.
     recorded = {
         "model": "tiny-stem8", "num_epochs": 30, "batch_size": 128, "learning_rate": 0.1,
         "warmup_fraction": 0.2, "momentum": 0.9, "weight_decay": 0.0005, "label_smoothing": 0.0,
@@ -116,7 +116,7 @@ def test_from_dict_ignores_settings_that_no_longer_exist():
     assert config == TrainConfig(
         model="tiny-stem8", num_epochs=30, learning_rate=0.1, augment=True, clean_epochs=3, recalibrate_batchnorm=True
     )
-    assert not {"teacher", "distillation_weight", "distillation_temperature"} & set(config.to_dict())
+    assert not {"teacher", "distillation_weight", "distillation_temperature", "label_smoothing"} & set(config.to_dict())
 
 
 def test_same_run_ignores_only_the_device():

@@ -10,7 +10,7 @@ import math
 import statistics
 
 from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
-from mnist_nb.lab.frontier import ABLATION_BASE, component, load_results, signed_points
+from mnist_nb.lab.frontier import ABLATION_BASE, component, load_results, seed_differences, signed_points
 from mnist_nb.models import ABLATIONS, SERIES_MODEL
 
 # Fewer paired seeds than this and the sentence says it is a first reading.
@@ -73,10 +73,12 @@ def full_budget_verdict(removed: str, results: dict[str, dict] | None = None) ->
     if ABLATION_BASE not in results or name not in results:
         return f"{removed}: not recorded yet (python -m mnist_nb frontier {ABLATION_BASE} {name})"
     paired = paired_differences({ABLATION_BASE: results[ABLATION_BASE], name: results[name]})
+    if removed not in paired:
+        return f"{removed}: no seed in common with {ABLATION_BASE} yet (python -m mnist_nb frontier {name})"
     gains = [-difference for difference in paired[removed]["test"]]  # with it minus without it, per seed
     seeds = [seed for seed in results[name]["seeds"] if seed in results[ABLATION_BASE]["seeds"]]
     band, base_seeds = noise_band(results[ABLATION_BASE]), len(results[ABLATION_BASE]["seeds"])
-    mean = sum(gains) / len(gains)
+    mean = statistics.fmean(gains)
     amounts = ", ".join(map(signed_points, gains[:-1])) + (" and " if len(gains) > 1 else "") + signed_points(gains[-1])
     sentences = [
         f"At {results[ABLATION_BASE]['epochs']} epochs, {ABLATION_BASE} with {removed} scored {amounts} points of "
@@ -107,18 +109,12 @@ def full_budget_verdict(removed: str, results: dict[str, dict] | None = None) ->
 
 
 def paired_differences(results: dict[str, dict], base: str = ABLATION_BASE) -> dict[str, dict[str, list[float]]]:
-    """component -> {"test": [...], "val": [...]}: each removal's accuracy minus the base's on the same seed
-    (points), one per seed both ran, in seed order, for `plots.plot_ablation`."""
-
-    def differences(summary: dict, split: str) -> list[float]:
-        by_seed = dict(zip(results[base]["seeds"], results[base][f"{split}_accuracy"], strict=True))
-        pairs = zip(summary["seeds"], summary[f"{split}_accuracy"], strict=True)
-        return [value - by_seed[seed] for seed, value in pairs if seed in by_seed]
-
+    """component -> {"test": [...], "val": [...]}: each removal's `frontier.seed_differences` against the base,
+    for `figures.plot_ablation`; a removal that shares no seed with the base is left out."""
     return {
-        component(name): {split: differences(results[name], split) for split in ("test", "val")}
+        component(name): {split: seed_differences(results[name], results[base], split) for split in ("test", "val")}
         for name in results
-        if name in ABLATIONS
+        if name in ABLATIONS and seed_differences(results[name], results[base])
     }
 
 
@@ -142,7 +138,7 @@ def ablation_table(results: dict[str, dict], base: str = ABLATION_BASE) -> str:
     ]
     for name, values in differences.items():
         test, val = (", ".join(map(signed_points, values[split])) for split in ("test", "val"))
-        mean = {split: sum(values[split]) / max(1, len(values[split])) for split in ("test", "val")}
+        mean = {split: statistics.fmean(values[split]) for split in ("test", "val")}
         p_value = f"{paired_t_p_value(values['test']):.3f}" if len(values["test"]) > 1 else "-"
         outside = f"{sum(abs(value) > band for value in values['test'])} of {len(values['test'])}"
         lines.append(

@@ -5,6 +5,8 @@ Built as the lesson's figures are (`mnist_nb.plots`): a standalone `Figure` per 
 
 from __future__ import annotations
 
+import statistics
+
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
@@ -68,7 +70,7 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
             # Seeds side by side, so that two equal differences stay two dots.
             xs = [index + offset + 0.05 * (seed - (len(values) - 1) / 2) for seed in range(len(values))]
             ax.scatter(xs, values, s=24, color=fill, edgecolors=color, label=None if index else f"{split}, per seed")
-            ax.hlines(sum(values) / max(1, len(values)), index + offset - 0.1, index + offset + 0.1, color=color, lw=2)
+            ax.hlines(statistics.fmean(values), index + offset - 0.1, index + offset + 0.1, color=color, lw=2)
     ax.set_xticks(range(len(differences)), [f"{name}\nn={len(item['test'])}" for name, item in differences.items()])
     title = f"one component removed from {base}: seeds (dots), mean (lines)\nband: 19 in 20 two-run test differences"
     ax.set(title=f"{title}, from {base}'s {base_seeds} seeds", ylabel=f"removal minus {base}, same seed (points)")
