@@ -75,7 +75,7 @@ def comparison_table(results: dict[str, TrainingResult]) -> str:
             validation = f"{final['val_accuracy']:.2f}"
             gap = f"{final['train_accuracy'] - final['val_accuracy']:+.2f}"
         lines.append(
-            f"{name:<{width}} {result.parameters:>8,} {final['train_accuracy']:>8.2f} {validation:>7} "
+            f"{name:<{width}} {result.parameter_count:>8,} {final['train_accuracy']:>8.2f} {validation:>7} "
             f"{gap:>6} {result.train_seconds:>8.1f}"
         )
     return "\n".join(lines)

@@ -211,20 +211,20 @@ def plot_misclassified(images, predictions, targets, max_images=32, num_columns=
     return show_digits(images.detach().cpu()[shown], targets[shown], predictions[shown], num_columns, title)
 
 
-def plot_gradient_rms(norms: dict[str, dict[str, float]]) -> Figure:
+def plot_gradient_rms(rms: dict[str, dict[str, float]]) -> Figure:
     """Grouped bars: one group per conv layer (input side left), one bar per run, log scale.
 
-    norms: run name -> `gradient_rms(...)` (layer name -> RMS), e.g. residual vs no skip. Layers are
+    rms: run name -> `gradient_rms(...)` (layer name -> RMS), e.g. residual vs no skip. Layers are
     matched by position (a conv's name differs with and without the skip); ticks show the first run's names.
     """
-    layers = list(next(iter(norms.values())))
-    if len({len(run_norms) for run_norms in norms.values()}) > 1:
+    layers = list(next(iter(rms.values())))
+    if len({len(run_rms) for run_rms in rms.values()}) > 1:
         raise ValueError("every run must have the same number of conv layers to compare them side by side")
-    width = 0.8 / len(norms)
+    width = 0.8 / len(rms)
     fig, ax = subplots(figsize=(min(max(6, 0.5 * len(layers) + 2), 14), 4))
-    for offset, (run, run_norms) in enumerate(norms.items()):
-        positions = [index + (offset - (len(norms) - 1) / 2) * width for index in range(len(layers))]
-        ax.bar(positions, list(run_norms.values()), width, label=run)
+    for offset, (run, run_rms) in enumerate(rms.items()):
+        positions = [index + (offset - (len(rms) - 1) / 2) * width for index in range(len(layers))]
+        ax.bar(positions, list(run_rms.values()), width, label=run)
     ax.set_xticks(range(len(layers)), layers, rotation=60, ha="right", fontsize=7)
     ax.set(yscale="log", ylabel="gradient RMS per weight (log scale)", title="gradient per weight, per conv layer")
     ax.legend()

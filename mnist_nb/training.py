@@ -137,7 +137,7 @@ class TrainingResult:
     history: list[dict] = field(default_factory=list)  # one row per epoch
 
     @property
-    def parameters(self) -> int:
+    def parameter_count(self) -> int:
         return count_parameters(self.model)
 
     @property

@@ -117,12 +117,6 @@ def test_removals_are_compared_with_the_base_on_the_same_seeds():
     )
 
 
-def test_the_noise_band_is_student_t_sds_of_a_two_run_difference():
-    """Two runs that each vary by sd s differ by sd sqrt(2) s; s comes from 5 seeds, so the band is t(4) of those."""
-    base = fake_summary("residual", 11_280, [99.56, 99.57, 99.49, 99.37, 99.53])
-    assert ablation.noise_band(base) == pytest.approx(2.776 * 2**0.5 * 0.0811, abs=1e-3)
-
-
 def test_markdown_tables_quote_the_records():
     results = {
         "residual": fake_summary("residual", 11_280, [99.5, 99.6]),

@@ -122,7 +122,7 @@ def test_run_record_is_the_metrics_json_of_a_run(tmp_path):
     result = quick_fit(QUICK.replace(num_epochs=2, max_batches_per_epoch=4))
     record = run_record(result, {"accuracy": 97.5, "loss": 0.08}, "python -m mnist_nb train")
     assert record["architecture"] == str(result.model) and "ResidualBlock" in record["architecture"]
-    assert record["model"] == "residual" and record["params"] == result.parameters == 11_280
+    assert record["model"] == "residual" and record["params"] == result.parameter_count == 11_280
     assert (record["epochs"], record["seed"], record["device"]) == (2, 0, "cpu")
     assert (record["test_accuracy"], record["test_loss"]) == (97.5, 0.08)
     assert record["val_accuracy"] == result.final["val_accuracy"]

@@ -179,7 +179,7 @@ def test_fit_returns_its_config_and_trains_a_variant():
     assert {key: value.shape for key, value in result.model.state_dict().items()} == {
         key: value.shape for key, value in build_model("fast").state_dict().items()
     }
-    assert result.parameters == 10_786
+    assert result.parameter_count == 10_786
 
 
 def test_epoch_line_format():
