@@ -133,3 +133,18 @@ def test_plots_take_numbers_and_tensors_not_runs():
 def test_import_parser_sees_what_the_files_import():
     imported = _imported_modules(PACKAGE / "lab" / "frontier.py")
     assert {"mnist_nb.lab.experiments", "mnist_nb.lab.experiments.run_seeds", "mnist_nb.models"} <= imported
+
+
+def test_the_documented_module_map_has_true_line_counts():
+    """docs/package.md's tables and the README's core total are `wc -l` of the files they name."""
+    page = (ROOT / "docs" / "package.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([\w/]+\.py)` \| (\d+) \|", page, flags=re.MULTILINE)
+    assert len(rows) >= len(list(PACKAGE.glob("*.py"))) - 2  # every core module but __init__ and __main__
+    wrong = {
+        name: (int(count), actual)
+        for name, count in rows
+        if (actual := len((PACKAGE / name).read_text(encoding="utf-8").splitlines())) != int(count)
+    }
+    assert not wrong, f"documented (lines, actual): {wrong}"
+    core = sum(len(path.read_text(encoding="utf-8").splitlines()) for path in PACKAGE.glob("*.py"))
+    assert f"{core:,} lines" in page and f"{core:,} lines" in (ROOT / "README.md").read_text(encoding="utf-8")
