@@ -47,7 +47,6 @@ from reference import (  # noqa: E402
 from script_race import ScriptError, race, race_lines, rebuild_matches_script, seed_script_data  # noqa: E402
 
 from mnist_nb.augmentation import Augmentation  # noqa: E402
-from mnist_nb.checkpoint import write_json  # noqa: E402
 from mnist_nb.config import TARGET_ACCURACY, recipe, smoke_batches  # noqa: E402
 from mnist_nb.data import Normalization, TensorLoader, load_training_split  # noqa: E402
 from mnist_nb.devices import select_device  # noqa: E402
@@ -60,7 +59,8 @@ from mnist_nb.lab.records import (  # noqa: E402
     mean_and_std,
     summarize,
 )
-from mnist_nb.mnist import ensure_mnist  # noqa: E402
+from mnist_nb.support.checkpoint_files import write_json  # noqa: E402
+from mnist_nb.support.mnist_files import ensure_mnist  # noqa: E402
 
 TARGET = TARGET_ACCURACY
 

@@ -34,7 +34,6 @@ from pathlib import Path
 
 import torch
 
-from mnist_nb.checkpoint import write_json
 from mnist_nb.config import TARGET_ACCURACY, TrainConfig, recipe, smoke_batches
 from mnist_nb.data import load_test_set, load_training_split
 from mnist_nb.devices import select_device
@@ -42,6 +41,7 @@ from mnist_nb.lab.cli import file_argument, folder_argument
 from mnist_nb.lab.frontier import RUNS_DIR
 from mnist_nb.lab.graphed import TrainStep, evaluate_at_once, fit_graphed
 from mnist_nb.lab.records import append_report, command_line, machine_description, run_record, summarize
+from mnist_nb.support.checkpoint_files import write_json
 from mnist_nb.training import build_for_training
 
 TARGET = TARGET_ACCURACY
@@ -168,9 +168,9 @@ def main(argv: list[str] | None = None) -> int:
             fit_graphed(config.replace(seed=seed), train_set, validation_set, autocast=autocast, log=None)
             for seed in range(arguments.selection_seeds)
         ]
-        accuracy = statistics.mean(result.final["val_accuracy"] for result in results)
-        seconds = statistics.mean(result.train_seconds for result in results)
-        warmup = statistics.mean(result.warmup_seconds for result in results)
+        accuracy = statistics.fmean(result.final["val_accuracy"] for result in results)
+        seconds = statistics.fmean(result.train_seconds for result in results)
+        warmup = statistics.fmean(result.warmup_seconds for result in results)
         grid.append(((config, autocast), accuracy, seconds))
         switch = "on " if autocast else "off"
         lines.append(f"  {batch_size:>5} {learning_rate:>6.3g} {num_epochs:>7}  {switch}  {accuracy:>6.2f} "
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             f"test, {arguments.test_seeds} seeds: {summary['test_accuracy_mean']:.2f} +- "
             f"{summary['test_accuracy_std']:.2f}% ({', '.join(f'{a:.2f}' for a in summary['test_accuracy'])}) "
             f"in {summary['train_seconds_mean']:.2f} +- {summary['train_seconds_std']:.2f}s of training "
-            f"(warm-up {statistics.mean(row['warmup_seconds'] for row in rows):.2f}s apart): {verdict} {TARGET}%"
+            f"(warm-up {statistics.fmean(row['warmup_seconds'] for row in rows):.2f}s apart): {verdict} {TARGET}%"
         )
         eager = fit_graphed(chosen, train_set, validation_set, autocast=autocast, graphs=False, log=None)
         validation = eager.final["val_accuracy"]

@@ -1,6 +1,6 @@
 """The reference: the script repository this project grew from, trained exactly as its script trains.
 
-Its model (10,550 parameters, although the repository claims 19,866; `mnist_nb/reference.py`) and
+Its model (10,550 parameters, although the repository claims 19,866; `mnist_nb/support/reference_model.py`) and
 its training, step by step:
 
 - data: the 60,000 training images split 50,000 / 10,000 by `random_split` with a generator seeded
@@ -28,7 +28,7 @@ from mnist_nb.models import build_model
 
 
 def ReferenceNet() -> nn.Module:  # noqa: N802 - reads as the class it stands for
-    """The reference model (10,550 parameters), built by the package: see mnist_nb/reference.py."""
+    """The reference model (10,550 parameters), built by the package: see mnist_nb/support/reference_model.py."""
     return build_model("reference")
 
 

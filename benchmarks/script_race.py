@@ -39,7 +39,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from mnist_nb.mnist import MNIST_FILES, ensure_mnist, md5_of, raw_folder
+from mnist_nb.support.mnist_files import MNIST_FILES, ensure_mnist, md5_of, raw_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = Path("src") / "train.py"

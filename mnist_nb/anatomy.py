@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 
 from mnist_nb.blocks import Attention
-from mnist_nb.mnist import IMAGE_SIZE
+from mnist_nb.config import IMAGE_SIZE
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -18,9 +18,11 @@ from mnist_nb.config import TrainConfig
 
 @dataclass(frozen=True)
 class Augmentation:
-    rotation_degrees: float = 10.0  # angle ~ U(-d, d)
-    translate_pixels: float = 2.0  # shift ~ U(-p, p) pixels, independently in x and y
-    scale_range: float = 0.1  # zoom ~ U(1 - r, 1 + r)
+    """How far each image is warped; the settings' one home is `TrainConfig` (`augmentation_for`)."""
+
+    rotation_degrees: float  # angle ~ U(-d, d)
+    translate_pixels: float  # shift ~ U(-p, p) pixels, independently in x and y
+    scale_range: float  # zoom ~ U(1 - r, 1 + r)
 
 
 def augmentation_for(config: TrainConfig) -> Augmentation | None:

@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mnist_nb.mnist import NUM_CLASSES
+from mnist_nb.config import NUM_CLASSES
 
 
 class ConvBNAct(nn.Sequential):
@@ -27,17 +27,9 @@ class ConvBNAct(nn.Sequential):
     With BatchNorm the conv has no bias: BatchNorm's shift would cancel it anyway.
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int = 3,
-        *,
-        batchnorm: bool = True,
-        activation: bool = True,
-    ) -> None:
+    def __init__(self, in_channels: int, out_channels: int, *, batchnorm: bool = True, activation: bool = True) -> None:
         layers: OrderedDict[str, nn.Module] = OrderedDict()
-        layers["conv"] = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=not batchnorm)
+        layers["conv"] = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=not batchnorm)
         if batchnorm:
             layers["norm"] = nn.BatchNorm2d(out_channels)
         if activation:
@@ -122,22 +114,22 @@ class SpatialAttention(nn.Module):
 class Attention(nn.Sequential):
     """What to look for (channels), then where to look (positions); `spatial=False` keeps the first only."""
 
-    def __init__(self, channels: int, reduction: int = 4, kernel_size: int = 7, *, spatial: bool = True) -> None:
-        gates: OrderedDict[str, nn.Module] = OrderedDict(channel=SqueezeExcitation(channels, reduction))
+    def __init__(self, channels: int, *, spatial: bool = True) -> None:
+        gates: OrderedDict[str, nn.Module] = OrderedDict(channel=SqueezeExcitation(channels))
         if spatial:
-            gates["spatial"] = SpatialAttention(kernel_size)
+            gates["spatial"] = SpatialAttention()
         super().__init__(gates)
 
 
 class DenseHead(nn.Sequential):
     """Flatten every position of every channel into one fully connected layer: [B, C*H*W] -> [B, 10]."""
 
-    def __init__(self, channels: int, size: int, num_classes: int = NUM_CLASSES) -> None:
-        super().__init__(OrderedDict(flatten=nn.Flatten(), linear=nn.Linear(channels * size * size, num_classes)))
+    def __init__(self, channels: int, size: int) -> None:
+        super().__init__(OrderedDict(flatten=nn.Flatten(), linear=nn.Linear(channels * size * size, NUM_CLASSES)))
 
 
 class GapHead(nn.Sequential):
     """Global Average Pooling, then one linear layer: [B, C, H, W] -> [B, C] -> [B, 10]."""
 
-    def __init__(self, channels: int, num_classes: int = NUM_CLASSES) -> None:
-        super().__init__(OrderedDict(pool=GlobalAveragePool(), linear=nn.Linear(channels, num_classes)))
+    def __init__(self, channels: int) -> None:
+        super().__init__(OrderedDict(pool=GlobalAveragePool(), linear=nn.Linear(channels, NUM_CLASSES)))

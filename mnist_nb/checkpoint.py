@@ -1,15 +1,12 @@
-"""Checkpoints (model.pt), written atomically; they load on a CPU whatever device saved them, and resume."""
+"""Checkpoints (model.pt): what a run saves after every epoch, and how training resumes from it.
+
+Writing the file atomically and reading it back with clear errors is support
+(`mnist_nb.support.checkpoint_files`); what goes into it is here.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import tempfile
-import zipfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import torch
 import torch.nn as nn
@@ -17,54 +14,9 @@ import torch.nn as nn
 from mnist_nb.config import TrainConfig
 from mnist_nb.data import Normalization
 from mnist_nb.models import MnistNet, build_model
+from mnist_nb.support.checkpoint_files import CheckpointError, load_checkpoint, save_checkpoint
 
-CHECKPOINT_FORMAT = 1
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file is missing, unreadable or not one of ours. The message says which."""
-
-
-@contextlib.contextmanager
-def atomic_file(path: Path | str, mode: str = "w") -> Iterator[IO]:
-    """Write to a temporary file beside `path`; on success rename it over `path`, else delete it.
-
-    The rename is atomic: a crash or an error mid-write leaves the previous file intact, never
-    half a file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as file:
-            yield file
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, default_file_mode())  # mkstemp makes files private (0600)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def default_file_mode() -> int:
-    """The mode open() would give a new file: 0666 minus the process umask."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def write_json(path: Path | str, payload: dict) -> None:
-    """Write `payload` as indented JSON, atomically."""
-    with atomic_file(path, "w") as file:
-        json.dump(payload, file, indent=2)
-        file.write("\n")
-
-
-def save_checkpoint(path: Path | str, payload: dict) -> None:
-    """torch.save `payload` (with our format number) atomically: never half a checkpoint."""
-    with atomic_file(path, "wb") as file:
-        torch.save({"format": CHECKPOINT_FORMAT, **payload}, file)
+__all__ = ["is_run_of", "load_checkpoint", "model_from_checkpoint", "resume_from", "save_checkpoint", "training_state"]
 
 
 def training_state(model, optimizer, scheduler, config: TrainConfig, normalization: Normalization, history) -> dict:
@@ -80,30 +32,6 @@ def training_state(model, optimizer, scheduler, config: TrainConfig, normalizati
         "epoch": len(history),
         "history": history,
     }
-
-
-def load_checkpoint(path: Path | str) -> dict:
-    """Read a checkpoint onto the CPU (tensors saved from CUDA included); errors name the file."""
-    path = Path(path)
-    if path.is_dir():
-        hint = f"; its checkpoint is {path / 'model.pt'}" if (path / "model.pt").is_file() else ""
-        raise CheckpointError(f"{path} is a folder, not a checkpoint{hint}.")
-    if not path.is_file():
-        raise CheckpointError(
-            f"no checkpoint at {path}: train one (fit(..., checkpoint_path=...), or the CLI's train --out DIR)."
-        )
-    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
-        raise CheckpointError(
-            f"{path} is not a checkpoint (not a file written by torch.save): pass the model.pt that "
-            f"fit(..., checkpoint_path=...) or `python -m mnist_nb train --out DIR` wrote (DIR/model.pt)."
-        )
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same clear message
-        raise CheckpointError(f"{path} is not a readable checkpoint ({type(error).__name__}: {error})") from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not an mnist_nb checkpoint (format {CHECKPOINT_FORMAT} expected)")
-    return checkpoint
 
 
 def is_run_of(saved: dict, config: TrainConfig, model: nn.Module) -> bool:
@@ -133,18 +61,6 @@ def resume_from(path: Path | str, *, config: TrainConfig, model: nn.Module, opti
     optimizer.load_state_dict(checkpoint["optimizer_state"])
     scheduler.load_state_dict(checkpoint["scheduler_state"])
     return list(checkpoint["history"])
-
-
-def export_weights(source: Path | str, target: Path | str) -> dict:
-    """Write the checkpoint at `source` without its optimizer and scheduler state: what evaluating needs.
-
-    Weights, config, normalization and the per-epoch history stay; the file is about half the size.
-    Returns what was written.
-    """
-    checkpoint = load_checkpoint(source)
-    weights = {key: value for key, value in checkpoint.items() if key not in ("optimizer_state", "scheduler_state")}
-    save_checkpoint(target, weights)
-    return weights
 
 
 def model_from_checkpoint(checkpoint: dict, device: torch.device | str = "cpu") -> tuple[MnistNet, Normalization]:

@@ -21,7 +21,7 @@ import torch
 
 from mnist_nb.augmentation import Augmentation, augmentation_for, random_affine
 from mnist_nb.config import TrainConfig, epoch_seed
-from mnist_nb.mnist import ensure_mnist, read_split
+from mnist_nb.support.mnist_files import ensure_mnist, read_split
 
 
 @dataclass
@@ -79,8 +79,6 @@ def load_training_split(
     """
     root = ensure_mnist(root, download=download)
     full = ImageSet(*read_split(root, train=True))
-    if not 0 <= validation_size < len(full):
-        raise ValueError(f"validation_size must be in [0, {len(full)}), got {validation_size}")
     order = torch.randperm(len(full), generator=torch.Generator().manual_seed(split_seed))
     validation_index, train_index = order[:validation_size], order[validation_size:]
     return (
@@ -116,8 +114,6 @@ class TensorLoader:
         drop_last: bool = False,
         channels_last: bool = False,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle

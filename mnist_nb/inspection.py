@@ -1,4 +1,4 @@
-"""Looking inside a trained model: activations, attention gates, Grad-CAM, gradients, confusions.
+"""Looking inside a trained model: predictions, activations, attention gates, Grad-CAM, gradients, confusions.
 
 Each function returns tensors (detached, on the CPU); `mnist_nb.plots` draws them. The model is
 left as it was: its training flag, hooks, weights, gradients and BatchNorm statistics.
@@ -14,7 +14,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mnist_nb.blocks import SpatialAttention, SqueezeExcitation
-from mnist_nb.mnist import IMAGE_SIZE, NUM_CLASSES
+from mnist_nb.config import IMAGE_SIZE, NUM_CLASSES
+from mnist_nb.devices import autocast_for
 
 
 def _device_of(model: nn.Module) -> torch.device:
@@ -127,6 +128,24 @@ def grad_cam(model: nn.Module, images: torch.Tensor, target_layer: str, classes=
     cam = cam - cam.amin((1, 2), keepdim=True)
     cam = cam / cam.amax((1, 2), keepdim=True).clamp_min(1e-12)  # an all-zero map stays zero
     return cam.cpu()
+
+
+@torch.no_grad()
+def predict(model: nn.Module, loader, *, confidences: bool = False):
+    """(predicted labels [N], true labels [N]) on the CPU, in loader order (use shuffle=False); with
+    `confidences`, a third tensor [N]: the softmax probability the model gave its prediction."""
+    model.eval()
+    device = next(model.parameters()).device
+    predictions, targets, probabilities = [], [], []
+    for images, labels in loader:
+        with autocast_for(device):
+            logits = model(images.to(device)).float()  # [B, 10]
+        top = logits.softmax(1).max(1)
+        predictions.append(top.indices.cpu())
+        probabilities.append(top.values.cpu())
+        targets.append(labels.cpu())
+    predicted, true = torch.cat(predictions), torch.cat(targets)
+    return (predicted, true, torch.cat(probabilities)) if confidences else (predicted, true)
 
 
 def confusion_matrix(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

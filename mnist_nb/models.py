@@ -25,7 +25,7 @@ trains `residual` built with options: width 20, and channel-only attention after
 
 Beyond the series (notebook 09, the frontier): `fast` (`residual` without attention, for
 time to accuracy), `tiny` and its siblings (`residual`, narrower), `reference` (the script
-repository's model, its own builder in `mnist_nb/reference.py`) and the ablations
+repository's model, its own builder in `mnist_nb/support/reference_model.py`) and the ablations
 `residual-no-<component>`, `residual` with one component removed. All but the reference are
 `residual`'s spec with some fields changed, and so is any variant you make:
 `build_model("residual", attention=False)` builds one without touching the registry.
@@ -37,29 +37,18 @@ import dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
-import torch
 import torch.nn as nn
 
 from mnist_nb.blocks import Attention, ConvBNAct, DenseHead, GapHead, ResidualBlock
-from mnist_nb.config import TrainConfig
-from mnist_nb.mnist import IMAGE_SIZE
+from mnist_nb.config import IMAGE_SIZE, TrainConfig
 
 
 class MnistNet(nn.Sequential):
-    """The trunk as a named sequence of stages; checks its input before running it."""
+    """The trunk as a named sequence of stages: normalized images [B, 1, 28, 28] -> logits [B, 10]."""
 
     def __init__(self, stages: OrderedDict[str, nn.Module], name: str) -> None:
         super().__init__(stages)
         self.name = name
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, 1, 28, 28] -> logits [B, 10]
-        if not torch.is_floating_point(x) or x.ndim != 4 or tuple(x.shape[1:]) != (1, IMAGE_SIZE, IMAGE_SIZE):
-            raise ValueError(
-                f"{self.name} expects a float batch of shape [B, 1, {IMAGE_SIZE}, {IMAGE_SIZE}] "
-                f"(normalized images), got {x.dtype} {list(x.shape)}. "
-                f"Use mnist_nb.data.TensorLoader, or x.float().div(255), then normalize and unsqueeze(1)."
-            )
-        return super().forward(x)
 
 
 @dataclass(frozen=True)
@@ -128,7 +117,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {
     **FRONTIER_SPECS,
     **{name: replace(_SERIES, **changes) for name, changes in ABLATIONS.items()},
 }
-# The script repository's model has an architecture of its own (mnist_nb/reference.py).
+# The script repository's model has an architecture of its own (mnist_nb/support/reference_model.py).
 REFERENCE_MODEL = "reference"
 SERIES_NAMES = tuple(SERIES_SPECS)
 MODEL_NAMES = (*MODEL_SPECS, REFERENCE_MODEL)
@@ -154,7 +143,7 @@ def model_spec(name: str, **changes) -> ModelSpec:
 def model_description(name: str) -> str:
     """One line on what the named model is."""
     if name == REFERENCE_MODEL:
-        return "the script repository's model (mnist_nb/reference.py)"
+        return "the script repository's model (mnist_nb/support/reference_model.py)"
     return model_spec(name).description
 
 
@@ -163,7 +152,7 @@ def build_model(name: str, **changes) -> MnistNet:
     if name == REFERENCE_MODEL:
         if changes:
             raise ValueError(f"the reference model has no options (got {', '.join(changes)})")
-        from mnist_nb.reference import reference_stages  # its own architecture, not a trunk
+        from mnist_nb.support.reference_model import reference_stages  # its own architecture, not a trunk
 
         return MnistNet(reference_stages(), name)
     spec = model_spec(name, **changes)

@@ -1,7 +1,7 @@
 """A plain training loop: `train_one_epoch` and `evaluate` return metrics, `fit` strings them together.
 
-No framework. The same code runs on CUDA, MPS and CPU; on CUDA the forward pass runs under
-bfloat16 autocast. Runs are seeded, and on the CPU two runs with one seed give identical metrics.
+No framework: the same code runs on CUDA (forward passes in bfloat16 autocast), MPS and CPU. Runs are seeded;
+on the CPU two runs with one seed give identical metrics.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ EVALUATION_BATCH_SIZE = 1000
 RECALIBRATION_BATCH_SIZE = 500
 
 
-def train_one_epoch(model: nn.Module, loader, optimizer, scheduler, *, label_smoothing: float = 0.0) -> dict:
+def train_one_epoch(model: nn.Module, loader, optimizer, scheduler) -> dict:
     """One pass over `loader`, one optimizer and scheduler step per batch. Returns loss and accuracy (%)."""
     model.train()
     device = next(model.parameters()).device
@@ -40,7 +40,7 @@ def train_one_epoch(model: nn.Module, loader, optimizer, scheduler, *, label_smo
         with autocast_for(device):
             logits = model(images)  # [B, 10]
         # The loss in float32 even when the forward pass ran in bfloat16 (CUDA).
-        loss = F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing)
+        loss = F.cross_entropy(logits.float(), labels)
         loss.backward()
         optimizer.step()
         scheduler.step()
@@ -69,33 +69,13 @@ def evaluate(model: nn.Module, loader) -> dict:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, loader, *, confidences: bool = False):
-    """(predicted labels [N], true labels [N]) on the CPU, in loader order (use shuffle=False); with
-    `confidences`, a third tensor [N]: the softmax probability the model gave its prediction."""
-    model.eval()
-    device = next(model.parameters()).device
-    predictions, targets, probabilities = [], [], []
-    for images, labels in loader:
-        with autocast_for(device):
-            logits = model(images.to(device)).float()  # [B, 10]
-        top = logits.softmax(1).max(1)
-        predictions.append(top.indices.cpu())
-        probabilities.append(top.values.cpu())
-        targets.append(labels.cpu())
-    predicted, true = torch.cat(predictions), torch.cat(targets)
-    return (predicted, true, torch.cat(probabilities)) if confidences else (predicted, true)
-
-
-@torch.no_grad()
 def recalibrate_batchnorm(model: nn.Module, loader, *, autocast: bool | None = None) -> int:
     """Recompute every BatchNorm's running mean and variance over `loader`, the rest in eval mode.
 
-    During training the running statistics are an exponential average (momentum 0.1, so about the
-    last 10 batches), taken on augmented images with dropout on. At test time the model sees clean
-    images with dropout off. One pass over clean training images with dropout off and a cumulative
-    average (momentum None) gives the statistics of what the model will see ("precise BN", Wu and
-    Johnson, 2021). Weights are untouched; returns the number of BatchNorm layers recalibrated.
-    `autocast` (default: on CUDA, as every forward pass here) runs the passes in bfloat16.
+    Training keeps an exponential average (momentum 0.1: about the last 10 batches) of augmented images with
+    dropout on; the test set is clean, dropout off. One pass over clean training images with dropout off and a
+    cumulative average (momentum None) gives the statistics of what the model will see ("precise BN", Wu and
+    Johnson, 2021). Weights are untouched; returns the number of BatchNorm layers. `autocast`: as `autocast_for`.
     """
     norms = [module for module in model.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
     model.eval()  # dropout off
@@ -131,8 +111,7 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
 def one_cycle_factor(step: int, total_steps: int, warmup_fraction: float) -> float:
     """Learning-rate multiplier at `step`: linear 0.1 -> 1 over the warm-up, then cosine 1 -> 0.001.
 
-    A high rate in the middle explores; the long anneal at the end settles into a minimum, so
-    the final-epoch model is a good one and no epoch has to be picked.
+    A high rate explores; the long anneal settles into a minimum, so the final epoch's model is the one to keep.
     """
     warmup_steps = max(1, round(warmup_fraction * total_steps))
     if step < warmup_steps:
@@ -158,7 +137,7 @@ class TrainingResult:
     history: list[dict] = field(default_factory=list)  # one row per epoch
 
     @property
-    def parameters(self) -> int:
+    def parameter_count(self) -> int:
         return count_parameters(self.model)
 
     @property
@@ -181,9 +160,9 @@ def fit(
 ) -> TrainingResult:
     """Train `config.model` from scratch (or resume it) for exactly `config.num_epochs` epochs.
 
-    The final-epoch model is returned: nothing is picked by an accuracy, and the test set is not
-    touched here. With `checkpoint_path`, a checkpoint is written after every epoch, and
-    `resume=True` continues from it. Without data, the standard split is loaded.
+    The final-epoch model is returned: nothing is picked by an accuracy, the test set is not touched. With
+    `checkpoint_path`, a checkpoint after every epoch, and `resume=True` continues from it. Without data, the
+    standard split is loaded.
     """
     device = select_device(config.device)
     train_set, validation_set = training_data(config, train_set, validation_set, device)
@@ -191,9 +170,7 @@ def fit(
     model = build_for_training(config, device)
     train_loader = training_loader(train_set, normalization, config)
     if len(train_loader) == 0:
-        raise ValueError(
-            f"{len(train_set)} training images make no full batch of {config.batch_size}: lower batch_size"
-        )
+        raise ValueError(f"{len(train_set)} images make no full batch of {config.batch_size}: lower batch_size")
     validation_loader = clean_loader(validation_set, EVALUATION_BATCH_SIZE, normalization, config)
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, len(train_loader))
@@ -257,7 +234,7 @@ def run_epoch(
     started = time.perf_counter()
     learning_rate = optimizer.param_groups[0]["lr"]
     start_epoch(train_loader, config, epoch)
-    train = train_one_epoch(step_model, train_loader, optimizer, scheduler, label_smoothing=config.label_smoothing)
+    train = train_one_epoch(step_model, train_loader, optimizer, scheduler)
     before = None  # validation before recalibration, kept in the row to show what it changed
     if config.recalibrate_batchnorm and epoch == config.num_epochs:
         before = evaluate(step_model, validation_loader) if validation_loader is not None else None
@@ -269,10 +246,8 @@ def run_epoch(
 
 
 def load_result(path: Path | str, device: str = "auto") -> TrainingResult:
-    """A finished run read back from its checkpoint (full or exported): its model in eval mode, config,
-    normalization and per-epoch history, as `fit` returned them."""
-    checkpoint = load_checkpoint(path)
-    device = select_device(device)
+    """A finished run read back from its checkpoint (full or exported), as `fit` returned it."""
+    checkpoint, device = load_checkpoint(path), select_device(device)
     model, normalization = model_from_checkpoint(checkpoint, device)
     config = TrainConfig.from_dict(checkpoint["config"])
     return TrainingResult(model, config, normalization, device, list(checkpoint["history"]))
@@ -305,10 +280,7 @@ def epoch_row(epoch: int, train: dict, validation: dict | None, before: dict | N
         "seconds": seconds,
     }
     if before is not None:  # validation before recalibrate_batchnorm
-        row |= {
-            "val_loss_before_recalibration": before["loss"],
-            "val_accuracy_before_recalibration": before["accuracy"],
-        }
+        row |= {f"val_{key}_before_recalibration": value for key, value in before.items()}  # loss, accuracy
     return row
 
 

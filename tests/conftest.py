@@ -12,8 +12,8 @@ import torch
 
 from mnist_nb.config import TrainConfig
 from mnist_nb.data import ImageSet
-from mnist_nb.mnist import MNIST_FILES, MnistDataError, default_data_root, ensure_mnist, raw_folder
 from mnist_nb.models import build_model
+from mnist_nb.support.mnist_files import MNIST_FILES, MnistDataError, default_data_root, ensure_mnist, raw_folder
 from mnist_nb.training import TrainingResult, fit
 
 # Beside every checkout of this project (development machines and CI) lies ../shared/data with

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import math
 import random
-import statistics
 
 import pytest
 
-from mnist_nb.lab.ablation import full_budget_verdict, noise_band
+from mnist_nb.lab.ablation import full_budget_verdict, noise_band, paired_t_p_value, student_t_critical
 from mnist_nb.lab.frontier import ABLATION_BASE, load_results
 
 from .test_frontier import fake_summary
 
-# The base varies by sd 0.057 over its 5 seeds: the band is 2.776 * sqrt(2) * 0.057 = 0.22 points.
+# The base varies by sd 0.0570 over its 5 seeds: the band is 2.776 (Student's t, 4 degrees of freedom, from a
+# table) x sqrt(2) x 0.0570 = 0.224 points.
 BASE = fake_summary(ABLATION_BASE, 11_280, [99.50, 99.55, 99.45, 99.50, 99.60])
-BAND = 2.776 * math.sqrt(2) * statistics.stdev(BASE["test_accuracy"])
+BAND = 0.2238
 
 
 def verdict(removal_accuracies: list[float]) -> str:
@@ -24,7 +24,7 @@ def verdict(removal_accuracies: list[float]) -> str:
 
 
 def test_the_band_is_student_t_times_the_sd_of_a_two_run_difference_of_the_base():
-    assert noise_band(BASE) == pytest.approx(BAND, rel=1e-3)
+    assert noise_band(BASE) == pytest.approx(BAND, abs=1e-4)
 
 
 def test_the_band_holds_19_in_20_new_two_run_differences():
@@ -68,3 +68,23 @@ def test_every_step_notebook_component_has_a_recorded_verdict():
     results = load_results()
     for removed in ("batchnorm", "dropout", "augmentation", "gap", "attention", "skip"):
         assert "not recorded" not in full_budget_verdict(removed, results)
+
+
+def with_t(t: float, count: int) -> list[float]:
+    """`count` paired differences whose t statistic, mean / (sd / sqrt(count)), is `t`."""
+    signs = [(-1.0) ** index for index in range(count - count % 2)] + [0.0] * (count % 2)
+    spread = math.sqrt(sum(value**2 for value in signs) / (count - 1))
+    return [value + t * spread / math.sqrt(count) for value in signs]
+
+
+def test_paired_t_p_value_matches_students_t_table():
+    # Two-sided 5 % critical values of Student's t (any statistics table), for 1, 2, 4, 5 and 10 degrees of freedom.
+    for t, freedom in [(12.706, 1), (4.303, 2), (2.776, 4), (2.571, 5), (2.228, 10)]:
+        assert math.isclose(paired_t_p_value(with_t(t, freedom + 1)), 0.05, abs_tol=1e-4)
+    assert math.isclose(paired_t_p_value(with_t(1.0, 5)), 0.3739, abs_tol=1e-4)  # t = 1, 4 degrees of freedom
+    assert paired_t_p_value(with_t(-2.776, 5)) == paired_t_p_value(with_t(2.776, 5))  # two-sided
+    assert paired_t_p_value([0.1, -0.1, 0.0]) == 1.0  # mean 0: no evidence
+    assert paired_t_p_value([0.2, 0.2, 0.2]) == 0.0  # no spread at all around a nonzero mean
+    with pytest.raises(ValueError, match="at least two pairs"):  # one pair has no spread to test against
+        paired_t_p_value([0.3])
+    assert [round(student_t_critical(freedom), 3) for freedom in (1, 4, 10)] == [12.706, 2.776, 2.228]

@@ -20,7 +20,7 @@ def test_identity_augmentation_leaves_images_unchanged():
 def test_augmentation_is_seeded_and_changes_images():
     images = torch.zeros(4, 1, 28, 28)
     images[:, :, 10:18, 12:16] = 1.0
-    augmentation = Augmentation()
+    augmentation = augmentation_for(TrainConfig())
     first = random_affine(images, augmentation, torch.Generator().manual_seed(0))
     again = random_affine(images, augmentation, torch.Generator().manual_seed(0))
     torch.testing.assert_close(first, again)

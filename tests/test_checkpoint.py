@@ -10,20 +10,17 @@ import zipfile
 import pytest
 import torch
 
-from mnist_nb.checkpoint import (
+from mnist_nb.checkpoint import load_checkpoint, model_from_checkpoint, resume_from, save_checkpoint
+from mnist_nb.config import TrainConfig
+from mnist_nb.data import TensorLoader
+from mnist_nb.models import build_model
+from mnist_nb.support.checkpoint_files import (
     CheckpointError,
     atomic_file,
     default_file_mode,
     export_weights,
-    load_checkpoint,
-    model_from_checkpoint,
-    resume_from,
-    save_checkpoint,
     write_json,
 )
-from mnist_nb.config import TrainConfig
-from mnist_nb.data import TensorLoader
-from mnist_nb.models import build_model
 from mnist_nb.training import evaluate, load_result, make_optimizer, make_scheduler
 
 from .conftest import QUICK, Interrupted, fit_interrupted, interrupt_after, quick_fit, synthetic_digits, without_seconds

@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from mnist_nb.mnist import (
+from mnist_nb.support.mnist_files import (
     DATA_ENVIRONMENT_VARIABLE,
     EXTRACTION_LOCK,
     MNIST_FILES,

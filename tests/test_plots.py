@@ -15,6 +15,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from mnist_nb import plots  # noqa: E402
 from mnist_nb.config import PARAMETER_BUDGET, SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET  # noqa: E402
 from mnist_nb.inspection import gradient_rms  # noqa: E402
+from mnist_nb.lab import figures  # noqa: E402
 
 from .conftest import random_batch, seeded_model  # noqa: E402
 
@@ -187,7 +188,7 @@ def frontier_entry(params: int, accuracies: list[float], epochs: int = 15) -> di
 
 def test_plot_frontier_draws_the_targets_from_config():
     results = {"final": frontier_entry(11_280, [99.5, 99.6]), "tiny": frontier_entry(4_718, [99.40, 99.44, 99.38], 20)}
-    (ax,) = plots.plot_frontier(results).axes
+    (ax,) = figures.plot_frontier(results).axes
     levels = {line.get_linestyle(): list(line.get_ydata()) for line in ax.lines if len(line.get_ydata()) == 2}
     assert levels == {"--": [TARGET_ACCURACY] * 2, ":": [SMALL_ACCURACY] * 2}
     texts = [text.get_text() for text in ax.texts]
@@ -207,13 +208,13 @@ def test_plot_frontier_draws_the_targets_from_config():
     dots = [tuple(point) for collection in scatters for point in collection.get_offsets()]
     assert sorted(dots) == sorted([(4_718, a) for a in [99.40, 99.44, 99.38]] + [(11_280, a) for a in [99.5, 99.6]])
     # A model outside the frame widens it.
-    (wide,) = plots.plot_frontier({"big": frontier_entry(30_000, [99.7])}).axes
+    (wide,) = figures.plot_frontier({"big": frontier_entry(30_000, [99.7])}).axes
     assert wide.get_xlim()[1] == pytest.approx(30_000 * 1.2)
 
 
 def test_plot_frontier_names_close_models_on_opposite_sides():
     sizes = {"micro": 2_000, "reference": 10_550, "residual": 11_280, "final": 16_887}
-    (ax,) = plots.plot_frontier({name: frontier_entry(params, [99.4]) for name, params in sizes.items()}).axes
+    (ax,) = figures.plot_frontier({name: frontier_entry(params, [99.4]) for name, params in sizes.items()}).axes
     names = [text for text in ax.texts if "\n" in text.get_text()]
     sides = {text.get_text().split("\n")[0]: text.get_horizontalalignment() for text in names}
     # Left of the point (the text right-aligned to it), except next to a close smaller model, and for the largest.
@@ -226,7 +227,7 @@ def test_plot_frontier_puts_the_recipe_variants_side_by_side():
         "tiny-stem8-30": frontier_entry(4_920, [99.45, 99.35], 30),
     }
     variants = {"tiny": frontier_entry(4_718, [99.3, 99.2], 20), "tiny-stem8-30": results["tiny-stem8-30"]}
-    main, strip = plots.plot_frontier(results, variants).axes
+    main, strip = figures.plot_frontier(results, variants).axes
     assert main.get_shared_y_axes().joined(main, strip)  # one accuracy scale for both panels
     labels = [label.get_text() for label in strip.get_xticklabels()]
     assert labels == ["tiny\n4,718 p\n20 ep, n=2", "tiny-stem8-30\n4,920 p\n30 ep, n=2"]
@@ -243,7 +244,7 @@ def test_plot_frontier_puts_the_recipe_variants_side_by_side():
 
 def test_plot_ablation_draws_each_seed_its_mean_and_the_noise_band():
     differences = {"dropout": {"test": [-0.1, 0.05], "val": [-0.2, -0.3]}, "skip": {"test": [0.3], "val": [0.1]}}
-    (ax,) = plots.plot_ablation(differences, 0.23, "residual", 5).axes
+    (ax,) = figures.plot_ablation(differences, 0.23, "residual", 5).axes
     assert [label.get_text() for label in ax.get_xticklabels()] == ["dropout\nn=2", "skip\nn=1"]
     assert [text.get_text() for text in ax.get_legend().get_texts()] == [
         "noise band +-0.23",
@@ -269,7 +270,7 @@ def test_figures_are_not_registered_with_pyplot():
     """Nothing is drawn behind the caller's back, and nothing piles up in pyplot's list of open figures."""
     plt.close("all")
     images, labels = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8), torch.arange(4)
-    figures = [
+    drawn = [
         plots.show_digits(images, labels),
         plots.plot_class_balance(labels),
         plots.plot_pixel_histogram(images),
@@ -277,8 +278,8 @@ def test_figures_are_not_registered_with_pyplot():
         plots.overlay_heatmaps(images, torch.rand(4, 7, 7)),
         plots.plot_confusion_matrix(torch.eye(10, dtype=torch.int64)),
         plots.plot_misclassified(images, (labels + 1) % 10, labels),
-        plots.plot_frontier({"final": frontier_entry(11_280, [99.5])}, {"tiny": frontier_entry(4_718, [99.3])}),
-        plots.plot_ablation({"skip": {"test": [0.1], "val": [0.0]}}, 0.2, "residual", 5),
+        figures.plot_frontier({"final": frontier_entry(11_280, [99.5])}, {"tiny": frontier_entry(4_718, [99.3])}),
+        figures.plot_ablation({"skip": {"test": [0.1], "val": [0.0]}}, 0.2, "residual", 5),
     ]
-    assert all(isinstance(fig, Figure) for fig in figures)
+    assert all(isinstance(fig, Figure) for fig in drawn)
     assert plt.get_fignums() == []

@@ -9,7 +9,6 @@ import time
 
 import pytest
 
-from mnist_nb.checkpoint import write_json
 from mnist_nb.config import TrainConfig
 from mnist_nb.lab.records import (
     append_report,
@@ -21,6 +20,7 @@ from mnist_nb.lab.records import (
     seed_rows,
     summarize,
 )
+from mnist_nb.support.checkpoint_files import write_json
 
 from .conftest import QUICK, quick_fit
 
@@ -122,7 +122,7 @@ def test_run_record_is_the_metrics_json_of_a_run(tmp_path):
     result = quick_fit(QUICK.replace(num_epochs=2, max_batches_per_epoch=4))
     record = run_record(result, {"accuracy": 97.5, "loss": 0.08}, "python -m mnist_nb train")
     assert record["architecture"] == str(result.model) and "ResidualBlock" in record["architecture"]
-    assert record["model"] == "residual" and record["params"] == result.parameters == 11_280
+    assert record["model"] == "residual" and record["params"] == result.parameter_count == 11_280
     assert (record["epochs"], record["seed"], record["device"]) == (2, 0, "cpu")
     assert (record["test_accuracy"], record["test_loss"]) == (97.5, 0.08)
     assert record["val_accuracy"] == result.final["val_accuracy"]

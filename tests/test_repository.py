@@ -98,7 +98,9 @@ def test_every_package_file_is_short_enough_to_read():
     assert not too_long, f"files over {MAX_LINES} lines: {too_long}"
 
 
-def test_the_lesson_core_never_imports_the_lab():
+def test_the_lesson_core_imports_support_but_never_the_lab():
+    """Three layers: the lesson core (mnist_nb/*.py) may import support (mnist_nb/support/: files, the
+    reference model), never the lab; support imports nothing else of the package; the README says which is which."""
     core = sorted(PACKAGE.glob("*.py"))
     assert {path.name for path in core} >= {"config.py", "models.py", "training.py", "checkpoint.py", "plots.py"}
     offenders = {
@@ -107,6 +109,19 @@ def test_the_lesson_core_never_imports_the_lab():
         if path.name != "__main__.py"  # `python -m mnist_nb` is the command line's door, not the lesson
     }
     assert not {name: found for name, found in offenders.items() if found}
+    support = sorted((PACKAGE / "support").glob("*.py"))
+    assert support, "mnist_nb/support/ holds the support modules"
+    beyond = {
+        path.name: sorted(
+            name
+            for name in _imported_modules(path)
+            if _within(name, "mnist_nb") and not _within(name, "mnist_nb.support")
+        )
+        for path in support
+    }
+    assert not {name: found for name, found in beyond.items() if found}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert all(f"support/{path.name}" in readme for path in support if path.name != "__init__.py")
 
 
 def test_plots_take_numbers_and_tensors_not_runs():
@@ -118,3 +133,18 @@ def test_plots_take_numbers_and_tensors_not_runs():
 def test_import_parser_sees_what_the_files_import():
     imported = _imported_modules(PACKAGE / "lab" / "frontier.py")
     assert {"mnist_nb.lab.experiments", "mnist_nb.lab.experiments.run_seeds", "mnist_nb.models"} <= imported
+
+
+def test_the_documented_module_map_has_true_line_counts():
+    """docs/package.md's tables and the README's core total are `wc -l` of the files they name."""
+    page = (ROOT / "docs" / "package.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([\w/]+\.py)` \| (\d+) \|", page, flags=re.MULTILINE)
+    assert len(rows) >= len(list(PACKAGE.glob("*.py"))) - 2  # every core module but __init__ and __main__
+    wrong = {
+        name: (int(count), actual)
+        for name, count in rows
+        if (actual := len((PACKAGE / name).read_text(encoding="utf-8").splitlines())) != int(count)
+    }
+    assert not wrong, f"documented (lines, actual): {wrong}"
+    core = sum(len(path.read_text(encoding="utf-8").splitlines()) for path in PACKAGE.glob("*.py"))
+    assert f"{core:,} lines" in page and f"{core:,} lines" in (ROOT / "README.md").read_text(encoding="utf-8")

@@ -11,6 +11,7 @@ import torch
 from mnist_nb.checkpoint import load_checkpoint, model_from_checkpoint
 from mnist_nb.config import TrainConfig, epoch_seed
 from mnist_nb.data import ImageSet, Normalization, TensorLoader
+from mnist_nb.inspection import predict
 from mnist_nb.models import build_model
 from mnist_nb.training import (
     epoch_row,
@@ -19,7 +20,6 @@ from mnist_nb.training import (
     make_optimizer,
     make_scheduler,
     one_cycle_factor,
-    predict,
     recalibrate_batchnorm,
     start_epoch,
     training_loader,
@@ -179,7 +179,7 @@ def test_fit_returns_its_config_and_trains_a_variant():
     assert {key: value.shape for key, value in result.model.state_dict().items()} == {
         key: value.shape for key, value in build_model("fast").state_dict().items()
     }
-    assert result.parameters == 10_786
+    assert result.parameter_count == 10_786
 
 
 def test_epoch_line_format():
@@ -266,7 +266,7 @@ def test_recalibrate_batchnorm_option_recomputes_the_final_statistics_and_keeps_
 def test_fit_refuses_half_a_split_and_a_training_set_smaller_than_a_batch():
     with pytest.raises(ValueError, match="pass both train_set and validation_set, or neither"):
         fit(QUICK, synthetic_digits(640), None, log=None)
-    with pytest.raises(ValueError, match="20 training images make no full batch of 32: lower batch_size"):
+    with pytest.raises(ValueError, match="20 images make no full batch of 32: lower batch_size"):
         fit(QUICK, synthetic_digits(20), synthetic_digits(100, seed=1), log=None)
 
 

@@ -1,6 +1,7 @@
 """What each component of the series' last model buys at the full budget, read from the recorded
 seed-paired ablation (`python -m mnist_nb frontier --ablation`): each removal minus the base on the same
-seed, the noise such a difference has, notebook 09's table, and the sentences notebooks 02-06 close with.
+seed, the noise such a difference has (Student's t, here because only the ablation uses it), notebook 09's
+table, and the sentences notebooks 02-06 close with.
 """
 
 from __future__ import annotations
@@ -8,17 +9,56 @@ from __future__ import annotations
 import math
 import statistics
 
-from mnist_nb.comparison import (
-    SIGNIFICANCE_LEVEL,
-    format_p_value,
-    paired_t_p_value,
-    student_t_critical,
-)
-from mnist_nb.lab.frontier import ABLATION_BASE, component, load_results, signed_points
+from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
+from mnist_nb.lab.frontier import ABLATION_BASE, component, load_results, seed_differences, signed_points
 from mnist_nb.models import ABLATIONS, SERIES_MODEL
 
 # Fewer paired seeds than this and the sentence says it is a first reading.
 ENOUGH_SEEDS = 5
+
+
+def student_t_p_value(t: float, freedom: int) -> float:
+    """Two-sided tail of Student's t: the chance of a |T| at least |t| with `freedom` degrees of freedom."""
+    # P(|T| < t) for integer degrees of freedom, in closed form (Abramowitz and Stegun 26.7.3-4).
+    angle = math.atan(abs(t) / math.sqrt(freedom))
+    sine, cosine = math.sin(angle), math.cos(angle)
+    power, coefficient, total = freedom % 2, 1.0, 0.0
+    while power <= freedom - 2:  # the series runs over cos^power, power = freedom - 2, freedom - 4, ... >= 0
+        total += coefficient * cosine**power
+        coefficient *= (power + 1) / (power + 2)
+        power += 2
+    inside = (2 / math.pi) * (angle + sine * total) if freedom % 2 else sine * total
+    return min(1.0, max(0.0, 1.0 - inside))
+
+
+def student_t_critical(freedom: int, level: float = SIGNIFICANCE_LEVEL) -> float:
+    """The t that |T| exceeds with probability `level` (2.776 for 4 degrees of freedom at 0.05)."""
+    low, high = 0.0, 1000.0
+    for _ in range(100):  # bisection: the tail falls as t grows
+        middle = (low + high) / 2
+        if student_t_p_value(middle, freedom) > level:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
+def paired_t_p_value(differences: list[float]) -> float:
+    """Two-sided paired t-test: the chance, if neither model were better, of a mean difference this far
+    from 0 measured against the spread of the differences.
+
+    `differences` are one model's accuracy minus another's, one per seed, each pair trained on the
+    same seed. With n pairs, t = mean / (sd / sqrt(n)) follows Student's t with n - 1 degrees of freedom
+    when neither model is better; the p-value is the chance of a |t| at least this large. (Five seeds
+    are too few for a two-sided sign test, whose smallest p-value is 2 / 2**5 = 0.0625.)
+    """
+    count = len(differences)
+    if count < 2:
+        raise ValueError("a paired t-test needs at least two pairs")
+    mean, spread = statistics.fmean(differences), statistics.stdev(differences)  # sample sd, n - 1
+    if spread == 0:
+        return 1.0 if mean == 0 else 0.0
+    return student_t_p_value(mean / (spread / math.sqrt(count)), count - 1)
 
 
 def full_budget_verdict(removed: str, results: dict[str, dict] | None = None) -> str:
@@ -33,10 +73,12 @@ def full_budget_verdict(removed: str, results: dict[str, dict] | None = None) ->
     if ABLATION_BASE not in results or name not in results:
         return f"{removed}: not recorded yet (python -m mnist_nb frontier {ABLATION_BASE} {name})"
     paired = paired_differences({ABLATION_BASE: results[ABLATION_BASE], name: results[name]})
+    if removed not in paired:
+        return f"{removed}: no seed in common with {ABLATION_BASE} yet (python -m mnist_nb frontier {name})"
     gains = [-difference for difference in paired[removed]["test"]]  # with it minus without it, per seed
     seeds = [seed for seed in results[name]["seeds"] if seed in results[ABLATION_BASE]["seeds"]]
     band, base_seeds = noise_band(results[ABLATION_BASE]), len(results[ABLATION_BASE]["seeds"])
-    mean = sum(gains) / len(gains)
+    mean = statistics.fmean(gains)
     amounts = ", ".join(map(signed_points, gains[:-1])) + (" and " if len(gains) > 1 else "") + signed_points(gains[-1])
     sentences = [
         f"At {results[ABLATION_BASE]['epochs']} epochs, {ABLATION_BASE} with {removed} scored {amounts} points of "
@@ -67,18 +109,12 @@ def full_budget_verdict(removed: str, results: dict[str, dict] | None = None) ->
 
 
 def paired_differences(results: dict[str, dict], base: str = ABLATION_BASE) -> dict[str, dict[str, list[float]]]:
-    """component -> {"test": [...], "val": [...]}: each removal's accuracy minus the base's on the same seed
-    (points), one per seed both ran, in seed order, for `plots.plot_ablation`."""
-
-    def differences(summary: dict, split: str) -> list[float]:
-        by_seed = dict(zip(results[base]["seeds"], results[base][f"{split}_accuracy"], strict=True))
-        pairs = zip(summary["seeds"], summary[f"{split}_accuracy"], strict=True)
-        return [value - by_seed[seed] for seed, value in pairs if seed in by_seed]
-
+    """component -> {"test": [...], "val": [...]}: each removal's `frontier.seed_differences` against the base,
+    for `figures.plot_ablation`; a removal that shares no seed with the base is left out."""
     return {
-        component(name): {split: differences(results[name], split) for split in ("test", "val")}
+        component(name): {split: seed_differences(results[name], results[base], split) for split in ("test", "val")}
         for name in results
-        if name in ABLATIONS
+        if name in ABLATIONS and seed_differences(results[name], results[base])
     }
 
 
@@ -102,7 +138,7 @@ def ablation_table(results: dict[str, dict], base: str = ABLATION_BASE) -> str:
     ]
     for name, values in differences.items():
         test, val = (", ".join(map(signed_points, values[split])) for split in ("test", "val"))
-        mean = {split: sum(values[split]) / max(1, len(values[split])) for split in ("test", "val")}
+        mean = {split: statistics.fmean(values[split]) for split in ("test", "val")}
         p_value = f"{paired_t_p_value(values['test']):.3f}" if len(values["test"]) > 1 else "-"
         outside = f"{sum(abs(value) > band for value in values['test'])} of {len(values['test'])}"
         lines.append(

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from mnist_nb.config import SMOKE_ENVIRONMENT_VARIABLE, TrainConfig, smoke_batches
-from mnist_nb.mnist import file_in_the_way
+from mnist_nb.support.mnist_files import file_in_the_way
 
 
 def _whole_number(minimum: int):
@@ -227,9 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mnist_nb.checkpoint import CheckpointError
     from mnist_nb.lab import commands
-    from mnist_nb.mnist import MnistDataError
+    from mnist_nb.support.checkpoint_files import CheckpointError
+    from mnist_nb.support.mnist_files import MnistDataError
 
     parser = build_parser()
     arguments = parser.parse_args(argv)

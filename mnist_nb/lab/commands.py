@@ -10,7 +10,7 @@ from mnist_nb.config import TrainConfig, smoke_batches
 
 def _check_before_training(out: Path, parser: argparse.ArgumentParser, *, resume=False, overwrite=False) -> None:
     """Refuse what would fail after minutes of training (a file where OUT must go), and find MNIST first."""
-    from mnist_nb.mnist import ensure_mnist, file_in_the_way
+    from mnist_nb.support.mnist_files import ensure_mnist, file_in_the_way
 
     blocking = file_in_the_way(out)
     if blocking is not None:
@@ -56,8 +56,8 @@ def command_evaluate(arguments: argparse.Namespace) -> None:
         f"test accuracy {test['accuracy']:.2f}%  (loss {test['loss']:.4f}, 10,000 images, {device})"
     )
     if arguments.figure is not None:  # the test digits it gets wrong, the most confident mistakes first
+        from mnist_nb.inspection import predict
         from mnist_nb.plots import plot_misclassified
-        from mnist_nb.training import predict
 
         predictions, targets, confidences = predict(model, test_loader, confidences=True)
         figure = plot_misclassified(test_set.images, predictions, targets, 48, 12, confidences)
@@ -67,7 +67,7 @@ def command_evaluate(arguments: argparse.Namespace) -> None:
 
 
 def command_export(arguments: argparse.Namespace) -> None:
-    from mnist_nb.checkpoint import export_weights
+    from mnist_nb.support.checkpoint_files import export_weights
 
     source = arguments.checkpoint / "model.pt" if arguments.checkpoint.is_dir() else arguments.checkpoint
     weights = export_weights(source, arguments.target)
@@ -79,9 +79,9 @@ def command_export(arguments: argparse.Namespace) -> None:
 
 
 def command_seeds(arguments: argparse.Namespace, config: TrainConfig, parser: argparse.ArgumentParser) -> None:
-    from mnist_nb.checkpoint import write_json
     from mnist_nb.lab.experiments import run_seeds
     from mnist_nb.lab.records import format_summary
+    from mnist_nb.support.checkpoint_files import write_json
 
     out = arguments.out or Path("runs") / f"{config.model}-seeds"
     _check_before_training(out, parser, resume=True)  # a sweep resumes or moves aside what OUT holds

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mnist_nb.checkpoint import CheckpointError, is_run_of, load_checkpoint, write_json
+from mnist_nb.checkpoint import is_run_of, load_checkpoint
 from mnist_nb.config import TrainConfig
 from mnist_nb.data import TensorLoader, load_test_set
 from mnist_nb.lab.records import command_line, run_record, seed_rows, summarize
 from mnist_nb.models import build_model_of
+from mnist_nb.support.checkpoint_files import CheckpointError, write_json
 from mnist_nb.training import EVALUATION_BATCH_SIZE, evaluate, fit
 
 

@@ -15,14 +15,15 @@ already in an entry's record: a sweep interrupted halfway resumes, and a record 
 from __future__ import annotations
 
 import json
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_nb.checkpoint import write_json
 from mnist_nb.config import SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET, TrainConfig, recipe
 from mnist_nb.lab.experiments import run_seeds
-from mnist_nb.mnist import project_root
 from mnist_nb.models import ABLATIONS, MODEL_SPECS, SERIES_MODEL
+from mnist_nb.support.checkpoint_files import write_json
+from mnist_nb.support.mnist_files import project_root
 
 RESULTS_DIR = (project_root() or Path.cwd()) / "benchmarks" / "results"
 RUNS_DIR = Path("runs") / "frontier"
@@ -154,19 +155,22 @@ def _single_seeds(summary: dict) -> str:
     return ", ".join(f"{value:.2f}" for value in summary["test_accuracy"])
 
 
-def change_against(summary: dict, base: dict, split: str = "test") -> float:
-    """Mean accuracy change (points) of `summary` against `base`, over the seeds both ran.
+def seed_differences(summary: dict, base: dict, split: str = "test") -> list[float]:
+    """`summary`'s accuracy minus `base`'s on the same seed (points), one per seed both ran, in `summary`'s order.
 
-    Paired by seed (the same seed gives the same data order), so a removal run on seeds 0 and 1
-    is compared with the base's seeds 0 and 1, not with its 5-seed mean. Summaries that
-    share no seed are compared by their means.
+    The one pairing of the frontier and the ablation: the same seed gives the same data order, so a removal
+    run on seeds 0 and 1 is compared with the base's seeds 0 and 1, not with its 5-seed mean. Summaries that
+    share no seed give no difference.
     """
     base_by_seed = dict(zip(base["seeds"], base[f"{split}_accuracy"], strict=True))
-    by_seed = dict(zip(summary["seeds"], summary[f"{split}_accuracy"], strict=True))
-    shared = [seed for seed in by_seed if seed in base_by_seed]
-    if not shared:
-        return summary[f"{split}_accuracy_mean"] - base[f"{split}_accuracy_mean"]
-    return sum(by_seed[seed] - base_by_seed[seed] for seed in shared) / len(shared)
+    pairs = zip(summary["seeds"], summary[f"{split}_accuracy"], strict=True)
+    return [value - base_by_seed[seed] for seed, value in pairs if seed in base_by_seed]
+
+
+def change_against(summary: dict, base: dict, split: str = "test") -> str:
+    """The mean of `seed_differences`, signed ('-0.15'), or '-' where the two share no seed."""
+    differences = seed_differences(summary, base, split)
+    return signed_points(statistics.fmean(differences)) if differences else "-"
 
 
 def signed_points(value: float) -> str:
@@ -204,8 +208,8 @@ def markdown_tables(results: dict[str, dict], base: str = ABLATION_BASE) -> str:
             summary = results[name]
             lines.append(
                 f"| {component(name)} | {len(summary['seeds'])} | "
-                f"{_mean_and_spread(summary, 'test')} | {signed_points(change_against(summary, based_on, 'test'))} | "
-                f"{_mean_and_spread(summary, 'val')} | {signed_points(change_against(summary, based_on, 'val'))} |"
+                f"{_mean_and_spread(summary, 'test')} | {change_against(summary, based_on, 'test')} | "
+                f"{_mean_and_spread(summary, 'val')} | {change_against(summary, based_on, 'val')} |"
             )
     return "\n".join(lines)
 
@@ -263,8 +267,8 @@ def conclusions(results: dict[str, dict], base: str = ABLATION_BASE) -> str:
     if removals and base in results:
         based_on = results[base]
         changes = ", ".join(
-            f"{component(name)} {signed_points(change_against(results[name], based_on, 'test'))} "
-            f"(validation {signed_points(change_against(results[name], based_on, 'val'))})"
+            f"{component(name)} {change_against(results[name], based_on, 'test')} "
+            f"(validation {change_against(results[name], based_on, 'val')})"
             for name in removals
         )
         bullets.append(

@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_nb.checkpoint import default_file_mode
 from mnist_nb.config import SMOKE_ENVIRONMENT_VARIABLE
-from mnist_nb.mnist import project_root
+from mnist_nb.support.checkpoint_files import default_file_mode
+from mnist_nb.support.mnist_files import project_root
 
 KERNEL_NAME = "python3"
 KEY_METRIC_TAG = "key-metric"

@@ -32,7 +32,7 @@ def run_record(result, test: dict, command: str) -> dict:
         "model": result.config.model,
         # The architecture itself, not just its name: a record stays tied to the model it measured.
         "architecture": str(result.model),
-        "params": result.parameters,
+        "params": result.parameter_count,
         "epochs": len(result.history),
         "seed": result.config.seed,
         "device": str(result.device),

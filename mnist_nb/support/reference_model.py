@@ -1,4 +1,5 @@
-"""The reference model: the script repository this project grew from, rebuilt from its description.
+"""Support for `mnist_nb.models`: the reference model, the script repository this project grew from, rebuilt
+from its description, for the lab's comparisons (the frontier, the race); no notebook teaches it.
 
 That repository claims 19,866 parameters; its model, built as described, has 10,550:
 

@@ -1,4 +1,4 @@
-"""The MNIST files: where they live, fetched or found, verified, read.
+"""Support for `mnist_nb.data`: the MNIST files, where they live, fetched or found, verified, read.
 
 torchvision keeps MNIST as four IDX files (gzip archives and their extracted copies) in
 `<root>/MNIST/raw/`. With the archives already there (as CI seeds them), torchvision verifies
@@ -28,8 +28,6 @@ MNIST_FILES = (
     ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
     ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
 )
-IMAGE_SIZE = 28
-NUM_CLASSES = 10
 
 
 class MnistDataError(RuntimeError):
@@ -38,7 +36,7 @@ class MnistDataError(RuntimeError):
 
 def project_root() -> Path | None:
     """The repository checkout this package lives in, or None for an installed wheel."""
-    candidate = Path(__file__).resolve().parent.parent
+    candidate = Path(__file__).resolve().parents[2]  # mnist_nb/support/ -> the checkout
     return candidate if (candidate / "pyproject.toml").is_file() else None
 
 

@@ -1,0 +1,80 @@
+"""Notebook 09's figures: the accuracy-per-parameter frontier and the ablation, drawn from the lab's records.
+
+Built as the lesson's figures are (`mnist_nb.plots`): a standalone `Figure` per call, without pyplot.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
+
+from mnist_nb.config import PARAMETER_BUDGET, SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET
+from mnist_nb.plots import subplots
+
+
+def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = None) -> Figure:
+    """Test accuracy against parameters (log scale), one model per point, named beside it; `variants` (recipes that
+    would share a spot) stand by name in a second panel. Both: entry name -> `lab.frontier.load_results()` summary."""
+    variants = variants or {}
+    panels = {"ncols": 2, "sharey": True, "width_ratios": (6.5, 0.8 * len(variants))} if variants else {}
+    fig, axes = subplots(figsize=(7.3 + 0.8 * len(variants), 4.6), squeeze=False, **panels)
+    colors = {name: f"C{index % 10}" for index, name in enumerate({**results, **variants})}
+    # (panel, x, name, entry): the main panel at the parameter count, the strip by position.
+    points = [(axes[0, 0], entry["params"], name, entry) for name, entry in results.items()]
+    points += [(axes[0, -1], index, name, entry) for index, (name, entry) in enumerate(variants.items())]
+    for ax, x, name, entry in points:
+        ax.scatter([x] * len(entry["test_accuracy"]), entry["test_accuracy"], s=12, alpha=0.5, color=colors[name])
+        ax.errorbar(x, entry["test_accuracy_mean"], entry["test_accuracy_std"], fmt="o", capsize=4, color=colors[name])
+    ax, ordered = axes[0, 0], sorted(results.items(), key=lambda item: item[1]["params"])
+    for index, (name, entry) in enumerate(ordered):
+        # Named on the left; on the right where the next smaller model is close (within 30%), and for the largest.
+        right = index == len(ordered) - 1 or (index > 0 and ordered[index - 1][1]["params"] * 1.3 > entry["params"])
+        label = f"{name}\n{entry['epochs']} ep, n={len(entry['seeds'])}"
+        place = {"xytext": (9 if right else -9, 0), "ha": "left" if right else "right", "va": "center", "fontsize": 7}
+        xy = entry["params"], entry["test_accuracy_mean"]
+        ax.annotate(label, xy, textcoords="offset points", color=colors[name], **place)
+    # A fixed, readable frame: 1k to 20k parameters (wider when a point lies outside).
+    params = [entry["params"] for entry in results.values()]
+    ax.set(xscale="log", xlim=(min([1_000, *params]) / 1.2, max([PARAMETER_BUDGET, *params]) * 1.2))
+    ticks = [1_000, 2_000, TINY_BUDGET, 10_000, PARAMETER_BUDGET]
+    ax.set_xticks(ticks, [f"{tick // 1000}k" for tick in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.axvspan(ax.get_xlim()[0], TINY_BUDGET, color="tab:green", alpha=0.06)
+    band = {"transform": ax.get_xaxis_transform(), "ha": "right", "va": "top", "fontsize": 8, "color": "tab:green"}
+    ax.text(TINY_BUDGET, 0.98, f"<= {TINY_BUDGET:,} parameters ", **band)
+    for panel in axes.flat:  # the targets in both panels; the grid across the main panel's log scale too
+        panel.axhline(TARGET_ACCURACY, color="gray", linestyle="--", linewidth=1)
+        panel.axhline(SMALL_ACCURACY, color="gray", linestyle=":", linewidth=1)
+        panel.grid(alpha=0.3, which="both", axis="both" if panel is ax else "y")
+    for level in (TARGET_ACCURACY, SMALL_ACCURACY):
+        ax.text(ax.get_xlim()[0], level, f" {level}%", va="bottom", fontsize=8, color="gray")
+    ax.set(xlabel="parameters (log scale)", ylabel="test accuracy %", title="mean +- std per model, dots are seeds")
+    if variants:
+        labels = [f"{name}\n{s['params']:,} p\n{s['epochs']} ep, n={len(s['seeds'])}" for name, s in variants.items()]
+        axes[0, 1].set_xticks(range(len(variants)), labels, fontsize=7)
+        axes[0, 1].set(xlim=(-0.6, len(variants) - 0.4), title="recipe variants, by name")
+    fig.tight_layout()
+    return fig
+
+
+def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, base: str, base_seeds: int) -> Figure:
+    """Each removal minus `base` on the same seed: dots per seed (test filled, validation hollow), lines their mean,
+    the noise band +-`band` in grey. differences: `ablation.paired_differences`; band: `ablation.noise_band`."""
+    fig, ax = subplots(figsize=(max(5.0, 1.1 * len(differences) + 2), 4.2))
+    ax.axhspan(-band, band, color="gray", alpha=0.2, linewidth=0, label=f"noise band +-{band:.2f}")
+    ax.axhline(0, color="black", linewidth=0.8)
+    for offset, split, color, fill in ((-0.15, "test", "C0", "C0"), (0.15, "val", "C1", "none")):
+        for index, values in enumerate(item[split] for item in differences.values()):
+            # Seeds side by side, so that two equal differences stay two dots.
+            xs = [index + offset + 0.05 * (seed - (len(values) - 1) / 2) for seed in range(len(values))]
+            ax.scatter(xs, values, s=24, color=fill, edgecolors=color, label=None if index else f"{split}, per seed")
+            ax.hlines(statistics.fmean(values), index + offset - 0.1, index + offset + 0.1, color=color, lw=2)
+    ax.set_xticks(range(len(differences)), [f"{name}\nn={len(item['test'])}" for name, item in differences.items()])
+    title = f"one component removed from {base}: seeds (dots), mean (lines)\nband: 19 in 20 two-run test differences"
+    ax.set(title=f"{title}, from {base}'s {base_seeds} seeds", ylabel=f"removal minus {base}, same seed (points)")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
+    fig.tight_layout()
+    return fig
