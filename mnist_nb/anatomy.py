@@ -62,12 +62,8 @@ def receptive_field(model: nn.Module) -> list[ReceptiveFieldRow]:
 
 
 def model_summary(model: nn.Module) -> str:
-    """torchsummary's layer table, as a string, on the CPU; the model itself is left untouched.
-
-    torchsummary defaults to device="cuda" and runs a forward pass in whatever mode the model
-    is in (a training-mode pass would update BatchNorm's running statistics). So the summary runs
-    on an eval-mode copy on the CPU, with the global RNG state saved and restored.
-    """
+    """torchsummary's layer table, as a string. Its forward pass runs on an eval-mode CPU copy with the RNG
+    restored: torchsummary defaults to CUDA, and a training-mode pass would update BatchNorm's statistics."""
     from torchsummary import summary
 
     snapshot = copy.deepcopy(model).cpu().eval()
@@ -78,11 +74,8 @@ def model_summary(model: nn.Module) -> str:
 
 
 def source_code(obj):
-    """The source of a class or function of the package, to read on the page.
-
-    In a notebook it renders as highlighted Python (IPython's `Code`); printed, it is the plain text.
-    One source of truth: the notebooks show the package's own code, never a copy of it.
-    """
+    """The source of a class or function, highlighted in a notebook (IPython's `Code`): the notebooks show
+    the package's own code, never a copy of it."""
     import inspect
 
     from IPython.display import Code

@@ -1,8 +1,7 @@
-"""Batched, on-device augmentation: one random affine transform per image.
+"""Batched, on-device augmentation: one random affine transform per image, a batch in one `grid_sample`.
 
-Digits tolerate small rotations, shifts and scalings (a 7 tilted by 10 degrees is still a 7) but
-not flips (a mirrored 2 is not a digit), so those are the only transforms. All images of a batch
-are warped in a single `grid_sample` call on the training device.
+Digits tolerate small rotations, shifts and scalings (a 7 tilted by 10 degrees is still a 7), not flips
+(a mirrored 2 is not a digit).
 """
 
 from __future__ import annotations
@@ -33,11 +32,8 @@ def augmentation_for(config: TrainConfig) -> Augmentation | None:
 
 
 def random_affine(images: torch.Tensor, augmentation: Augmentation, generator: torch.Generator) -> torch.Tensor:
-    """Warp float images [B, C, H, W] (background 0) by one random affine map each.
-
-    Draws 4 numbers per image (angle, scale, shift x, shift y) from `generator`, so a seeded
-    generator gives the same batch.
-    """
+    """Warp float images [B, C, H, W] (background 0) by one random affine map each: 4 numbers per image
+    (angle, scale, shift x, shift y) from `generator`, so a seeded generator gives the same batch."""
     batch, _, height, width = images.shape
 
     def uniform(bound: float) -> torch.Tensor:  # [B] values in [-bound, bound]

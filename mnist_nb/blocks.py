@@ -22,10 +22,8 @@ from mnist_nb.config import NUM_CLASSES
 
 
 class ConvBNAct(nn.Sequential):
-    """conv 3x3 (same padding) -> BatchNorm (optional) -> ReLU (optional).
-
-    With BatchNorm the conv has no bias: BatchNorm's shift would cancel it anyway.
-    """
+    """conv 3x3 (same padding) -> BatchNorm (optional) -> ReLU (optional); no conv bias with BatchNorm,
+    whose shift would cancel it."""
 
     def __init__(self, in_channels: int, out_channels: int, *, batchnorm: bool = True, activation: bool = True) -> None:
         layers: OrderedDict[str, nn.Module] = OrderedDict()
@@ -38,11 +36,8 @@ class ConvBNAct(nn.Sequential):
 
 
 class ResidualBlock(nn.Module):
-    """out = ReLU(x + body(x)) with body = conv-BN-ReLU, conv-BN: an identity skip, no parameters.
-
-    The skip gives gradients a path around the convolutions, and at initialization the block is
-    close to the identity.
-    """
+    """out = ReLU(x + body(x)), body = conv-BN-ReLU, conv-BN. The identity skip has no parameters, gives
+    gradients a path around the convolutions, and starts the block close to the identity."""
 
     def __init__(self, channels: int, *, batchnorm: bool = True) -> None:
         super().__init__()
@@ -62,10 +57,8 @@ class ResidualBlock(nn.Module):
 
 
 class GlobalAveragePool(nn.Module):
-    """[B, C, H, W] -> [B, C]: one number per channel, the mean over all positions.
-
-    No parameters, and the classifier no longer depends on where in the image a feature fired.
-    """
+    """[B, C, H, W] -> [B, C], the mean over all positions: no parameters, and the classifier no longer
+    depends on where in the image a feature fired."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.adaptive_avg_pool2d(x, 1).flatten(1)
@@ -74,8 +67,8 @@ class GlobalAveragePool(nn.Module):
 class SqueezeExcitation(nn.Module):
     """Channel attention (Hu et al., 2018): reweight each channel by a gate in [0, 1].
 
-    squeeze: GAP [B, C, H, W] -> [B, C, 1, 1]; excite: 1x1 conv C -> C/r, ReLU, 1x1 conv -> C,
-    sigmoid; scale: x * gate. The last gate is kept in `last_attention` ([B, C, 1, 1]) for plots.
+    squeeze: GAP [B, C, H, W] -> [B, C, 1, 1]; excite: 1x1 conv C -> C/r, ReLU, 1x1 conv -> C, sigmoid;
+    scale: x * gate. The last gate is kept in `last_attention` ([B, C, 1, 1]) for plots.
     """
 
     def __init__(self, channels: int, reduction: int = 4) -> None:

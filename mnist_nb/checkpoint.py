@@ -1,8 +1,5 @@
 """Checkpoints (model.pt): what a run saves after every epoch, and how training resumes from it.
-
-Writing the file atomically and reading it back with clear errors is support
-(`mnist_nb.support.checkpoint_files`); what goes into it is here.
-"""
+Writing and reading the file safely is support (`mnist_nb.support.checkpoint_files`)."""
 
 from __future__ import annotations
 
@@ -42,10 +39,8 @@ def is_run_of(saved: dict, config: TrainConfig, model: nn.Module) -> bool:
 
 
 def resume_from(path: Path | str, *, config: TrainConfig, model: nn.Module, optimizer, scheduler) -> list[dict]:
-    """Load the checkpoint at `path` into model, optimizer and scheduler; return its history.
-
-    Only a run of the same recipe and architecture resumes (on any device: a GPU run may resume on a CPU).
-    """
+    """Load the checkpoint at `path` into model, optimizer and scheduler; return its history. Only a run of
+    the same recipe and architecture resumes (on any device: a GPU run may resume on a CPU)."""
     checkpoint = load_checkpoint(path)
     if "optimizer_state" not in checkpoint:
         raise CheckpointError(

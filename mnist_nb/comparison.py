@@ -17,11 +17,8 @@ SIGNIFICANCE_LEVEL = 0.05
 
 
 def run_directory(runs_dir: Path | str, config: TrainConfig) -> Path:
-    """The folder that keeps `config`'s run: the model, the seed and a digest of the whole config but the device.
-
-    Two notebooks that train the same run (`TrainConfig.same_run`) share one folder, so the second
-    reuses the first's run; any other setting (epochs, learning rate, smoke batches) is another folder.
-    """
+    """The folder of `config`'s run: model, seed and a digest of the config but the device. Two notebooks
+    training the same run (`TrainConfig.same_run`) share it, so the second reuses the first's run."""
     recipe = json.dumps(config.replace(device="auto").to_dict(), sort_keys=True, default=list)
     digest = hashlib.sha256(recipe.encode()).hexdigest()[:10]
     return Path(runs_dir) / f"{config.model}-seed-{config.seed}-{digest}"
@@ -35,11 +32,8 @@ def train_models(
     runs_dir: Path | str | None = None,
     log=print,
 ) -> dict[str, TrainingResult]:
-    """{model name: TrainingResult}: each config trained on the same data, e.g. two models with one budget.
-
-    With `runs_dir`, each run keeps its checkpoint in `run_directory(runs_dir, ...)`: a finished run found
-    there is loaded instead of trained again, and an unfinished one is resumed (`fit` says which).
-    """
+    """{model name: TrainingResult}, each config trained on the same data. With `runs_dir`, each run keeps its
+    checkpoint in its `run_directory`: a finished run is loaded, an unfinished one resumed (`fit` says which)."""
     results = {}
     for model_config in configs:
         name = model_config.model
@@ -62,9 +56,8 @@ def train_models(
 def comparison_table(results: dict[str, TrainingResult]) -> str:
     """One line per run: parameters, final train and validation accuracy, their gap, seconds.
 
-    The gap compares unlike things on purpose: training accuracy is measured on augmented images with
-    dropout on, averaged while the weights still move; validation on clean images, dropout off, after
-    the epoch. A negative gap is what regularization looks like, not a bug.
+    Training accuracy is on augmented images, dropout on, averaged while the weights move; validation on
+    clean images, dropout off, after the epoch. A negative gap is what regularization looks like, not a bug.
     """
     width = max([12] + [len(name) for name in results])
     lines = [f"{'model':<{width}} {'params':>8} {'train %':>8} {'val %':>7} {'gap':>6} {'seconds':>8}"]
@@ -84,10 +77,9 @@ def comparison_table(results: dict[str, TrainingResult]) -> str:
 def mcnemar_p_value(only_first: int, only_second: int) -> float:
     """Exact two-sided McNemar test: how often chance alone splits the disagreements this unevenly.
 
-    Two models scored on the same images agree on most of them; only the images exactly one of them
-    gets right say which is better. If neither were better, each such image would be equally likely
-    to fall on either side: a fair coin tossed n = only_first + only_second times. The p-value is the
-    probability of a split at least this uneven, both directions counted.
+    Only the images exactly one model gets right say which is better. If neither were, each would fall on
+    either side like a fair coin tossed n = only_first + only_second times; p is the probability of a split
+    at least this uneven, both directions counted.
     """
     tosses = only_first + only_second
     fewer = min(only_first, only_second)
@@ -101,11 +93,8 @@ def format_p_value(p_value: float) -> str:
 
 
 def paired_comparison(first: TrainingResult, second: TrainingResult, validation_set: ImageSet) -> dict:
-    """Both models on the same validation images: the images only one gets right, and McNemar's p.
-
-    This measures whether the two trained models differ on these images, not whether another seed
-    would rank them the same way: that noise is the seed-paired ablation's (benchmarks/results).
-    """
+    """Both models on the same validation images: the images only one gets right, and McNemar's p. Whether
+    these two trained models differ, not whether another seed would rank them alike (the ablation's seeds)."""
     correct = []
     for result in (first, second):
         loader = TensorLoader(validation_set, EVALUATION_BATCH_SIZE, shuffle=False, normalization=result.normalization)
@@ -124,23 +113,21 @@ def paired_comparison(first: TrainingResult, second: TrainingResult, validation_
 
 def paired_verdict(first_name: str, second_name: str, comparison: dict) -> str:
     """One sentence from `paired_comparison`'s numbers, so that it cannot outlive them."""
-    larger = comparison["p_value"] < SIGNIFICANCE_LEVEL
-    p_value = format_p_value(comparison["p_value"])
+    verdict = (
+        f"larger than chance disagreement (p < {SIGNIFICANCE_LEVEL})"
+        if comparison["p_value"] < SIGNIFICANCE_LEVEL
+        else f"within what chance disagreement gives (p >= {SIGNIFICANCE_LEVEL}): no difference shown"
+    )
     return (
         f"{second_name} against {first_name} on the same {comparison['images']:,} validation images: "
         f"{comparison['only_second']} right only by {second_name}, {comparison['only_first']} only by {first_name} "
-        f"({comparison['change']:+.2f} points); McNemar {p_value}: "
-        + (
-            f"larger than chance disagreement (p < {SIGNIFICANCE_LEVEL})"
-            if larger
-            else f"within what chance disagreement gives (p >= {SIGNIFICANCE_LEVEL}): no difference shown"
-        )
+        f"({comparison['change']:+.2f} points); McNemar {format_p_value(comparison['p_value'])}: {verdict}"
     )
 
 
 def clean_accuracy(result: TrainingResult, images: ImageSet) -> float:
-    """Accuracy (%) of a trained model on `images` scored as validation is: in order, unaugmented, eval mode
-    (dropout off). On training images this gives a train accuracy fair to compare with validation's."""
+    """Accuracy (%) on `images` scored as validation is (unaugmented, dropout off): on training images, a
+    train accuracy fair to compare with validation's."""
     loader = TensorLoader(
         images.to(result.device), EVALUATION_BATCH_SIZE, shuffle=False, normalization=result.normalization
     )

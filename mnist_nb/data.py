@@ -1,20 +1,17 @@
 """MNIST on the training device: the train/validation split, normalization, batches.
 
-The whole dataset is small (70,000 images of 28x28 bytes = 55 MB), so it lives on the training
-device as uint8 tensors. Batches are cut, converted to float, augmented and normalized there, in
-one go per batch: no per-sample PIL work, no worker processes.
+70,000 images of 28x28 bytes (55 MB) live on the device as uint8; each batch is cut, converted to float,
+augmented and normalized there in one go: no per-sample PIL work, no worker processes.
 
-Honesty rules encoded here:
-- the validation split is held out of the 60k training images (seeded, independent of the
-  training seed), and is what every choice is made on;
-- normalization uses the training split's own mean and std, never the test set's;
-- the 10k test set has its own loader function, called once, at the end, for the report.
+Honesty rules: every choice is made on a validation split held out of the 60k training images (its own
+seed); normalization uses the training split's mean and std; the 10k test set has its own loader, called
+once, at the end, for the report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 
 import torch
@@ -73,9 +70,8 @@ def load_training_split(
 ) -> tuple[ImageSet, ImageSet]:
     """The 60k official training images, split into (train, validation).
 
-    5,000 validation images (8%) resolve accuracy to 0.02% per image, and the standard error of
-    a 99.5% estimate on them is about 0.1%: enough to compare recipes, while 55,000 images are
-    left to learn from. The split depends only on `split_seed`, so all training seeds share it.
+    5,000 validation images resolve accuracy to 0.02% per image (standard error of a 99.5% estimate: about
+    0.1%) and leave 55,000 to learn from. The split depends only on `split_seed`: all training seeds share it.
     """
     root = ensure_mnist(root, download=download)
     full = ImageSet(*read_split(root, train=True))
@@ -93,37 +89,26 @@ def load_test_set(root: Path | None = None, *, download: bool = True) -> ImageSe
     return ImageSet(*read_split(root, train=False))
 
 
+@dataclass
 class TensorLoader:
     """Batches of (images float [B, 1, 28, 28], labels int64 [B]) cut from an on-device ImageSet.
 
-    `shuffle` is explicit. Shuffling and augmentation draw from a generator reseeded by
-    `set_epoch(epoch)`, so epoch k is the same whether training ran straight through or was
-    resumed from a checkpoint.
+    Shuffling and augmentation draw from a generator reseeded by `set_epoch(epoch)` (`config.epoch_seed`).
     """
 
-    def __init__(
-        self,
-        dataset: ImageSet,
-        batch_size: int,
-        *,
-        shuffle: bool,
-        normalization: Normalization,
-        augmentation: Augmentation | None = None,
-        seed: int = 0,
-        max_batches: int | None = None,
-        drop_last: bool = False,
-        channels_last: bool = False,
-    ) -> None:
-        self.dataset = dataset
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.normalization = normalization
-        self.augmentation = augmentation
-        self.seed = seed
-        self.max_batches = max_batches
-        self.drop_last = drop_last
-        self.channels_last = channels_last
-        self.generator = torch.Generator(device=dataset.device)
+    dataset: ImageSet
+    batch_size: int
+    _: KW_ONLY
+    shuffle: bool
+    normalization: Normalization
+    augmentation: Augmentation | None = None
+    seed: int = 0
+    max_batches: int | None = None
+    drop_last: bool = False
+    channels_last: bool = False
+
+    def __post_init__(self) -> None:
+        self.generator = torch.Generator(device=self.dataset.device)
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:

@@ -1,7 +1,7 @@
 """Looking inside a trained model: predictions, activations, attention gates, Grad-CAM, gradients, confusions.
 
-Each function returns tensors (detached, on the CPU); `mnist_nb.plots` draws them. The model is
-left as it was: its training flag, hooks, weights, gradients and BatchNorm statistics.
+Each returns detached CPU tensors for `mnist_nb.plots`, and leaves the model as it was: training flag, hooks,
+weights, gradients, BatchNorm statistics.
 """
 
 from __future__ import annotations
@@ -18,17 +18,13 @@ from mnist_nb.config import IMAGE_SIZE, NUM_CLASSES
 from mnist_nb.devices import autocast_for
 
 
-def _device_of(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
 def _run_in_eval_mode(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """One forward pass in eval mode without gradients; the training flag is restored afterwards."""
     was_training = model.training
     try:
         model.eval()
         with torch.no_grad():
-            return model(images.to(_device_of(model)))
+            return model(images.to(next(model.parameters()).device))
     finally:
         model.train(was_training)
 
@@ -42,11 +38,10 @@ def _module(model: nn.Module, name: str) -> nn.Module:
 
 
 def capture_activations(model: nn.Module, images: torch.Tensor, layer_names: Sequence[str]) -> dict[str, torch.Tensor]:
-    """Outputs of the named submodules for `images` (float [N, 1, 28, 28], normalized).
+    """Outputs of the named submodules for `images` (float [N, 1, 28, 28], normalized), in eval mode.
 
-    Names as in `model.named_modules()`: "stem", "stage2", "attention3", "stage2.body.first".
-    Returns name -> detached CPU copy (e.g. stem -> [N, 8, 28, 28]); the model runs in eval mode
-    without gradients, and its hooks and training flag are restored afterwards.
+    Names as in `model.named_modules()` ("stem", "attention3", "stage2.body.first"); returns name -> CPU
+    copy, e.g. stem -> [N, 8, 28, 28].
     """
     captured: dict[str, torch.Tensor] = {}
 
@@ -68,11 +63,8 @@ def capture_activations(model: nn.Module, images: torch.Tensor, layer_names: Seq
 
 
 def attention_maps(model: nn.Module, images: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The attention gates the model computes for `images` (float [N, 1, 28, 28]), by module name.
-
-    SpatialAttention -> where it looks, [N, 1, h, w]; SqueezeExcitation -> channel weights, [N, C].
-    All values are sigmoid gates in [0, 1].
-    """
+    """The sigmoid gates in [0, 1] computed for `images` (float [N, 1, 28, 28]), by module name:
+    SpatialAttention -> where it looks, [N, 1, h, w]; SqueezeExcitation -> channel weights, [N, C]."""
     blocks = {
         name: module
         for name, module in model.named_modules()
@@ -91,11 +83,10 @@ def attention_maps(model: nn.Module, images: torch.Tensor) -> dict[str, torch.Te
 def grad_cam(model: nn.Module, images: torch.Tensor, target_layer: str, classes=None) -> torch.Tensor:
     """Grad-CAM (Selvaraju et al., 2017): which positions of `target_layer` raised the class score.
 
-    images: float [N, 1, 28, 28]; classes: [N] (default: the predicted class). A forward hook
-    swaps the layer's output A [N, C, h, w] for a copy we can differentiate against; then
-    weights = mean over h, w of d logit / d A, cam = ReLU(sum_c weights * A), resized to 28x28
-    and scaled to [0, 1] per image. Returns CPU [N, 28, 28]. Only d logit / d A is computed
-    (torch.autograd.grad), so no parameter's .grad is touched; hooks and training flag are restored.
+    images: float [N, 1, 28, 28]; classes: [N] (default: the predicted class). A forward hook swaps the
+    layer's output A [N, C, h, w] for a copy to differentiate against; weights = mean over h, w of
+    d logit / d A, cam = ReLU(sum_c weights * A), resized to 28x28, scaled to [0, 1] per image: CPU
+    [N, 28, 28]. Only d logit / d A is computed (torch.autograd.grad): no parameter's .grad is touched.
     """
     kept: dict[str, torch.Tensor] = {}
 
@@ -112,7 +103,7 @@ def grad_cam(model: nn.Module, images: torch.Tensor, target_layer: str, classes=
     try:
         model.eval()
         with torch.enable_grad():
-            logits = model(images.to(_device_of(model)))  # [N, 10]
+            logits = model(images.to(next(model.parameters()).device))  # [N, 10]
             if classes is None:
                 classes = logits.argmax(1)
             classes = torch.as_tensor(classes, device=logits.device).long()
@@ -155,17 +146,13 @@ def confusion_matrix(predictions: torch.Tensor, targets: torch.Tensor) -> torch.
 
 
 def gradient_rms(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> dict[str, float]:
-    """Root mean square, per weight, of the cross-entropy gradient of each conv, keyed by module name.
+    """Root mean square, per weight, of each conv's cross-entropy gradient, by module name.
 
-    Per weight, not the whole tensor's norm: a 7x7 gate conv has 98 weights and a stage conv 2,304,
-    and a whole-tensor norm grows with the count (sqrt(n)) whatever the gradient flow.
-
-    One training-mode forward and backward pass on a deep copy of the model, so the model's
-    weights, .grad and BatchNorm running statistics stay as they were; dropout draws from a
-    forked, seeded RNG, so the caller's random stream is not disturbed either.
-    images: float [N, 1, 28, 28]; labels: int [N].
+    Per weight: a whole tensor's norm grows with its size (sqrt(n); a 7x7 gate conv has 98 weights, a stage
+    conv 2,304) whatever the gradient flow. One training-mode pass on a deep copy, dropout from a forked,
+    seeded RNG: the model and the caller's random stream stay as they were. images: [N, 1, 28, 28]; labels: [N].
     """
-    device = _device_of(model)
+    device = next(model.parameters()).device
     probe = copy.deepcopy(model).train()
     probe.zero_grad(set_to_none=True)
     cuda_devices = [device.index or 0] if device.type == "cuda" else []

@@ -1,34 +1,21 @@
 """The registry of named models and the one factory that builds them (their blocks: `mnist_nb.blocks`).
 
-The notebooks walk through six models, each adding one idea to the one before:
-
-    baseline   plain conv stack: conv + ReLU, max-pooling, a dense (fully connected) head
-    batchnorm  + BatchNorm after every convolution
-    dropout    + dropout after each pooled stage, and training-time augmentation
-    gap        + Global Average Pooling head instead of the dense head
-    attention  + channel (squeeze-excitation) and spatial attention after each stage
-    residual   + identity skip connections around the conv pairs  (the series' last model)
-
-All six share one trunk, so each step changes exactly one thing:
+The notebooks walk through six models, each adding one idea to the one before, on one trunk:
 
     input            [B,  1, 28, 28]
     stem             conv 3x3  1 -> 8        [B,  8, 28, 28]
     stage1           conv 3x3  8 -> 16       [B, 16, 28, 28]
     pool1            max-pool 2              [B, 16, 14, 14]
-    stage2           2 x conv 3x3 16 -> 16   [B, 16, 14, 14]   (a residual block in `residual`)
+    stage2           2 x conv 3x3 16 -> 16   [B, 16, 14, 14]   (a residual block from `residual` on)
     pool2            max-pool 2              [B, 16,  7,  7]
     stage3           2 x conv 3x3 16 -> 16   [B, 16,  7,  7]
     head             dense: flatten 784 -> 10, or GAP: mean over 7x7, then 16 -> 10
 
-`print(build_model(name))` reads as that architecture. The final recipe (`config.RECIPES["final"]`)
-trains `residual` built with options: width 20, and channel-only attention after stage 3.
-
-Beyond the series (notebook 09, the frontier): `fast` (`residual` without attention, for
-time to accuracy), `tiny` and its siblings (`residual`, narrower), `reference` (the script
-repository's model, its own builder in `mnist_nb/support/reference_model.py`) and the ablations
-`residual-no-<component>`, `residual` with one component removed. All but the reference are
-`residual`'s spec with some fields changed, and so is any variant you make:
-`build_model("residual", attention=False)` builds one without touching the registry.
+`print(build_model(name))` reads as that architecture. Every other name is `residual`'s spec with some
+fields changed, and so is any variant you make: `build_model("residual", attention=False)`. The final
+recipe (`config.RECIPES["final"]`) trains `residual` at width 20 with channel-only attention after
+stage 3; `fast` and `tiny` are the other recipes' models; the lab's variants (`support/variants.py`)
+and `reference` (`support/reference_model.py`) are built here by name too.
 """
 
 from __future__ import annotations
@@ -41,6 +28,7 @@ import torch.nn as nn
 
 from mnist_nb.blocks import Attention, ConvBNAct, DenseHead, GapHead, ResidualBlock
 from mnist_nb.config import IMAGE_SIZE, TrainConfig
+from mnist_nb.support.variants import ABLATIONS, FRONTIER_VARIANTS
 
 
 class MnistNet(nn.Sequential):
@@ -66,9 +54,8 @@ class ModelSpec:
     spatial_attention_stages: tuple[int, ...] = (2, 3)
 
 
-# The series the notebooks walk through, one idea per step. Notebooks 01 and 02 train without
-# augmentation (03 brings it in with dropout), and the plain stack without BatchNorm at learning rate
-# 0.05: at 0.1 it is on the edge of stability (in short schedules it stays at chance; notebook 02 tries it).
+# One idea per step. Notebooks 01 and 02 train without augmentation (03 brings it in with dropout), and
+# the plain stack without BatchNorm at learning rate 0.05: 0.1 is on the edge of stability (notebook 02 tries it).
 SERIES_SPECS: dict[str, ModelSpec] = {
     "baseline": ModelSpec("plain conv stack, dense head", batchnorm=False),
     "batchnorm": ModelSpec("+ BatchNorm after every conv"),
@@ -83,39 +70,17 @@ SERIES_SPECS: dict[str, ModelSpec] = {
         residual=True,
     ),
 }
-# The series' last model (width 16, 11,280 parameters): the base of the frontier's variants and of the
-# ablation. The final recipe's model is this one at width 20 (`config.RECIPES["final"]`).
+# The series' last model (width 16, 11,280 parameters): the base of every variant below.
 SERIES_MODEL = "residual"
 _SERIES = SERIES_SPECS[SERIES_MODEL]
 
-# Beyond the series: residual with some fields changed (notebook 09's frontier).
-FRONTIER_SPECS: dict[str, ModelSpec] = {
-    # Attention costs ~40% of the CPU time of a step: for time to accuracy, the model without it.
-    "fast": replace(_SERIES, description="residual without attention (fast recipe)", attention=False),
-    # Conv weights scale with width squared: at width 10 residual has 4,718 parameters.
-    "tiny": replace(_SERIES, description="residual at width 10 (<= 5,000 parameters)", widths=(6, 10)),
-    "tiny-stem8": replace(_SERIES, description="tiny with an 8-channel stem (<= 5,000 parameters)", widths=(8, 10)),
-    # How small can 99.0% go? The same model at width 8 (3,088 parameters) and 6 (1,922).
-    "small": replace(_SERIES, description="residual at width 8", widths=(4, 8)),
-    "micro": replace(_SERIES, description="residual at width 6", widths=(4, 6)),
-}
-
-# The ablation's models: the series' last model (residual) with one component removed. Two removals are
-# in how it is trained, not in the model (`lab.frontier.ABLATION_TRAINING`): without BatchNorm the
-# plain stack's learning rate, 0.05; without augmentation, residual itself trained with augment=False.
-ABLATIONS: dict[str, dict] = {
-    "residual-no-batchnorm": {"description": "residual without BatchNorm", "batchnorm": False},
-    "residual-no-dropout": {"description": "residual without dropout", "dropout": 0.0},
-    "residual-no-augmentation": {"description": "residual without augmentation"},
-    "residual-no-gap": {"description": "residual with a dense head instead of GAP", "head": "dense"},
-    "residual-no-attention": {"description": "residual without attention", "attention": False},
-    "residual-no-skip": {"description": "residual without skip connections", "residual": False},
-}
-
 MODEL_SPECS: dict[str, ModelSpec] = {
     **SERIES_SPECS,
-    **FRONTIER_SPECS,
-    **{name: replace(_SERIES, **changes) for name, changes in ABLATIONS.items()},
+    # Attention costs ~40% of a CPU step: for time to accuracy, the model without it.
+    "fast": replace(_SERIES, description="residual without attention (fast recipe)", attention=False),
+    # Conv weights scale with width squared: at width 10, 4,718 parameters.
+    "tiny": replace(_SERIES, description="residual at width 10 (<= 5,000 parameters)", widths=(6, 10)),
+    **{name: replace(_SERIES, **changes) for name, changes in {**FRONTIER_VARIANTS, **ABLATIONS}.items()},
 }
 # The script repository's model has an architecture of its own (mnist_nb/support/reference_model.py).
 REFERENCE_MODEL = "reference"
@@ -196,12 +161,9 @@ def build_model_of(config: TrainConfig) -> MnistNet:
 def initialize(model: nn.Module) -> None:
     """He (Kaiming) normal initialization of the main-path convs, zero biases: for models without BatchNorm.
 
-    ReLU zeroes half of its input, so each layer must double the variance it passes on to keep
-    the signal alive: std = sqrt(2 / fan). PyTorch's default conv init is smaller; without
-    BatchNorm to rescale, the plain 6-conv stack started that way does not train at all.
-    With BatchNorm the weights' scale no longer sets the activations' scale, but it still sets
-    the effective step size (a BatchNorm-ed layer moves by lr / |w|^2): He's larger weights
-    would slow those models down, so they keep PyTorch's default.
+    ReLU zeroes half its input, so each layer must double the variance it passes on: std = sqrt(2 / fan).
+    PyTorch's smaller default leaves the plain 6-conv stack untrainable. With BatchNorm the weights' scale
+    still sets the step size (a layer moves by lr / |w|^2), so those models keep the default.
     """
     for module in model.modules():
         if isinstance(module, ConvBNAct):

@@ -1,12 +1,9 @@
 """The lesson's figures: digits, curves, feature maps, heatmaps, confusions (the frontier's: `lab.figures`).
 
-Each function builds its own `matplotlib.figure.Figure` and returns it, without pyplot: a
-notebook shows the figure a cell returns (once), a test inspects it, a script saves it with
-`fig.savefig(...)`, and nothing piles up in pyplot's list of open figures.
-
-Images come in two forms: the raw dataset bytes (uint8 [N, 28, 28], shown on the fixed 0-255
-scale) or model inputs (float [N, 1, 28, 28] or [N, 28, 28], shown as they are, autoscaled).
-The tensors to draw come from `mnist_nb.inspection`; plots take tensors and numbers only.
+Each function returns its own `matplotlib.figure.Figure`, without pyplot: a notebook shows it once, a
+script calls `fig.savefig(...)`, and nothing piles up in pyplot's open figures. Plots take tensors (from
+`mnist_nb.inspection`) and numbers only. Images are dataset bytes (uint8 [N, 28, 28], on the fixed 0-255
+scale) or model inputs (float [N, 1, 28, 28] or [N, 28, 28], autoscaled).
 """
 
 from __future__ import annotations
@@ -67,10 +64,7 @@ def _digit_title(index: int, labels, predictions) -> tuple[str, str]:
 
 
 def show_digits(images, labels=None, predictions=None, num_columns: int = 10, title: str | None = None) -> Figure:
-    """A grid of digits, titled with the label, or 'true 3 / pred 5' (red when wrong).
-
-    images: uint8 [N, 28, 28] or float [N, 1, 28, 28] / [N, 28, 28]; labels, predictions: [N].
-    """
+    """A grid of digits titled with the label, or 'true 3 / pred 5' (red when wrong); labels, predictions: [N]."""
     pictures, limits = _as_pictures(images)
     fig, axes = _grid(len(pictures), num_columns, title=title)
     for index, ax in enumerate(axes):
@@ -109,11 +103,8 @@ CURVES = ("loss", "accuracy")
 
 
 def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVES) -> Figure:
-    """One panel per metric, one colour per run, against the epoch.
-
-    histories: run name -> `TrainingResult.history` rows (epoch, train_loss, val_accuracy, ...);
-    rows where a metric is None (no validation) are left out of that line.
-    """
+    """One panel per metric, one colour per run, against the epoch. histories: run name ->
+    `TrainingResult.history` rows; rows where a metric is None (no validation) are left out of that line."""
     fig, axes = subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.2), squeeze=False)
     for ax, metric in zip(axes.flat, metrics, strict=True):
         keys = (f"train_{metric}", f"val_{metric}") if metric in CURVES else (metric,)
@@ -146,11 +137,10 @@ def plot_feature_maps(activations: torch.Tensor, title=None, max_channels: int =
 
 
 def overlay_heatmaps(images, heatmaps, labels=None, title=None, alpha: float = 0.5) -> Figure:
-    """One row: each digit in gray with its heatmap on top, on one fixed 0-1 scale with a colour bar.
+    """One row: each digit in gray under its heatmap, on one fixed 0-1 scale with a colour bar.
 
-    images: uint8 [N, 28, 28] or float [N, 1, 28, 28]; heatmaps in [0, 1], [N, h, w] or
-    [N, 1, h, w] (spatial attention, Grad-CAM), resized bilinearly to 28x28. The scale is never
-    stretched per map: a gate between 0.98 and 1.00 looks uniform, because it is.
+    images: uint8 [N, 28, 28] or float [N, 1, 28, 28]; heatmaps in [0, 1], [N, h, w] or [N, 1, h, w] (spatial
+    attention, Grad-CAM), resized to 28x28. Never stretched per map: a gate in 0.98-1.00 looks uniform, as it is.
     """
     pictures, limits = _as_pictures(images)
     heatmaps = heatmaps.detach().cpu().float()
@@ -168,11 +158,8 @@ def overlay_heatmaps(images, heatmaps, labels=None, title=None, alpha: float = 0
 
 
 def plot_confusion_matrix(matrix: torch.Tensor, title: str | None = None) -> Figure:
-    """Counts in every cell (rows: true class); colour on the mistakes only, the diagonal masked.
-
-    The correct predictions outnumber any mistake a hundredfold: coloured with them, every
-    off-diagonal cell would look the same pale blue.
-    """
+    """Counts in every cell (rows: true class); colour on the mistakes only, the diagonal masked: correct
+    predictions outnumber any mistake a hundredfold, and would wash every other cell out."""
     matrix = matrix.detach().cpu()
     num_classes = len(matrix)
     mistakes = matrix.double().fill_diagonal_(float("nan"))
@@ -191,11 +178,8 @@ def plot_confusion_matrix(matrix: torch.Tensor, title: str | None = None) -> Fig
 
 
 def plot_misclassified(images, predictions, targets, max_images=32, num_columns=8, confidences=None) -> Figure:
-    """The wrongly classified digits, titled 'true 4 / pred 9': the most confident mistakes first when
-    `confidences` (the probability given to each prediction, [N]) is passed, else in dataset order.
-
-    images: uint8 [N, 28, 28] or float [N, 1, 28, 28]; predictions, targets: [N], same order.
-    """
+    """The wrongly classified digits, titled 'true 4 / pred 9', the most confident first when `confidences`
+    ([N], the probability of each prediction) is passed. images: [N, 28, 28] or [N, 1, 28, 28]; the rest [N]."""
     predictions, targets = predictions.detach().cpu(), targets.detach().cpu()
     wrong = (predictions != targets).nonzero().flatten()
     if confidences is not None:
@@ -212,10 +196,10 @@ def plot_misclassified(images, predictions, targets, max_images=32, num_columns=
 
 
 def plot_gradient_rms(rms: dict[str, dict[str, float]]) -> Figure:
-    """Grouped bars: one group per conv layer (input side left), one bar per run, log scale.
+    """Grouped bars, log scale: one group per conv layer (input side left), one bar per run.
 
-    rms: run name -> `gradient_rms(...)` (layer name -> RMS), e.g. residual vs no skip. Layers are
-    matched by position (a conv's name differs with and without the skip); ticks show the first run's names.
+    rms: run name -> `gradient_rms(...)`. Layers match by position (names differ with and without the
+    skip); the ticks show the first run's names.
     """
     layers = list(next(iter(rms.values())))
     if len({len(run_rms) for run_rms in rms.values()}) > 1:

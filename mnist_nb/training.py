@@ -1,7 +1,6 @@
 """A plain training loop: `train_one_epoch` and `evaluate` return metrics, `fit` strings them together.
 
-No framework: the same code runs on CUDA (forward passes in bfloat16 autocast), MPS and CPU. Runs are seeded;
-on the CPU two runs with one seed give identical metrics.
+No framework: one code on CUDA (bfloat16 autocast), MPS and CPU. Seeded: on the CPU, one seed, one result.
 """
 
 from __future__ import annotations
@@ -72,10 +71,9 @@ def evaluate(model: nn.Module, loader) -> dict:
 def recalibrate_batchnorm(model: nn.Module, loader, *, autocast: bool | None = None) -> int:
     """Recompute every BatchNorm's running mean and variance over `loader`, the rest in eval mode.
 
-    Training keeps an exponential average (momentum 0.1: about the last 10 batches) of augmented images with
-    dropout on; the test set is clean, dropout off. One pass over clean training images with dropout off and a
-    cumulative average (momentum None) gives the statistics of what the model will see ("precise BN", Wu and
-    Johnson, 2021). Weights are untouched; returns the number of BatchNorm layers. `autocast`: as `autocast_for`.
+    Training averages the last ~10 batches (momentum 0.1) of augmented images, dropout on; the test set is
+    clean, dropout off. A cumulative average (momentum None) over clean images gives the statistics of what
+    the model will see ("precise BN", Wu and Johnson, 2021). Weights untouched; returns the BatchNorm count.
     """
     norms = [module for module in model.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
     model.eval()  # dropout off
@@ -158,12 +156,9 @@ def fit(
     resume: bool = False,
     log: Callable[[str], None] | None = print,
 ) -> TrainingResult:
-    """Train `config.model` from scratch (or resume it) for exactly `config.num_epochs` epochs.
-
-    The final-epoch model is returned: nothing is picked by an accuracy, the test set is not touched. With
-    `checkpoint_path`, a checkpoint after every epoch, and `resume=True` continues from it. Without data, the
-    standard split is loaded.
-    """
+    """Train `config.model` from scratch (or resume it) for exactly `config.num_epochs` epochs; return the
+    final epoch's model, the test set untouched. With `checkpoint_path`, a checkpoint after every epoch, and
+    `resume=True` continues from it. Without data, the standard split is loaded."""
     device = select_device(config.device)
     train_set, validation_set = training_data(config, train_set, validation_set, device)
     normalization = Normalization.of(train_set)
@@ -228,8 +223,8 @@ def run_epoch(
     optimizer,
     scheduler,
 ) -> dict:
-    """Epoch `epoch`: seeded, one pass of training, BatchNorm recalibrated after the last one when the config
-    says so, then validation. Returns its row of the history."""
+    """Epoch `epoch`, seeded: training, BatchNorm recalibrated after the last (if the config says so),
+    validation. Returns its row of the history."""
     config = result.config
     started = time.perf_counter()
     learning_rate = optimizer.param_groups[0]["lr"]

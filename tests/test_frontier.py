@@ -14,7 +14,8 @@ from matplotlib.collections import PathCollection  # noqa: E402
 from mnist_nb.config import SMOKE_BATCHES_PER_EPOCH, TrainConfig, recipe  # noqa: E402
 from mnist_nb.lab import ablation, frontier  # noqa: E402
 from mnist_nb.lab.figures import plot_ablation, plot_frontier  # noqa: E402
-from mnist_nb.models import ABLATIONS, MODEL_SPECS, build_model_of  # noqa: E402
+from mnist_nb.models import MODEL_SPECS, build_model_of  # noqa: E402
+from mnist_nb.support.variants import ABLATIONS  # noqa: E402
 
 
 def fake_summary(name: str, params: int, accuracies: list[float], epochs: int = 15) -> dict:

@@ -19,7 +19,6 @@ from mnist_nb.blocks import (
 )
 from mnist_nb.config import PARAMETER_BUDGET
 from mnist_nb.models import (
-    ABLATIONS,
     MODEL_NAMES,
     MODEL_SPECS,
     REFERENCE_MODEL,
@@ -29,6 +28,7 @@ from mnist_nb.models import (
     build_model_of,
     model_spec,
 )
+from mnist_nb.support.variants import ABLATIONS
 
 
 def test_every_named_model_is_under_20k_and_classifies_a_batch():

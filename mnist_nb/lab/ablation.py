@@ -11,7 +11,8 @@ import statistics
 
 from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
 from mnist_nb.lab.frontier import ABLATION_BASE, component, load_results, seed_differences, signed_points
-from mnist_nb.models import ABLATIONS, SERIES_MODEL
+from mnist_nb.models import SERIES_MODEL
+from mnist_nb.support.variants import ABLATIONS
 
 # Fewer paired seeds than this and the sentence says it is a first reading.
 ENOUGH_SEEDS = 5

@@ -21,9 +21,10 @@ from pathlib import Path
 
 from mnist_nb.config import SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET, TrainConfig, recipe
 from mnist_nb.lab.experiments import run_seeds
-from mnist_nb.models import ABLATIONS, MODEL_SPECS, SERIES_MODEL
+from mnist_nb.models import MODEL_SPECS, SERIES_MODEL
 from mnist_nb.support.checkpoint_files import write_json
 from mnist_nb.support.mnist_files import project_root
+from mnist_nb.support.variants import ABLATIONS
 
 RESULTS_DIR = (project_root() or Path.cwd()) / "benchmarks" / "results"
 RUNS_DIR = Path("runs") / "frontier"
