@@ -1,6 +1,6 @@
 """Looking inside a trained model: predictions, activations, attention gates, Grad-CAM, gradients, confusions.
 
-Each returns detached CPU tensors for `mnist_nb.plots`, and leaves the model as it was: training flag, hooks,
+Each returns detached CPU tensors for `mnist_nb.support.plots`, and leaves the model as it was: training flag, hooks,
 weights, gradients, BatchNorm statistics.
 """
 

@@ -12,10 +12,10 @@ import torch  # noqa: E402
 from matplotlib.collections import PathCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from mnist_nb import plots  # noqa: E402
 from mnist_nb.config import PARAMETER_BUDGET, SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET  # noqa: E402
 from mnist_nb.inspection import gradient_rms  # noqa: E402
 from mnist_nb.lab import figures  # noqa: E402
+from mnist_nb.support import plots  # noqa: E402
 
 from .conftest import random_batch, seeded_model  # noqa: E402
 

@@ -102,7 +102,7 @@ def test_the_lesson_core_imports_support_but_never_the_lab():
     """Three layers: the lesson core (mnist_nb/*.py) may import support (mnist_nb/support/: files, the
     reference model), never the lab; support imports nothing else of the package; the README says which is which."""
     core = sorted(PACKAGE.glob("*.py"))
-    assert {path.name for path in core} >= {"config.py", "models.py", "training.py", "checkpoint.py", "plots.py"}
+    assert {path.name for path in core} >= {"config.py", "models.py", "training.py", "checkpoint.py"}
     offenders = {
         path.name: sorted(name for name in _imported_modules(path) if _within(name, "mnist_nb.lab"))
         for path in core
@@ -122,12 +122,6 @@ def test_the_lesson_core_imports_support_but_never_the_lab():
     assert not {name: found for name, found in beyond.items() if found}
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert all(f"support/{path.name}" in readme for path in support if path.name != "__init__.py")
-
-
-def test_plots_take_numbers_and_tensors_not_runs():
-    imported = _imported_modules(PACKAGE / "plots.py")
-    forbidden = ("mnist_nb.training", "mnist_nb.checkpoint", "mnist_nb.inspection", "mnist_nb.lab")
-    assert not [name for name in imported if any(_within(name, module) for module in forbidden)]
 
 
 def test_import_parser_sees_what_the_files_import():

@@ -57,7 +57,7 @@ def command_evaluate(arguments: argparse.Namespace) -> None:
     )
     if arguments.figure is not None:  # the test digits it gets wrong, the most confident mistakes first
         from mnist_nb.inspection import predict
-        from mnist_nb.plots import plot_misclassified
+        from mnist_nb.support.plots import plot_misclassified
 
         predictions, targets, confidences = predict(model, test_loader, confidences=True)
         figure = plot_misclassified(test_set.images, predictions, targets, 48, 12, confidences)

@@ -1,6 +1,6 @@
 """Notebook 09's figures: the accuracy-per-parameter frontier and the ablation, drawn from the lab's records.
 
-Built as the lesson's figures are (`mnist_nb.plots`): a standalone `Figure` per call, without pyplot.
+Built as the lesson's figures are (`mnist_nb.support.plots`): a standalone `Figure` per call, without pyplot.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from mnist_nb.config import PARAMETER_BUDGET, SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET
-from mnist_nb.plots import subplots
+from mnist_nb.support.plots import subplots
 
 
 def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = None) -> Figure:

@@ -1,4 +1,6 @@
-"""The lesson's figures: digits, curves, feature maps, heatmaps, confusions (the frontier's: `lab.figures`).
+"""The notebooks' figures, drawing and not the lesson: digits, curves, feature maps, heatmaps, confusions.
+
+The frontier's and the ablation's figures are the lab's (`lab.figures`).
 
 Each function returns its own `matplotlib.figure.Figure`, without pyplot: a notebook shows it once, a
 script calls `fig.savefig(...)`, and nothing piles up in pyplot's open figures. Plots take tensors (from
@@ -16,8 +18,6 @@ import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-
-from mnist_nb.config import IMAGE_SIZE, NUM_CLASSES
 
 WRONG_COLOR = "tab:red"
 
@@ -77,7 +77,7 @@ def show_digits(images, labels=None, predictions=None, num_columns: int = 10, ti
 
 def plot_class_balance(labels: torch.Tensor, title: str | None = None) -> Figure:
     """Bar chart of how many images each digit 0-9 has (labels: int [N]): is any class rare?"""
-    counts = torch.bincount(labels.detach().cpu().long(), minlength=NUM_CLASSES)
+    counts = torch.bincount(labels.detach().cpu().long(), minlength=10)  # the ten digits
     fig, ax = subplots(figsize=(6, 3))
     bars = ax.bar(range(len(counts)), counts.tolist(), color="tab:blue")
     ax.bar_label(bars, fontsize=7)
@@ -146,7 +146,7 @@ def overlay_heatmaps(images, heatmaps, labels=None, title=None, alpha: float = 0
     heatmaps = heatmaps.detach().cpu().float()
     if heatmaps.ndim == 3:
         heatmaps = heatmaps.unsqueeze(1)
-    heatmaps = F.interpolate(heatmaps, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", align_corners=False)[:, 0]
+    heatmaps = F.interpolate(heatmaps, size=tuple(pictures.shape[-2:]), mode="bilinear", align_corners=False)[:, 0]
     fig, axes = _grid(len(pictures), num_columns=len(pictures), cell=1.5, title=title)
     for index, ax in enumerate(axes):
         ax.imshow(pictures[index].numpy(), cmap="gray", **limits)
