@@ -234,6 +234,8 @@ def run_script(
 
 def run_ours(seed: int, *, threads: int, core: int | None, device: str, out_root: Path, log_dir: Path) -> dict:
     out = (out_root / f"seed-{seed}").resolve()
+    # Relative to the project root, where it runs: the command recorded in its metrics.json names no machine's path.
+    out = Path(os.path.relpath(out, ROOT))
     command = [sys.executable, "-m", "mnist_nb", "train", "--recipe", "fast", "--seed", str(seed)]
     command += ["--device", device, "--out", str(out), "--overwrite"]
     lines, seconds, returncode = run_timed(
@@ -328,7 +330,7 @@ def race_lines(result: dict, *, threads: int, parallel: bool, target: float) -> 
         else f"one process at a time, OMP_NUM_THREADS={threads} each"
     )
     lines = [
-        f"race against the script itself ({result['directory']}, {result['checkout']}; "
+        f"race against the script itself (DIR: {Path(result['directory']).name}, {result['checkout']}; "
         "its src/train.py run as it is there), "
         f"{len(script_runs)} runs, against mnist_nb fast seeds 0-{len(ours) - 1}; {setting}.",
         f"The script: wall time from its process's start to its line reporting its first epoch >= {target}% "
