@@ -195,8 +195,9 @@ def plot_misclassified(images, predictions, targets, max_images=32, num_columns=
     return show_digits(images.detach().cpu()[shown], targets[shown], predictions[shown], num_columns, title)
 
 
-def plot_gradient_rms(rms: dict[str, dict[str, float]]) -> Figure:
-    """Grouped bars, log scale: one group per conv layer (input side left), one bar per run.
+def plot_gradient_rms(rms: dict[str, dict[str, float]], title: str = "gradient per weight, per conv layer") -> Figure:
+    """Grouped bars, log scale: one group per conv layer (input side left), one bar per run; the legend
+    sits beside the axes, never over a bar.
 
     rms: run name -> `gradient_rms(...)`. Layers match by position (names differ with and without the
     skip); the ticks show the first run's names.
@@ -209,8 +210,8 @@ def plot_gradient_rms(rms: dict[str, dict[str, float]]) -> Figure:
     for offset, (run, run_rms) in enumerate(rms.items()):
         positions = [index + (offset - (len(rms) - 1) / 2) * width for index in range(len(layers))]
         ax.bar(positions, list(run_rms.values()), width, label=run)
-    ax.set_xticks(range(len(layers)), layers, rotation=60, ha="right", fontsize=7)
-    ax.set(yscale="log", ylabel="gradient RMS per weight (log scale)", title="gradient per weight, per conv layer")
-    ax.legend()
+    ax.set_xticks(range(len(layers)), layers, rotation=60, ha="right", fontsize=8)
+    ax.set(yscale="log", ylabel="gradient RMS per weight (log scale)", title=title)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     fig.tight_layout()
     return fig
