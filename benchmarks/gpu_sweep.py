@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 
 from mnist_nb.config import TARGET_ACCURACY, TrainConfig, recipe, smoke_batches
-from mnist_nb.data import load_test_set, load_training_split
+from mnist_nb.data import Normalization, load_test_set, load_training_split
 from mnist_nb.devices import select_device
 from mnist_nb.lab.cli import file_argument, folder_argument
 from mnist_nb.lab.frontier import RUNS_DIR
@@ -93,8 +93,6 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 def step_costs(base: TrainConfig, train_set, batch_sizes, graphs: bool, steps: int = 50) -> list[str]:
     """Milliseconds per training step at each batch size: graph replays, then eager steps."""
-    from mnist_nb.data import Normalization
-
     lines = []
     for batch_size, autocast in itertools.product(batch_sizes, (True, False) if graphs else (False,)):
         config = base.replace(batch_size=batch_size)
@@ -127,11 +125,9 @@ def _synchronize(device: torch.device) -> None:
 def train_and_test(config: TrainConfig, train_set, validation_set, test_set, out: Path, autocast: bool) -> dict:
     """One test seed: train through the graph path, read the test set once, write OUT/metrics.json."""
     result = fit_graphed(config, train_set, validation_set, autocast=autocast, log=None)
-    images = result.normalization(test_set.images.unsqueeze(1).float().div(255.0))
-    if config.channels_last:
-        images = images.contiguous(memory_format=torch.channels_last)
-    loss, correct = evaluate_at_once(result.model, images, test_set.labels, autocast=autocast)
-    test = {"loss": loss.item() / len(test_set), "accuracy": 100 * correct.item() / len(test_set)}
+    test = evaluate_at_once(
+        result.model, test_set, result.normalization, channels_last=config.channels_last, autocast=autocast
+    )
     metrics = run_record(result, test, command_line())
     metrics |= {"autocast": autocast, "graphs": True, "warmup_seconds": result.warmup_seconds}
     write_json(out / "metrics.json", metrics)

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from mnist_nb.augmentation import augmentation_for, random_affine
 from mnist_nb.config import TrainConfig, epoch_seed
-from mnist_nb.data import ImageSet, Normalization, clean_loader, load_training_split
+from mnist_nb.data import ImageSet, Normalization, clean_loader
 from mnist_nb.devices import select_device
 from mnist_nb.training import (
     RECALIBRATION_BATCH_SIZE,
@@ -38,6 +38,7 @@ from mnist_nb.training import (
     epoch_row,
     format_epoch,
     recalibrate_batchnorm,
+    training_data,
 )
 
 
@@ -168,13 +169,21 @@ class TrainStep:
 
 
 @torch.no_grad()
-def evaluate_at_once(model, images: torch.Tensor, labels: torch.Tensor, *, autocast: bool) -> tuple:
-    """(summed loss, correct count) of `model` in eval mode on one batch of all `images`, left on the device."""
+def evaluate_at_once(
+    model, images: ImageSet, normalization: Normalization, *, channels_last: bool, autocast: bool
+) -> dict:
+    """Loss and accuracy (%) of `model` in eval mode on all of `images` as one batch, read back with one sync."""
+    inputs = normalization(images.images.unsqueeze(1).float().div(255.0))  # [N, 1, 28, 28]
+    if channels_last:
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
+    was_training = model.training
     model.eval()
-    with torch.autocast(images.device.type, torch.bfloat16, enabled=autocast, cache_enabled=False):
-        logits = model(images)  # [N, 10]
-    model.train()
-    return F.cross_entropy(logits.float(), labels, reduction="sum"), (logits.argmax(1) == labels).sum()
+    with torch.autocast(inputs.device.type, torch.bfloat16, enabled=autocast, cache_enabled=False):
+        logits = model(inputs)  # [N, 10]
+    model.train(was_training)
+    loss = F.cross_entropy(logits.float(), images.labels, reduction="sum")
+    correct = (logits.argmax(1) == images.labels).sum()
+    return {"loss": loss.item() / len(images), "accuracy": 100 * correct.item() / len(images)}
 
 
 def fit_graphed(
@@ -198,11 +207,7 @@ def fit_graphed(
     autocast = device.type == "cuda" if autocast is None else autocast
     if graphs and device.type != "cuda":
         raise ValueError(f"CUDA graphs need a CUDA device, not {device.type}: pass graphs=False")
-    if train_set is None:
-        train_set, validation_set = load_training_split(
-            validation_size=config.validation_size, split_seed=config.split_seed
-        )
-    train_set, validation_set = train_set.to(device), validation_set.to(device)
+    train_set, validation_set = training_data(config, train_set, validation_set, device)
     normalization = Normalization.of(train_set)
     steps_per_epoch = len(train_set) // config.batch_size
     if config.max_batches_per_epoch is not None:
@@ -212,9 +217,13 @@ def fit_graphed(
     model = build_for_training(config, device)
     model.train()
     step = TrainStep(model, config, train_set, normalization, steps_per_epoch, autocast=autocast)
-    validation_images = normalization(validation_set.images.unsqueeze(1).float().div(255.0))
-    if config.channels_last:
-        validation_images = validation_images.contiguous(memory_format=torch.channels_last)
+
+    def validate() -> dict | None:
+        if not len(validation_set):
+            return None
+        return evaluate_at_once(
+            model, validation_set, normalization, channels_last=config.channels_last, autocast=autocast
+        )
 
     started = time.perf_counter()
     augmented = step.capture(True) if graphs else step.run_eagerly(True)
@@ -235,21 +244,15 @@ def fit_graphed(
         train = {"loss": step.loss_sum.item() / seen, "accuracy": 100 * step.correct.item() / seen}
         before = None
         if config.recalibrate_batchnorm and epoch == config.num_epochs and len(validation_set):
-            before = _validation(model, validation_images, validation_set, autocast)
+            before = validate()
             loader = clean_loader(train_set, RECALIBRATION_BATCH_SIZE, normalization, config)
             if recalibrate_batchnorm(model, loader, autocast=autocast) == 0:
                 before = None
             model.train()
-        validation = _validation(model, validation_images, validation_set, autocast) if len(validation_set) else None
+        validation = validate()
         row = epoch_row(epoch, train, validation, before, learning_rate, time.perf_counter() - started)
         result.history.append(row)
         if log:
             log(format_epoch(row, config.num_epochs))
     model.eval()
     return result
-
-
-def _validation(model, images: torch.Tensor, validation_set: ImageSet, autocast: bool) -> dict:
-    loss, correct = evaluate_at_once(model, images, validation_set.labels, autocast=autocast)
-    count = len(validation_set)
-    return {"loss": loss.item() / count, "accuracy": 100 * correct.item() / count}  # the epoch's one sync
