@@ -265,13 +265,18 @@ def rebuild_lines(theirs: list[dict], our_seconds: float | None, max_epochs: int
     return lines
 
 
+def saying_dir(words: list[str]) -> list[str]:
+    """A command's words with the checkout given to --reference-script as DIR: its path is this machine's."""
+    if "--reference-script" not in words:
+        return words
+    index = words.index("--reference-script") + 1
+    return [*words[:index], "DIR", *words[index + 1 :]]
+
+
 def write_fast_summary(ours: list[dict]) -> dict:
     """The frontier's "fast" entry: notebook 09 and `python -m mnist_nb frontier` read it."""
     summary = {"name": "fast", "description": ENTRIES["fast"].description, **summarize(ours)}
-    words = summary["command"].split()
-    if "--reference-script" in words:  # the checkout's path is this machine's: the record says DIR
-        words[words.index("--reference-script") + 1] = "DIR"
-        summary["command"] = " ".join(words)
+    summary["command"] = " ".join(saying_dir(summary["command"].split()))
     if not summary["smoke"]:
         write_json(RESULTS_DIR / "fast.json", summary)
     return summary
@@ -352,9 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         if theirs:
             lines += rebuild_lines(theirs, our_seconds[0], arguments.max_epochs)
     print("\n".join(lines))
-    command = [str(part) for part in (sys.argv[1:] if argv is None else argv)]
-    if "--reference-script" in command:  # the checkout's path is this machine's: the command says DIR
-        command[command.index("--reference-script") + 1] = "DIR"
+    command = saying_dir([str(part) for part in (sys.argv[1:] if argv is None else argv)])
     append_report(
         arguments.results,
         f"{machine['device_name']} ({machine['device']}, {machine['cpu_threads']} threads), torch {machine['torch']}",
