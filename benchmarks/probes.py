@@ -62,7 +62,9 @@ PROBES: dict[str, Probe] = {
         {}, {"num_epochs": 8, "clean_epochs": 1, "recalibrate_batchnorm": True}, "fast in 8 epochs", base="fast"
     ),
     # Every seed of `fast` past 99.4%: changes that cost no more than an eighth epoch.
-    "fast-7-no-dropout": Probe({"dropout": 0.0}, {}, "fast without dropout (its training accuracy stays below validation)", base="fast"),
+    "fast-7-no-dropout": Probe(
+        {"dropout": 0.0}, {}, "fast without dropout (its training accuracy stays below validation)", base="fast"
+    ),
     "fast-7-clean-2": Probe({}, {"clean_epochs": 2}, "fast with its last 2 epochs clean", base="fast"),
     "fast-7-no-dropout-clean-2": Probe({"dropout": 0.0}, {"clean_epochs": 2}, "both", base="fast"),
     "fast-7-lr-0.2": Probe({}, {"learning_rate": 0.2}, "fast at twice the peak learning rate", base="fast"),

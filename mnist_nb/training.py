@@ -34,6 +34,7 @@ def train_one_epoch(model: nn.Module, loader, optimizer, scheduler) -> dict:
     total_loss = torch.zeros((), device=device)
     total_correct = torch.zeros((), device=device, dtype=torch.long)
     total_seen = 0
+    step_losses, step_correct = [], []  # one scalar per batch, kept on the device for the curves
     for images, labels in loader:  # [B, 1, 28, 28], [B], already on the device
         optimizer.zero_grad(set_to_none=True)
         with autocast_for(device):
@@ -43,10 +44,19 @@ def train_one_epoch(model: nn.Module, loader, optimizer, scheduler) -> dict:
         loss.backward()
         optimizer.step()
         scheduler.step()
+        correct = (logits.argmax(1) == labels).sum()
         total_loss += loss.detach() * len(labels)  # summed on the device: no host sync per batch
-        total_correct += (logits.argmax(1) == labels).sum()
+        total_correct += correct
         total_seen += len(labels)
-    return {"loss": total_loss.item() / total_seen, "accuracy": 100 * total_correct.item() / total_seen}
+        step_losses.append(loss.detach())
+        step_correct.append(100 * correct / len(labels))
+    return {
+        "loss": total_loss.item() / total_seen,
+        "accuracy": 100 * total_correct.item() / total_seen,
+        # Per batch, as the weights moved: what the training curves draw (one host sync, here).
+        "step_losses": torch.stack(step_losses).tolist() if step_losses else [],
+        "step_accuracies": torch.stack(step_correct).tolist() if step_correct else [],
+    }
 
 
 @torch.no_grad()
@@ -208,9 +218,15 @@ def resume_run(checkpoint_path: Path | str, result: TrainingResult, optimizer, s
         checkpoint_path, config=result.config, model=result.model, optimizer=optimizer, scheduler=scheduler
     )
     done, folder = len(result.history), Path(checkpoint_path).parent.as_posix()
-    if log:  # a finished run is loaded, nothing left to train
-        state = "reused the finished" if done == result.config.num_epochs else "resumed the unfinished"
-        log(f"{state} run in {folder} after epoch {done} of {result.config.num_epochs}")
+    if not log:
+        return
+    if done < result.config.num_epochs:
+        log(f"resumed the unfinished run in {folder} after epoch {done} of {result.config.num_epochs}")
+        return
+    # Nothing left to train: the log of when it trained, so that a reader sees the same lines either way.
+    log(f"the same run as an earlier one, loaded from {folder}; its training log:")
+    for row in result.history:
+        log(format_epoch(row, result.config.num_epochs))
 
 
 def run_epoch(
@@ -273,6 +289,8 @@ def epoch_row(epoch: int, train: dict, validation: dict | None, before: dict | N
         "val_accuracy": validation["accuracy"] if validation else None,
         "learning_rate": learning_rate,
         "seconds": seconds,
+        "train_step_losses": train.get("step_losses", []),
+        "train_step_accuracies": train.get("step_accuracies", []),
     }
     if before is not None:  # validation before recalibrate_batchnorm
         row |= {f"val_{key}_before_recalibration": value for key, value in before.items()}  # loss, accuracy

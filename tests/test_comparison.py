@@ -19,6 +19,7 @@ from mnist_nb.comparison import (
 )
 from mnist_nb.data import TensorLoader
 from mnist_nb.inspection import predict
+from mnist_nb.training import format_epoch
 
 from .conftest import QUICK, synthetic_digits
 
@@ -63,7 +64,9 @@ def test_a_run_kept_in_runs_dir_is_reused_by_the_next_comparison_and_another_rec
     again = train_models(
         [batchnorm.replace(device="auto"), dropout], train, validation, runs_dir=tmp_path, log=lines.append
     )
-    assert lines[1] == f"reused the finished run in {folder.as_posix()} after epoch 1 of 1"
+    # A loaded run shows its training log, as a trained one would.
+    assert lines[1] == f"the same run as an earlier one, loaded from {folder.as_posix()}; its training log:"
+    assert lines[2] == format_epoch(first["batchnorm"].history[0], 1)
     assert again["batchnorm"].history == first["batchnorm"].history
     trained, reused = first["batchnorm"].model.state_dict(), again["batchnorm"].model.state_dict()
     assert all(torch.equal(trained[key], reused[key]) for key in trained) and trained.keys() == reused.keys()

@@ -25,7 +25,7 @@ def test_successful_run_replaces_the_notebook_and_reports_its_key_metric(tmp_pat
     path = write_notebook(
         tmp_path / "00_ok.ipynb",
         "import os\nprint('smoke =', os.environ.get('MNIST_NB_SMOKE'))\nprint('cwd =', os.path.basename(os.getcwd()))",
-        key_metric_source="print(f'key metric: value {value * 42}')",
+        key_metric_source="print(f'value {value * 42}')",
     )
     run = run_notebook(path, path, smoke=True, parameters={"value": 2})
     assert run.ok, run.error
@@ -53,7 +53,7 @@ def test_failing_cell_is_named_and_the_committed_notebook_is_untouched(tmp_path)
 
 
 def test_series_stops_at_the_first_failure(tmp_path, monkeypatch):
-    write_notebook(tmp_path / "00_first.ipynb", "print('one')", key_metric_source="print('key metric: one')")
+    write_notebook(tmp_path / "00_first.ipynb", "print('one')", key_metric_source="print('one')")
     write_notebook(tmp_path / "01_second.ipynb", "1 / 0")
     write_notebook(tmp_path / "02_third.ipynb", "print('three')")
     monkeypatch.setattr("mnist_nb.lab.notebook_runner.notebook_directory", lambda: tmp_path)

@@ -71,51 +71,65 @@ def test_plot_pixel_histogram():
     assert fig.axes[0].get_yscale() == "log"
 
 
-def test_plot_curves_one_axis_per_metric_one_line_per_run_skipping_missing_validation():
-    def row(epoch, val):
+def test_plot_curves_training_per_batch_and_validation_per_epoch_on_shared_axes():
+    def row(epoch, val, steps=None):
         return {
             "epoch": epoch, "train_loss": 1.0 / epoch, "train_accuracy": 90.0 + epoch,
             "val_loss": val, "val_accuracy": None if val is None else 95.0,
             "learning_rate": 0.1, "seconds": 1.0,
+            "train_step_losses": steps or [], "train_step_accuracies": [80.0] * len(steps or []),
         }  # fmt: skip
 
-    histories = {"baseline": [row(1, 0.5), row(2, 0.4)], "smoke": [row(1, None), row(2, None), row(3, None)]}
+    per_batch = [row(1, 0.5, [2.0] * 10 + [1.0] * 10), row(2, 0.4, [0.5] * 20)]  # 20 steps an epoch
+    histories = {"baseline": per_batch, "old": [row(1, None), row(2, None), row(3, None)]}
     fig = plots.plot_curves(histories)
     assert len(fig.axes) == 2  # loss and accuracy, train and validation on shared axes
-    for ax in fig.axes:
-        assert len(ax.lines) == 4
-        labels = [text.get_text() for text in ax.get_legend().get_texts()]
-        assert labels == ["baseline, train", "baseline, val", "smoke, train", "smoke, val"]
-        train, validation = ax.lines[0], ax.lines[1]
-        assert train.get_linestyle() == "--" and validation.get_linestyle() == "-"
-        assert train.get_color() == validation.get_color()  # one colour per run
-    loss = fig.axes[0]
+    labels = [text.get_text() for text in fig.axes[-1].get_legend().get_texts()]
+    assert labels == ["baseline, train", "baseline, val", "old, train", "old, val"]
+    loss, error = fig.axes
+    assert loss.get_yscale() == "log" and error.get_yscale() == "symlog"  # errors reach 0: linear up to 1%
+    train, validation = loss.lines[0], loss.lines[1]
+    assert train.get_color() == validation.get_color()  # one colour per run
+    # A running mean over a tenth of an epoch (2 steps): 19 points an epoch, at fractional epochs.
+    assert len(train.get_xdata()) == 38 and train.get_xdata()[0] == pytest.approx(0.1)
+    assert list(train.get_ydata()[:10]) == [2.0] * 9 + [1.5] and train.get_ydata()[-1] == 0.5
+    assert list(validation.get_xdata()) == [1, 2] and list(validation.get_ydata()) == [0.5, 0.4]
+    # Accuracy is drawn as its error: 100 - accuracy.
+    assert set(error.lines[0].get_ydata()) == {20.0} and list(error.lines[1].get_ydata()) == [5.0, 5.0]
+    # Rows without per-batch figures: one training point per epoch; no validation, no validation points.
     assert list(loss.lines[2].get_xdata()) == [1, 2, 3] and len(loss.lines[3].get_xdata()) == 0
     (rate,) = plots.plot_curves(histories, metrics=("learning_rate",)).axes
-    assert [text.get_text() for text in rate.get_legend().get_texts()] == ["baseline", "smoke"]
+    assert [text.get_text() for text in rate.get_legend().get_texts()] == ["baseline", "old"]
 
 
 # ----------------------------------------------------------------------------- inside the model
 
 
-def test_plot_feature_maps():
-    activations = torch.randn(16, 14, 14)
-    fig = plots.plot_feature_maps(activations, title="stage2", max_channels=12, num_columns=8)
-    assert len(fig.axes) == 12 and image_count(fig) == 12
+def test_plot_feature_maps_draws_every_channel_on_one_scale_with_a_colour_bar():
+    activations = torch.randn(20, 14, 14)
+    fig = plots.plot_feature_maps(activations, title="stage2", num_columns=10)
+    panels = [ax for ax in fig.axes if ax.images]
+    assert len(panels) == 20 and len(fig.axes) == 21  # every channel, and the colour bar
+    low, high = activations.min().item(), activations.max().item()
+    assert all(ax.images[0].get_clim() == pytest.approx((low, high)) for ax in panels)  # one scale, not per panel
+    fixed = plots.plot_feature_maps(activations, value_range=(0.0, 5.0))
+    assert {ax.images[0].get_clim() for ax in fixed.axes if ax.images} == {(0.0, 5.0)}
     with pytest.raises(ValueError, match=r"\[0\]"):
         plots.plot_feature_maps(torch.randn(2, 16, 14, 14))
 
 
-def test_overlay_heatmaps_on_one_fixed_scale_with_a_colour_bar():
-    images = torch.randint(0, 256, (3, 28, 28), dtype=torch.uint8)
+def test_overlay_heatmaps_on_one_fixed_scale_with_a_colour_bar_and_the_digit_as_an_outline():
+    images = torch.zeros(3, 28, 28, dtype=torch.uint8)
+    images[:, 8:20, 12:16] = 255  # a stroke
     heatmaps = 0.98 + 0.02 * torch.rand(3, 1, 7, 7)  # a nearly saturated gate
     fig = plots.overlay_heatmaps(images, heatmaps, labels=[4, 5, 6], title="attention")
-    digits = [ax for ax in fig.axes if len(ax.images) == 2]
+    digits = [ax for ax in fig.axes if ax.images and ax.get_title()]
     assert len(digits) == 3 and len(fig.axes) == 4  # three digits and the colour bar
     for ax in digits:
-        digit, heat = ax.images
-        assert digit.get_cmap().name == "gray" and heat.get_cmap().name == "viridis"
+        (heat,) = ax.images  # the map alone: no blend, so every colour is on the bar
+        assert heat.get_cmap().name == "viridis"
         assert heat.get_array().shape == (28, 28) and heat.get_clim() == (0.0, 1.0)  # never stretched
+        assert ax.collections  # the digit's outline
     assert titles(fig)[:3] == ["4", "5", "6"]
 
 
@@ -146,7 +160,7 @@ def test_plot_misclassified_shows_only_the_wrong_ones():
     assert len(limited.axes) == 4
     confidences = torch.linspace(0.1, 1.0, 10)  # image 7 is surer of its mistake than image 2
     sorted_fig = plots.plot_misclassified(images, predictions, targets, confidences=confidences)
-    assert titles(sorted_fig) == ["true 7 / pred 1", "true 2 / pred 9"]
+    assert titles(sorted_fig) == ["true 7 / pred 1\np = 0.80", "true 2 / pred 9\np = 0.30"]  # what the order is by
     assert "most confident first" in sorted_fig._suptitle.get_text()
 
 

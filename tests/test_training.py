@@ -37,6 +37,13 @@ def test_loss_falls_within_seconds_on_cpu():
     assert result.device.type == "cpu"
     assert [row["epoch"] for row in result.history] == [1, 2, 3]
     assert not result.model.training  # returned ready to evaluate
+    # Per batch, for the curves: one loss and one accuracy per step, whose mean is the epoch's (equal batches).
+    for row in result.history:
+        steps = row["train_step_losses"]
+        assert len(steps) == len(row["train_step_accuracies"]) > 1
+        assert sum(steps) / len(steps) == pytest.approx(row["train_loss"], rel=1e-5)
+        accuracies = row["train_step_accuracies"]
+        assert sum(accuracies) / len(accuracies) == pytest.approx(row["train_accuracy"], rel=1e-5)
 
 
 def test_compiled_training_runs_on_cpu_and_checkpoints_the_plain_model(tmp_path):

@@ -63,50 +63,54 @@ def paired_t_p_value(differences: list[float]) -> float:
 
 
 def full_budget_verdict(removed: str, results: dict[str, dict] | None = None) -> str:
-    """What one component buys the series' last model at its full budget, from the recorded
-    seed-paired ablation, in a few sentences (notebooks 02-06 close with them). `removed`: "batchnorm", ...
+    """What one component buys the series' last model at its full budget, from the recorded seed-paired
+    ablation (notebooks 02-06 close with it). `removed`: "batchnorm", ...
 
-    Gains are the base minus the removal on the same seed, so positive means the component helps. The
-    verdict is a paired t-test on their mean; each seed alone is also weighed against `noise_band`.
+    A table of test accuracy with and without the component on each seed, the noise band under it, then one
+    line: the mean gain (with minus without, so positive means the component helps) and what a paired t-test
+    over the seeds makes of it.
     """
     results = load_results() if results is None else results
     name = f"{SERIES_MODEL}-no-{removed}"
     if ABLATION_BASE not in results or name not in results:
         return f"{removed}: not recorded yet (python -m mnist_nb frontier {ABLATION_BASE} {name})"
-    paired = paired_differences({ABLATION_BASE: results[ABLATION_BASE], name: results[name]})
-    if removed not in paired:
-        return f"{removed}: no seed in common with {ABLATION_BASE} yet (python -m mnist_nb frontier {name})"
-    gains = [-difference for difference in paired[removed]["test"]]  # with it minus without it, per seed
-    seeds = [seed for seed in results[name]["seeds"] if seed in results[ABLATION_BASE]["seeds"]]
-    band, base_seeds = noise_band(results[ABLATION_BASE]), len(results[ABLATION_BASE]["seeds"])
-    mean = statistics.fmean(gains)
-    amounts = ", ".join(map(signed_points, gains[:-1])) + (" and " if len(gains) > 1 else "") + signed_points(gains[-1])
-    sentences = [
-        f"At {results[ABLATION_BASE]['epochs']} epochs, {ABLATION_BASE} with {removed} scored {amounts} points of "
-        f"test accuracy against the same model without it (seed{'s' if len(seeds) != 1 else ''} "
-        f"{', '.join(map(str, seeds))}), {signed_points(mean)} on average."
+    base, without = results[ABLATION_BASE], results[name]
+    with_by_seed = dict(zip(base["seeds"], base["test_accuracy"], strict=True))
+    pairs = [
+        (seed, with_by_seed[seed], value)
+        for seed, value in zip(without["seeds"], without["test_accuracy"], strict=True)
+        if seed in with_by_seed
     ]
+    if not pairs:
+        return f"{removed}: no seed in common with {ABLATION_BASE} yet (python -m mnist_nb frontier {name})"
+    gains = [accuracy - other for _, accuracy, other in pairs]
+    band, mean = noise_band(base), statistics.fmean(gains)
+    outside = sum(abs(gain) > band for gain in gains)
+    lines = [
+        f"{ABLATION_BASE} at {base['epochs']} epochs, test accuracy (%) with and without {removed}, same seed:",
+        f"{'seed':>4} {'with':>6} {'without':>7} {'gain':>6}",
+        *(
+            f"{seed:>4} {accuracy:>6.2f} {other:>7.2f} {signed_points(accuracy - other):>6}"
+            for seed, accuracy, other in pairs
+        ),
+        f"noise band of one seed's gain: +-{band:.2f} (19 in 20 differences of two runs of one recipe, from "
+        f"{ABLATION_BASE}'s {len(base['seeds'])} seeds); {outside} of {len(gains)} outside",
+    ]
+    verdict = (
+        f"{removed}: {signed_points(mean)} points on average over {len(gains)} seed{'s' if len(gains) != 1 else ''}"
+    )
     if len(gains) > 1:
         p_value = paired_t_p_value(gains)
         if p_value < SIGNIFICANCE_LEVEL:
-            verdict = "larger than seed noise: it buys accuracy" if mean > 0 else "larger than seed noise: it costs"
+            meaning = "larger than seed noise: it buys accuracy" if mean > 0 else "larger than seed noise: it costs"
         else:
-            verdict = f"not shown to be larger than seed noise (p >= {SIGNIFICANCE_LEVEL})"
-        sentences.append(
-            f"A paired t-test over the {len(gains)} seeds gives {format_p_value(p_value)}, the chance, if the "
-            f"component did nothing, of a mean this far from 0 against the spread of the differences: {verdict}."
-        )
-    beyond = sum(abs(gain) > band for gain in gains)
-    spread = statistics.stdev(results[ABLATION_BASE]["test_accuracy"])
-    sentences.append(
-        f"For scale, seed by seed: two runs of one recipe differ by less than {band:.2f} points 19 times in 20 "
-        f"(from the sd of {ABLATION_BASE}'s test accuracy over its {base_seeds} seeds, {spread:.3f}); {beyond} of "
-        f"these {len(gains)} differences fall{'s' if beyond == 1 else ''} outside"
-        + (", and single seeds do not outweigh the test on the mean." if beyond and len(gains) > 1 else ".")
-    )
-    if len(seeds) < ENOUGH_SEEDS:
-        sentences.append(f"Only {len(seeds)} seed{'s' if len(seeds) != 1 else ''} per removal: a first reading.")
-    return " ".join(sentences)
+            meaning = f"not shown to be larger than seed noise (p >= {SIGNIFICANCE_LEVEL})"
+        verdict += f", paired t-test {format_p_value(p_value)}: {meaning}"
+    else:
+        verdict += ", too few for a test"
+    if len(gains) < ENOUGH_SEEDS:
+        verdict += f"; only {len(gains)} seed{'s' if len(gains) != 1 else ''}: a first reading"
+    return "\n".join([*lines, verdict + "."])
 
 
 def paired_differences(results: dict[str, dict], base: str = ABLATION_BASE) -> dict[str, dict[str, list[float]]]:

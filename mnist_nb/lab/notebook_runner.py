@@ -21,7 +21,6 @@ from mnist_nb.support.mnist_files import project_root
 
 KERNEL_NAME = "python3"
 KEY_METRIC_TAG = "key-metric"
-KEY_METRIC_PREFIX = "key metric: "
 
 
 def notebook_directory() -> Path:
@@ -64,13 +63,13 @@ class NotebookRun:
 
 
 def key_metric(notebook) -> str:
-    """The text after 'key metric: ' printed by the cell tagged `key-metric`."""
+    """The first line printed by the cell tagged `key-metric`: a sentence for the reader, a column for the table."""
     for cell in notebook.cells:
         if KEY_METRIC_TAG in cell.get("metadata", {}).get("tags", []):
             for output in cell.get("outputs", []):
                 for line in output.get("text", "").splitlines():
-                    if line.startswith(KEY_METRIC_PREFIX):
-                        return line.removeprefix(KEY_METRIC_PREFIX).strip()
+                    if line.strip():
+                        return line.strip()
     return ""
 
 

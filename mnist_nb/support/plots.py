@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 WRONG_COLOR = "tab:red"
 
@@ -98,59 +98,114 @@ def plot_pixel_histogram(images: torch.Tensor) -> Figure:
     return fig
 
 
-# A panel per name: "loss" and "accuracy" draw the train_ and val_ figures on shared axes (train dashed).
+# A panel per name: "loss" and "accuracy" draw the train_ and val_ figures on shared axes.
 CURVES = ("loss", "accuracy")
 
 
+def _training_line(history: list[dict], metric: str) -> tuple[list[float], list[float]]:
+    """(x, y) of training's `metric` against epochs done: per batch where the rows keep it ("train_step_losses",
+    a running mean over a tenth of an epoch), else one point per epoch. Accuracy comes back as % wrong."""
+    steps_key = {"loss": "train_step_losses", "accuracy": "train_step_accuracies"}[metric]
+    as_drawn = (lambda value: 100 - value) if metric == "accuracy" else (lambda value: value)
+    if not all(row.get(steps_key) for row in history):
+        return [row["epoch"] for row in history], [as_drawn(row[f"train_{metric}"]) for row in history]
+    xs, ys = [], []
+    for row in history:
+        values = row[steps_key]
+        window = max(1, len(values) // 10)
+        sums = list(itertools.accumulate(values, initial=0.0))
+        for end in range(window, len(values) + 1):  # the mean of steps end - window .. end - 1
+            xs.append(row["epoch"] - 1 + end / len(values))
+            ys.append(as_drawn((sums[end] - sums[end - window]) / window))
+    return xs, ys
+
+
 def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVES) -> Figure:
-    """One panel per metric, one colour per run, against the epoch. histories: run name ->
-    `TrainingResult.history` rows; rows where a metric is None (no validation) are left out of that line."""
-    fig, axes = subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.2), squeeze=False)
+    """One panel per metric, one colour per run, against epochs done. histories: run name ->
+    `TrainingResult.history` rows.
+
+    "loss" and "accuracy" put training (thin: per batch, a running mean over a tenth of an epoch, on augmented
+    images with dropout on, while the weights move) and validation (dots: the end of each epoch, clean images,
+    dropout off) on shared axes. The loss on a log scale; accuracy as its error (% wrong), linear from 0 to 1%
+    and logarithmic above, so that a drop from 10% to 1% wrong and one from 1% to 0.5% both show, and so does
+    a batch without a mistake. Rows without validation are left out of it.
+    Any other metric (e.g. "learning_rate"): one line per run, one point per epoch.
+    """
+    fig, axes = subplots(1, len(metrics), figsize=(4.8 * len(metrics), 3.4), squeeze=False)
     for ax, metric in zip(axes.flat, metrics, strict=True):
-        keys = (f"train_{metric}", f"val_{metric}") if metric in CURVES else (metric,)
-        for (index, (run, history)), key in itertools.product(enumerate(histories.items()), keys):
-            rows = [row for row in history if row.get(key) is not None]
-            label = f"{run}, {key.split('_')[0]}" if len(keys) > 1 else run
-            style = {"color": f"C{index % 10}", "linestyle": "--" if key.startswith("train") else "-"}
-            ax.plot([row["epoch"] for row in rows], [row[key] for row in rows], marker=".", label=label, **style)
-        shared = " (train dashed, validation solid)" if len(keys) > 1 else ""
-        ax.set(title=metric.replace("_", " ") + shared, xlabel="epoch")
+        for index, (run, history) in enumerate(histories.items()):
+            color = f"C{index % 10}"
+            if metric not in CURVES:
+                epochs, values = [row["epoch"] for row in history], [row[metric] for row in history]
+                ax.plot(epochs, values, ".-", color=color, label=run)
+                continue
+            xs, ys = _training_line(history, metric)
+            ax.plot(xs, ys, color=color, linewidth=0.9, alpha=0.8, label=f"{run}, train")
+            rows = [row for row in history if row.get(f"val_{metric}") is not None]
+            values = [row[f"val_{metric}"] for row in rows]
+            values = [100 - value for value in values] if metric == "accuracy" else values
+            ax.plot([row["epoch"] for row in rows], values, "o-", color=color, markersize=4, label=f"{run}, val")
+        if metric in CURVES:
+            if metric == "loss":
+                ax.set_yscale("log")
+            else:  # errors reach 0 (a batch without a mistake): linear from 0 to 1%, logarithmic above
+                ax.set_yscale("symlog", linthresh=1.0, linscale=1.0)
+                ax.set_yticks([0, 0.5, 1, 2, 5, 10, 20, 50, 100])
+                ax.set_ylim(bottom=0)
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # 0.1, 1, 10, not 10^-1
+            ax.yaxis.set_minor_formatter(NullFormatter())
+            ylabel = "% wrong (log above 1%)" if metric == "accuracy" else "cross-entropy (log scale)"
+            title = ("error" if metric == "accuracy" else "loss") + ": train thin, validation dots"
+            ax.set(title=title, ylabel=ylabel)
+        else:
+            ax.set(title=metric.replace("_", " "))
+        ax.set(xlabel="epochs")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3, which="both")
+    # One legend for all panels, beside the last: never over a curve.
+    axes.flat[-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.tight_layout()
     return fig
 
 
-def plot_feature_maps(activations: torch.Tensor, title=None, max_channels: int = 16, num_columns: int = 8) -> Figure:
-    """The first `max_channels` channels of one image's activations [C, H, W], one panel each."""
+def plot_feature_maps(activations: torch.Tensor, title=None, num_columns: int = 10, value_range=None) -> Figure:
+    """Every channel of one image's activations [C, H, W], one panel each, on one colour scale with its bar.
+
+    `value_range` (low, high) fixes the scale, e.g. to compare two images' maps; by default it spans these
+    activations. One scale for all panels: a channel that looks dark is weak, not just dark relative to itself.
+    """
     if activations.ndim != 3:
         message = f"expected one image's activations [C, H, W], got {list(activations.shape)}"
         raise ValueError(f"{message}: pick one image, e.g. capture_activations(...)['stem'][0]")
-    channels = activations.detach().cpu()[:max_channels]
+    channels = activations.detach().cpu().float()
+    low, high = value_range if value_range is not None else (channels.min().item(), channels.max().item())
     fig, axes = _grid(len(channels), num_columns, cell=1.1, title=title)
     for index, ax in enumerate(axes):
-        ax.imshow(channels[index].float().numpy(), cmap="viridis")
+        shown = ax.imshow(channels[index].numpy(), cmap="viridis", vmin=low, vmax=high)
         ax.set_title(f"channel {index}", fontsize=7)
     fig.tight_layout()
+    fig.colorbar(shown, ax=axes, fraction=0.02, pad=0.01, label="activation")
     return fig
 
 
-def overlay_heatmaps(images, heatmaps, labels=None, title=None, alpha: float = 0.5) -> Figure:
-    """One row: each digit in gray under its heatmap, on one fixed 0-1 scale with a colour bar.
+def overlay_heatmaps(images, heatmaps, labels=None, title=None) -> Figure:
+    """One row: each heatmap on one fixed 0-1 scale with a colour bar, the digit drawn over it as a white outline.
 
     images: uint8 [N, 28, 28] or float [N, 1, 28, 28]; heatmaps in [0, 1], [N, h, w] or [N, 1, h, w] (spatial
-    attention, Grad-CAM), resized to 28x28. Never stretched per map: a gate in 0.98-1.00 looks uniform, as it is.
+    attention, Grad-CAM), resized to 28x28. Never stretched per map: a gate in 0.98-1.00 looks uniform, as it
+    is; and never blended with the digit, so every colour on a panel is one on the colour bar.
     """
-    pictures, limits = _as_pictures(images)
+    pictures, _ = _as_pictures(images)
     heatmaps = heatmaps.detach().cpu().float()
     if heatmaps.ndim == 3:
         heatmaps = heatmaps.unsqueeze(1)
     heatmaps = F.interpolate(heatmaps, size=tuple(pictures.shape[-2:]), mode="bilinear", align_corners=False)[:, 0]
     fig, axes = _grid(len(pictures), num_columns=len(pictures), cell=1.5, title=title)
     for index, ax in enumerate(axes):
-        ax.imshow(pictures[index].numpy(), cmap="gray", **limits)
-        shown = ax.imshow(heatmaps[index].numpy(), cmap="viridis", alpha=alpha, vmin=0.0, vmax=1.0)
+        shown = ax.imshow(heatmaps[index].numpy(), cmap="viridis", vmin=0.0, vmax=1.0)
+        picture = pictures[index].float().numpy()
+        # The outline where the ink is half its darkest, uint8 bytes and normalized inputs alike.
+        ax.contour(picture, levels=[(picture.min() + picture.max()) / 2], colors="white", linewidths=0.8)
         ax.set_title(_digit_title(index, labels, None)[0], fontsize=8)
     fig.tight_layout()
     fig.colorbar(shown, ax=axes, fraction=0.02, pad=0.01)
@@ -190,9 +245,16 @@ def plot_misclassified(images, predictions, targets, max_images=32, num_columns=
         ax.set_axis_off()
         return fig
     shown = wrong[:max_images]
-    order = "the most confident first" if confidences is not None else "in dataset order"
+    order = "in dataset order"
+    if confidences is not None:
+        order = "the most confident first (p: the probability of its answer)"
     title = f"{len(wrong)} of {len(targets)} misclassified, {len(shown)} shown, {order}"
-    return show_digits(images.detach().cpu()[shown], targets[shown], predictions[shown], num_columns, title)
+    fig = show_digits(images.detach().cpu()[shown], targets[shown], predictions[shown], num_columns, title)
+    if confidences is not None:
+        for ax, confidence in zip(fig.axes, confidences.detach().cpu()[shown].tolist(), strict=True):
+            ax.set_title(f"{ax.get_title()}\np = {confidence:.2f}", fontsize=8, color=ax.title.get_color())
+        fig.tight_layout()
+    return fig
 
 
 def plot_gradient_rms(rms: dict[str, dict[str, float]], title: str = "gradient per weight, per conv layer") -> Figure:
