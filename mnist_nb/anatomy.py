@@ -1,13 +1,9 @@
-"""Looking at a model without training it: parameter count, receptive field, layer summary, source code."""
+"""Looking at a model without training it: parameter count, receptive field, source code."""
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import io
 from dataclasses import dataclass
 
-import torch
 import torch.nn as nn
 
 from mnist_nb.blocks import Attention
@@ -59,18 +55,6 @@ def receptive_field(model: nn.Module) -> list[ReceptiveFieldRow]:
         size = (size + 2 * padding - kernel) // stride + 1
         rows.append(ReceptiveFieldRow(name, kernel, stride, size, field, jump))
     return rows
-
-
-def model_summary(model: nn.Module) -> str:
-    """torchsummary's layer table, as a string. Its forward pass runs on an eval-mode CPU copy with the RNG
-    restored: torchsummary defaults to CUDA, and a training-mode pass would update BatchNorm's statistics."""
-    from torchsummary import summary
-
-    snapshot = copy.deepcopy(model).cpu().eval()
-    text = io.StringIO()
-    with torch.random.fork_rng(devices=[]), torch.no_grad(), contextlib.redirect_stdout(text):
-        summary(snapshot, (1, IMAGE_SIZE, IMAGE_SIZE), device="cpu")
-    return text.getvalue()
 
 
 def source_code(obj):

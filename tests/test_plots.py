@@ -56,14 +56,6 @@ def test_show_digits_float_images_and_plain_labels(shape):
     assert titles(fig) == ["1", "2", "3"]
 
 
-def test_plot_class_balance_counts_every_digit():
-    labels = torch.tensor([0, 0, 1, 9, 9, 9])
-    fig = plots.plot_class_balance(labels)
-    (ax,) = fig.axes
-    heights = [patch.get_height() for patch in ax.patches]
-    assert heights == [2, 1, 0, 0, 0, 0, 0, 0, 0, 3]
-
-
 def test_plot_pixel_histogram():
     images = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8)
     fig = plots.plot_pixel_histogram(images)
@@ -286,7 +278,6 @@ def test_figures_are_not_registered_with_pyplot():
     images, labels = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8), torch.arange(4)
     drawn = [
         plots.show_digits(images, labels),
-        plots.plot_class_balance(labels),
         plots.plot_pixel_histogram(images),
         plots.plot_feature_maps(torch.randn(4, 7, 7)),
         plots.overlay_heatmaps(images, torch.rand(4, 7, 7)),

@@ -75,18 +75,6 @@ def show_digits(images, labels=None, predictions=None, num_columns: int = 10, ti
     return fig
 
 
-def plot_class_balance(labels: torch.Tensor, title: str | None = None) -> Figure:
-    """Bar chart of how many images each digit 0-9 has (labels: int [N]): is any class rare?"""
-    counts = torch.bincount(labels.detach().cpu().long(), minlength=10)  # the ten digits
-    fig, ax = subplots(figsize=(6, 3))
-    bars = ax.bar(range(len(counts)), counts.tolist(), color="tab:blue")
-    ax.bar_label(bars, fontsize=7)
-    title = title or f"class balance ({len(labels)} images)"
-    ax.set(xticks=range(len(counts)), xlabel="digit", ylabel="images", title=title)
-    fig.tight_layout()
-    return fig
-
-
 def plot_pixel_histogram(images: torch.Tensor) -> Figure:
     """Histogram of pixel values (uint8 [N, 28, 28]), log scale: mostly 0 (background), some 255 (ink)."""
     counts = torch.bincount(images.detach().cpu().flatten().long(), minlength=256)  # [256]
