@@ -28,13 +28,12 @@ RECALIBRATION_BATCH_SIZE = 500
 
 
 def train_one_epoch(model: nn.Module, loader, optimizer, scheduler) -> dict:
-    """One pass over `loader`, one optimizer and scheduler step per batch. Returns loss and accuracy (%)."""
+    """One pass over `loader`, one optimizer and scheduler step per batch: loss and accuracy (%), epoch and batches."""
     model.train()
     device = next(model.parameters()).device
     total_loss = torch.zeros((), device=device)
     total_correct = torch.zeros((), device=device, dtype=torch.long)
-    total_seen = 0
-    step_losses, step_correct = [], []  # one scalar per batch, kept on the device for the curves
+    total_seen, steps = 0, {"step_losses": [], "step_accuracies": []}  # one value per batch, on the device
     for images, labels in loader:  # [B, 1, 28, 28], [B], already on the device
         optimizer.zero_grad(set_to_none=True)
         with autocast_for(device):
@@ -48,15 +47,11 @@ def train_one_epoch(model: nn.Module, loader, optimizer, scheduler) -> dict:
         total_loss += loss.detach() * len(labels)  # summed on the device: no host sync per batch
         total_correct += correct
         total_seen += len(labels)
-        step_losses.append(loss.detach())
-        step_correct.append(100 * correct / len(labels))
-    return {
-        "loss": total_loss.item() / total_seen,
-        "accuracy": 100 * total_correct.item() / total_seen,
-        # Per batch, as the weights moved: what the training curves draw (one host sync, here).
-        "step_losses": torch.stack(step_losses).tolist() if step_losses else [],
-        "step_accuracies": torch.stack(step_correct).tolist() if step_correct else [],
-    }
+        steps["step_losses"].append(loss.detach())
+        steps["step_accuracies"].append(100 * correct / len(labels))
+    # Read back once, here: reading a value every batch would wait for the GPU every batch.
+    per_batch = {key: torch.stack(values).tolist() if values else [] for key, values in steps.items()}
+    return {"loss": total_loss.item() / total_seen, "accuracy": 100 * total_correct.item() / total_seen, **per_batch}
 
 
 @torch.no_grad()
@@ -108,12 +103,8 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     """SGD with Nesterov momentum; no weight decay on biases and BatchNorm parameters (1-D)."""
     decayed = [p for p in model.parameters() if p.ndim > 1]
     not_decayed = [p for p in model.parameters() if p.ndim <= 1]
-    return torch.optim.SGD(
-        [{"params": decayed, "weight_decay": config.weight_decay}, {"params": not_decayed, "weight_decay": 0.0}],
-        lr=config.learning_rate,
-        momentum=config.momentum,
-        nesterov=True,
-    )
+    groups = [{"params": decayed, "weight_decay": config.weight_decay}, {"params": not_decayed, "weight_decay": 0.0}]
+    return torch.optim.SGD(groups, lr=config.learning_rate, momentum=config.momentum, nesterov=True)
 
 
 def one_cycle_factor(step: int, total_steps: int, warmup_fraction: float) -> float:
@@ -218,15 +209,12 @@ def resume_run(checkpoint_path: Path | str, result: TrainingResult, optimizer, s
         checkpoint_path, config=result.config, model=result.model, optimizer=optimizer, scheduler=scheduler
     )
     done, folder = len(result.history), Path(checkpoint_path).parent.as_posix()
-    if not log:
-        return
-    if done < result.config.num_epochs:
+    if log and done < result.config.num_epochs:
         log(f"resumed the unfinished run in {folder} after epoch {done} of {result.config.num_epochs}")
-        return
-    # Nothing left to train: the log of when it trained, so that a reader sees the same lines either way.
-    log(f"the same run as an earlier one, loaded from {folder}; its training log:")
-    for row in result.history:
-        log(format_epoch(row, result.config.num_epochs))
+    elif log:  # nothing left to train: the log of when it trained, so that a reader sees the same lines either way
+        log(f"the same run as an earlier one, loaded from {folder}; its training log:")
+        for row in result.history:
+            log(format_epoch(row, result.config.num_epochs))
 
 
 def run_epoch(
@@ -289,8 +277,7 @@ def epoch_row(epoch: int, train: dict, validation: dict | None, before: dict | N
         "val_accuracy": validation["accuracy"] if validation else None,
         "learning_rate": learning_rate,
         "seconds": seconds,
-        "train_step_losses": train.get("step_losses", []),
-        "train_step_accuracies": train.get("step_accuracies", []),
+        **{f"train_{key}": train.get(key, []) for key in ("step_losses", "step_accuracies")},  # per batch
     }
     if before is not None:  # validation before recalibrate_batchnorm
         row |= {f"val_{key}_before_recalibration": value for key, value in before.items()}  # loss, accuracy
