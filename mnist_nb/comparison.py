@@ -54,13 +54,13 @@ def train_models(
 
 
 def comparison_table(results: dict[str, TrainingResult]) -> str:
-    """One line per run: parameters, final train and validation accuracy, their gap, seconds.
+    """One line per run: parameters, final train and validation accuracy, their gap (train-val), seconds.
 
     Training accuracy is on augmented images, dropout on, averaged while the weights move; validation on
     clean images, dropout off, after the epoch. A negative gap is what regularization looks like, not a bug.
     """
     width = max([12] + [len(name) for name in results])
-    lines = [f"{'model':<{width}} {'params':>8} {'train %':>8} {'val %':>7} {'gap':>6} {'seconds':>8}"]
+    lines = [f"{'model':<{width}} {'params':>8} {'train %':>8} {'val %':>7} {'train-val':>9} {'seconds':>8}"]
     for name, result in results.items():
         final = result.final
         validation, gap = "-", "-"  # a run without a validation split
@@ -69,7 +69,7 @@ def comparison_table(results: dict[str, TrainingResult]) -> str:
             gap = f"{final['train_accuracy'] - final['val_accuracy']:+.2f}"
         lines.append(
             f"{name:<{width}} {result.parameter_count:>8,} {final['train_accuracy']:>8.2f} {validation:>7} "
-            f"{gap:>6} {result.train_seconds:>8.1f}"
+            f"{gap:>9} {result.train_seconds:>8.1f}"
         )
     return "\n".join(lines)
 

@@ -76,7 +76,7 @@ _SERIES = SERIES_SPECS[SERIES_MODEL]
 
 MODEL_SPECS: dict[str, ModelSpec] = {
     **SERIES_SPECS,
-    # Attention adds about a fifth to a CPU step (notebook 05 times it): for time to accuracy, the model without it.
+    # Attention adds to every CPU step (notebook 05 times it): for time to accuracy, the model without it.
     "fast": replace(_SERIES, description="residual without attention (fast recipe)", attention=False),
     # Conv weights scale with width squared: at width 10, 4,718 parameters.
     "tiny": replace(_SERIES, description="residual at width 10 (<= 5,000 parameters)", widths=(6, 10)),

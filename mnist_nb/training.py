@@ -76,9 +76,9 @@ def evaluate(model: nn.Module, loader) -> dict:
 def recalibrate_batchnorm(model: nn.Module, loader, *, autocast: bool | None = None) -> int:
     """Recompute every BatchNorm's running mean and variance over `loader`, the rest in eval mode.
 
-    Training averages the last ~10 batches (momentum 0.1) of augmented images, dropout on; the test set is
-    clean, dropout off. A cumulative average (momentum None) over clean images gives the statistics of what
-    the model will see ("precise BN", Wu and Johnson, 2021). Weights untouched; returns the BatchNorm count.
+    Training averages the last ~10 batches (momentum 0.1), dropout on (and augmented unless the last epochs are
+    clean); the test set is clean, dropout off. A cumulative average (momentum None) over clean images gives the
+    statistics the model will meet ("precise BN", Wu and Johnson, 2021). Weights untouched; returns the count.
     """
     norms = [module for module in model.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
     model.eval()  # dropout off

@@ -38,7 +38,7 @@ def test_train_models_trains_each_config_and_the_table_compares_them():
         train_models([dropout, dropout], synthetic_digits(640), synthetic_digits(100, seed=1), log=None)
     assert lines[0] == "--- baseline ---" and "--- dropout ---" in lines
     table = comparison_table(results).splitlines()
-    assert table[0].split() == ["model", "params", "train", "%", "val", "%", "gap", "seconds"]
+    assert table[0].split() == ["model", "params", "train", "%", "val", "%", "train-val", "seconds"]
     assert len(table) == 3 and table[1].split()[:2] == ["baseline", f"{results['baseline'].parameter_count:,}"]
     assert table[2].split()[2] == f"{results['dropout'].final['train_accuracy']:.2f}"
 

@@ -82,9 +82,9 @@ def test_plot_curves_training_per_batch_and_validation_per_epoch_on_shared_axes(
     assert loss.get_yscale() == "log" and error.get_yscale() == "symlog"  # errors reach 0: linear up to 1%
     train, validation = loss.lines[0], loss.lines[1]
     assert train.get_color() == validation.get_color()  # one colour per run
-    # A running mean over a tenth of an epoch (2 steps): 19 points an epoch, at fractional epochs.
-    assert len(train.get_xdata()) == 38 and train.get_xdata()[0] == pytest.approx(0.1)
-    assert list(train.get_ydata()[:10]) == [2.0] * 9 + [1.5] and train.get_ydata()[-1] == 0.5
+    # A running mean over a tenth of an epoch (2 steps; 1 at the start): 20 points an epoch, from the first batch.
+    assert len(train.get_xdata()) == 40 and train.get_xdata()[0] == pytest.approx(0.05)
+    assert list(train.get_ydata()[:11]) == [2.0] * 10 + [1.5] and train.get_ydata()[-1] == 0.5
     assert list(validation.get_xdata()) == [1, 2] and list(validation.get_ydata()) == [0.5, 0.4]
     # Accuracy is drawn as its error: 100 - accuracy.
     assert set(error.lines[0].get_ydata()) == {20.0} and list(error.lines[1].get_ydata()) == [5.0, 5.0]

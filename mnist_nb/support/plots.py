@@ -92,19 +92,18 @@ CURVES = ("loss", "accuracy")
 
 def _training_line(history: list[dict], metric: str) -> tuple[list[float], list[float]]:
     """(x, y) of training's `metric` against epochs done: per batch where the rows keep it ("train_step_losses",
-    a running mean over a tenth of an epoch), else one point per epoch. Accuracy comes back as % wrong."""
+    a running mean over the last tenth of an epoch, fewer batches at the start), else one point per epoch.
+    Accuracy comes back as % wrong."""
     steps_key = {"loss": "train_step_losses", "accuracy": "train_step_accuracies"}[metric]
     as_drawn = (lambda value: 100 - value) if metric == "accuracy" else (lambda value: value)
     if not all(row.get(steps_key) for row in history):
         return [row["epoch"] for row in history], [as_drawn(row[f"train_{metric}"]) for row in history]
-    xs, ys = [], []
-    for row in history:
-        values = row[steps_key]
-        window = max(1, len(values) // 10)
-        sums = list(itertools.accumulate(values, initial=0.0))
-        for end in range(window, len(values) + 1):  # the mean of steps end - window .. end - 1
-            xs.append(row["epoch"] - 1 + end / len(values))
-            ys.append(as_drawn((sums[end] - sums[end - window]) / window))
+    xs = [row["epoch"] - 1 + (step + 1) / len(row[steps_key]) for row in history for step in range(len(row[steps_key]))]
+    values = [value for row in history for value in row[steps_key]]
+    longest = max(1, len(history[0][steps_key]) // 10)
+    sums = list(itertools.accumulate(values, initial=0.0))
+    windows = [min(end, longest) for end in range(1, len(values) + 1)]  # the mean of the last `window` steps
+    ys = [as_drawn((sums[end] - sums[end - window]) / window) for end, window in enumerate(windows, start=1)]
     return xs, ys
 
 
@@ -132,7 +131,8 @@ def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVE
             rows = [row for row in history if row.get(f"val_{metric}") is not None]
             values = [row[f"val_{metric}"] for row in rows]
             values = [100 - value for value in values] if metric == "accuracy" else values
-            ax.plot([row["epoch"] for row in rows], values, "o-", color=color, markersize=4, label=f"{run}, val")
+            # Dots joined by a dotted line: validation exists only at the end of each epoch.
+            ax.plot([row["epoch"] for row in rows], values, "o:", color=color, markersize=5, label=f"{run}, val")
         if metric in CURVES:
             if metric == "loss":
                 ax.set_yscale("log")
@@ -151,7 +151,7 @@ def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVE
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3, which="both")
     # One legend for all panels, beside the last: never over a curve.
-    axes.flat[-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    axes.flat[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.tight_layout()
     return fig
 
@@ -176,12 +176,13 @@ def plot_feature_maps(activations: torch.Tensor, title=None, num_columns: int = 
     return fig
 
 
-def overlay_heatmaps(images, heatmaps, labels=None, title=None) -> Figure:
+def overlay_heatmaps(images, heatmaps, labels=None, title=None, scale_label: str | None = None) -> Figure:
     """One row: each heatmap on one fixed 0-1 scale with a colour bar, the digit drawn over it as a white outline.
 
     images: uint8 [N, 28, 28] or float [N, 1, 28, 28]; heatmaps in [0, 1], [N, h, w] or [N, 1, h, w] (spatial
     attention, Grad-CAM), resized to 28x28. Never stretched per map: a gate in 0.98-1.00 looks uniform, as it
-    is; and never blended with the digit, so every colour on a panel is one on the colour bar.
+    is; and never blended with the digit, so every colour on a panel is one on the colour bar. `scale_label`
+    names what the bar measures (e.g. that Grad-CAM maps are scaled per image).
     """
     pictures, _ = _as_pictures(images)
     heatmaps = heatmaps.detach().cpu().float()
@@ -196,7 +197,7 @@ def overlay_heatmaps(images, heatmaps, labels=None, title=None) -> Figure:
         ax.contour(picture, levels=[(picture.min() + picture.max()) / 2], colors="white", linewidths=0.8)
         ax.set_title(_digit_title(index, labels, None)[0], fontsize=8)
     fig.tight_layout()
-    fig.colorbar(shown, ax=axes, fraction=0.02, pad=0.01)
+    fig.colorbar(shown, ax=axes, fraction=0.02, pad=0.01, label=scale_label)
     return fig
 
 
