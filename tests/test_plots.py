@@ -288,3 +288,10 @@ def test_figures_are_not_registered_with_pyplot():
     ]
     assert all(isinstance(fig, Figure) for fig in drawn)
     assert plt.get_fignums() == []
+
+
+def test_plot_frontier_keeps_a_model_far_below_99_on_the_floor_with_its_mean_written_out():
+    results = {"final": frontier_entry(16_887, [99.6]), "micro": frontier_entry(1_938, [98.33])}
+    (ax,) = figures.plot_frontier(results).axes
+    assert ax.get_ylim()[0] == pytest.approx(SMALL_ACCURACY - 0.2)  # the differences near 99.4% keep the height
+    assert any("98.33%, below" in text.get_text() for text in ax.texts)

@@ -18,6 +18,9 @@ def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = N
     """Test accuracy against parameters (log scale), one model per point, named beside it; `variants` (recipes that
     would share a spot) stand by name in a second panel. Both: entry name -> `lab.frontier.load_results()` summary."""
     variants = variants or {}
+    # The frame starts just under the 99% line: a model far below it is drawn on the frame's floor as a
+    # triangle with its mean written out, so the differences near 99.4% keep the height of the panel.
+    floor = SMALL_ACCURACY - 0.2
     panels = {"ncols": 2, "sharey": True, "width_ratios": (6.5, 0.8 * len(variants))} if variants else {}
     fig, axes = subplots(figsize=(7.3 + 0.8 * len(variants), 4.6), squeeze=False, **panels)
     colors = {name: f"C{index % 10}" for index, name in enumerate({**results, **variants})}
@@ -25,6 +28,9 @@ def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = N
     points = [(axes[0, 0], entry["params"], name, entry) for name, entry in results.items()]
     points += [(axes[0, -1], index, name, entry) for index, (name, entry) in enumerate(variants.items())]
     for ax, x, name, entry in points:
+        if entry["test_accuracy_mean"] < floor:
+            ax.scatter([x], [floor + 0.03], marker="v", s=40, color=colors[name])
+            continue
         ax.scatter([x] * len(entry["test_accuracy"]), entry["test_accuracy"], s=12, alpha=0.5, color=colors[name])
         ax.errorbar(x, entry["test_accuracy_mean"], entry["test_accuracy_std"], fmt="o", capsize=4, color=colors[name])
     ax, ordered = axes[0, 0], sorted(results.items(), key=lambda item: item[1]["params"])
@@ -32,8 +38,11 @@ def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = N
         # Named on the left; on the right where the next smaller model is close (within 30%), and for the largest.
         right = index == len(ordered) - 1 or (index > 0 and ordered[index - 1][1]["params"] * 1.3 > entry["params"])
         label = f"{name}\n{entry['epochs']} ep, n={len(entry['seeds'])}"
-        place = {"xytext": (9 if right else -9, 0), "ha": "left" if right else "right", "va": "center", "fontsize": 7}
-        xy = entry["params"], entry["test_accuracy_mean"]
+        place = {"xytext": (9 if right else -9, 0), "ha": "left" if right else "right", "va": "center", "fontsize": 8}
+        xy = entry["params"], max(entry["test_accuracy_mean"], floor + 0.03)
+        if entry["test_accuracy_mean"] < floor:  # above its triangle on the floor
+            label += f"\n{entry['test_accuracy_mean']:.2f}%, below"
+            place |= {"xytext": (0, 8), "ha": "center", "va": "bottom"}
         ax.annotate(label, xy, textcoords="offset points", color=colors[name], **place)
     # A fixed, readable frame: 1k to 20k parameters (wider when a point lies outside).
     params = [entry["params"] for entry in results.values()]
@@ -48,6 +57,7 @@ def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = N
         panel.axhline(TARGET_ACCURACY, color="gray", linestyle="--", linewidth=1)
         panel.axhline(SMALL_ACCURACY, color="gray", linestyle=":", linewidth=1)
         panel.grid(alpha=0.3, which="both", axis="both" if panel is ax else "y")
+    ax.set_ylim(bottom=floor)
     for level in (TARGET_ACCURACY, SMALL_ACCURACY):
         ax.text(ax.get_xlim()[0], level, f" {level}%", va="bottom", fontsize=8, color="gray")
     ax.set(xlabel="parameters (log scale)", ylabel="test accuracy %", title="mean +- std per model, dots are seeds")
