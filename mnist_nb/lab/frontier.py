@@ -258,11 +258,11 @@ def conclusions(results: dict[str, dict], base: str = ABLATION_BASE) -> str:
     if "reference" in results:
         bullets.append(f"- **The reference architecture with our recipe**: {measured('reference')}.")
     if "fast" in results:
-        fast = results["fast"]
+        fast, threads = results["fast"], results["fast"]["machine"]["cpu_threads"]
         bullets.append(
             f"- **Time.** `fast`: {_mean_and_spread(fast, 'test')} % in {fast['train_seconds_mean']:.0f} s of "
-            f"training per run ({fast['machine']['device_name']}, {fast['machine']['cpu_threads']} threads; "
-            f"`benchmarks/bench.py` times it against the reference)."
+            f"training per run ({fast['machine']['device_name']}, {threads} thread{'s' if threads != 1 else ''}; "
+            f"`benchmarks/bench.py` races it against the script)."
         )
     removals = [name for name in results if name in ABLATIONS]
     if removals and base in results:

@@ -81,7 +81,7 @@ def plot_pixel_histogram(images: torch.Tensor) -> Figure:
     fig, ax = subplots(figsize=(6, 3))
     ax.stairs(counts.numpy(), range(len(counts) + 1), fill=True)
     ax.set_yscale("log")
-    ax.set(xlabel="pixel value", ylabel="pixels (log scale)", title=f"pixel values of {len(images)} images")
+    ax.set(xlabel="pixel value", ylabel="pixels (log scale)", title=f"pixel values of {len(images):,} images")
     fig.tight_layout()
     return fig
 
