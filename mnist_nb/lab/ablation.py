@@ -10,7 +10,14 @@ import math
 import statistics
 
 from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
-from mnist_nb.lab.frontier import ABLATION_BASE, component, load_results, seed_differences, signed_points
+from mnist_nb.lab.frontier import (
+    ABLATION_BASE,
+    component,
+    load_results,
+    seed_differences,
+    seed_pairs,
+    signed_points,
+)
 from mnist_nb.models import SERIES_MODEL
 from mnist_nb.support.variants import ABLATIONS
 
@@ -74,13 +81,8 @@ def full_budget_verdict(removed: str, results: dict[str, dict] | None = None) ->
     name = f"{SERIES_MODEL}-no-{removed}"
     if ABLATION_BASE not in results or name not in results:
         return f"{removed}: not recorded yet (python -m mnist_nb frontier {ABLATION_BASE} {name})"
-    base, without = results[ABLATION_BASE], results[name]
-    with_by_seed = dict(zip(base["seeds"], base["test_accuracy"], strict=True))
-    pairs = [
-        (seed, with_by_seed[seed], value)
-        for seed, value in zip(without["seeds"], without["test_accuracy"], strict=True)
-        if seed in with_by_seed
-    ]
+    base = results[ABLATION_BASE]
+    pairs = [(seed, accuracy, other) for seed, other, accuracy in seed_pairs(results[name], base)]  # with, without
     if not pairs:
         return f"{removed}: no seed in common with {ABLATION_BASE} yet (python -m mnist_nb frontier {name})"
     gains = [accuracy - other for _, accuracy, other in pairs]

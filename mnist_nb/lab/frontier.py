@@ -156,16 +156,21 @@ def _single_seeds(summary: dict) -> str:
     return ", ".join(f"{value:.2f}" for value in summary["test_accuracy"])
 
 
-def seed_differences(summary: dict, base: dict, split: str = "test") -> list[float]:
-    """`summary`'s accuracy minus `base`'s on the same seed (points), one per seed both ran, in `summary`'s order.
+def seed_pairs(summary: dict, base: dict, split: str = "test") -> list[tuple[int, float, float]]:
+    """(seed, `summary`'s accuracy, `base`'s accuracy) for each seed both ran, in `summary`'s order.
 
     The one pairing of the frontier and the ablation: the same seed gives the same data order, so a removal
     run on seeds 0 and 1 is compared with the base's seeds 0 and 1, not with its 5-seed mean. Summaries that
-    share no seed give no difference.
+    share no seed give no pair.
     """
     base_by_seed = dict(zip(base["seeds"], base[f"{split}_accuracy"], strict=True))
     pairs = zip(summary["seeds"], summary[f"{split}_accuracy"], strict=True)
-    return [value - base_by_seed[seed] for seed, value in pairs if seed in base_by_seed]
+    return [(seed, value, base_by_seed[seed]) for seed, value in pairs if seed in base_by_seed]
+
+
+def seed_differences(summary: dict, base: dict, split: str = "test") -> list[float]:
+    """`summary`'s accuracy minus `base`'s on the same seed (points), one per `seed_pairs` pair."""
+    return [value - base_value for _, value, base_value in seed_pairs(summary, base, split)]
 
 
 def change_against(summary: dict, base: dict, split: str = "test") -> str:
