@@ -21,6 +21,7 @@ def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = N
     # The frame starts just under the 99% line: a model far below it is drawn on the frame's floor as a
     # triangle with its mean written out, so the differences near 99.4% keep the height of the panel.
     floor = SMALL_ACCURACY - 0.2
+    floor_mark = floor + 0.03  # where such a model's triangle sits
     panels = {"ncols": 2, "sharey": True, "width_ratios": (6.5, 0.8 * len(variants))} if variants else {}
     fig, axes = subplots(figsize=(7.3 + 0.8 * len(variants), 4.6), squeeze=False, **panels)
     colors = {name: f"C{index % 10}" for index, name in enumerate({**results, **variants})}
@@ -29,7 +30,7 @@ def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = N
     points += [(axes[0, -1], index, name, entry) for index, (name, entry) in enumerate(variants.items())]
     for ax, x, name, entry in points:
         if entry["test_accuracy_mean"] < floor:
-            ax.scatter([x], [floor + 0.03], marker="v", s=40, color=colors[name])
+            ax.scatter([x], [floor_mark], marker="v", s=40, color=colors[name])
             continue
         ax.scatter([x] * len(entry["test_accuracy"]), entry["test_accuracy"], s=12, alpha=0.5, color=colors[name])
         ax.errorbar(x, entry["test_accuracy_mean"], entry["test_accuracy_std"], fmt="o", capsize=4, color=colors[name])
@@ -39,7 +40,7 @@ def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = N
         right = index == len(ordered) - 1 or (index > 0 and ordered[index - 1][1]["params"] * 1.3 > entry["params"])
         label = f"{name}\n{entry['epochs']} ep, n={len(entry['seeds'])}"
         place = {"xytext": (9 if right else -9, 0), "ha": "left" if right else "right", "va": "center", "fontsize": 8}
-        xy = entry["params"], max(entry["test_accuracy_mean"], floor + 0.03)
+        xy = entry["params"], max(entry["test_accuracy_mean"], floor_mark)
         if entry["test_accuracy_mean"] < floor:  # above its triangle on the floor
             label += f"\n{entry['test_accuracy_mean']:.2f}%, below"
             place |= {"xytext": (0, 8), "ha": "center", "va": "bottom"}

@@ -90,20 +90,24 @@ def plot_pixel_histogram(images: torch.Tensor) -> Figure:
 CURVES = ("loss", "accuracy")
 
 
+def _as_drawn(metric: str, value: float) -> float:
+    """A curve's value as drawn: accuracy as its error (% wrong), anything else as it is."""
+    return 100 - value if metric == "accuracy" else value
+
+
 def _training_line(history: list[dict], metric: str) -> tuple[list[float], list[float]]:
     """(x, y) of training's `metric` against epochs done: per batch where the rows keep it ("train_step_losses",
     a running mean over the last tenth of an epoch, fewer batches at the start), else one point per epoch.
     Accuracy comes back as % wrong."""
     steps_key = {"loss": "train_step_losses", "accuracy": "train_step_accuracies"}[metric]
-    as_drawn = (lambda value: 100 - value) if metric == "accuracy" else (lambda value: value)
     if not all(row.get(steps_key) for row in history):
-        return [row["epoch"] for row in history], [as_drawn(row[f"train_{metric}"]) for row in history]
+        return [row["epoch"] for row in history], [_as_drawn(metric, row[f"train_{metric}"]) for row in history]
     xs = [row["epoch"] - 1 + (step + 1) / len(row[steps_key]) for row in history for step in range(len(row[steps_key]))]
     values = [value for row in history for value in row[steps_key]]
     longest = max(1, len(history[0][steps_key]) // 10)
     sums = list(itertools.accumulate(values, initial=0.0))
     windows = [min(end, longest) for end in range(1, len(values) + 1)]  # the mean of the last `window` steps
-    ys = [as_drawn((sums[end] - sums[end - window]) / window) for end, window in enumerate(windows, start=1)]
+    ys = [_as_drawn(metric, (sums[end] - sums[end - window]) / window) for end, window in enumerate(windows, start=1)]
     return xs, ys
 
 
@@ -129,8 +133,7 @@ def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVE
             xs, ys = _training_line(history, metric)
             ax.plot(xs, ys, color=color, linewidth=0.9, alpha=0.8, label=f"{run}, train")
             rows = [row for row in history if row.get(f"val_{metric}") is not None]
-            values = [row[f"val_{metric}"] for row in rows]
-            values = [100 - value for value in values] if metric == "accuracy" else values
+            values = [_as_drawn(metric, row[f"val_{metric}"]) for row in rows]
             # Dots joined by a dotted line: validation exists only at the end of each epoch.
             ax.plot([row["epoch"] for row in rows], values, "o:", color=color, markersize=5, label=f"{run}, val")
         if metric in CURVES:
