@@ -71,6 +71,16 @@ PROBES: dict[str, Probe] = {
     "fast-8-clean-2": Probe(
         {}, {"num_epochs": 8, "clean_epochs": 2}, "fast in 8 epochs, the last 2 clean", base="fast"
     ),
+    # Stage 1 at 14x14 (`early_pooling`): its 28x28 tensors made most of a CPU step; the time saved buys epochs.
+    "fast-early-pooling-10": Probe(
+        {"early_pooling": True}, {"num_epochs": 10}, "pool after the stem, 10 epochs", "fast"
+    ),
+    "fast-early-pooling-12": Probe(
+        {"early_pooling": True}, {"num_epochs": 12}, "pool after the stem, 12 epochs", "fast"
+    ),
+    "fast-early-pooling-stem16-8": Probe(
+        {"early_pooling": True, "widths": (16, 16)}, {"num_epochs": 8}, "pool after a 16-channel stem, 8 epochs", "fast"
+    ),
 }
 
 

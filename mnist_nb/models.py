@@ -52,6 +52,8 @@ class ModelSpec:
     widths: tuple[int, int] = (8, 16)  # (stem, stages 1 to 3)
     # The stages whose attention also gates positions (with `attention`); the others gate channels only.
     spatial_attention_stages: tuple[int, ...] = (2, 3)
+    # pool1 right after the stem: stage1 then works at 14x14, and the only 28x28 tensors are the stem's.
+    early_pooling: bool = False
 
 
 # One idea per step. Notebooks 01 and 02 train without augmentation (03 brings it in with dropout), and
@@ -133,8 +135,12 @@ def build_model(name: str, **changes) -> MnistNet:
 
     stages: OrderedDict[str, nn.Module] = OrderedDict()
     stages["stem"] = ConvBNAct(1, stem_width, batchnorm=bn)  # [B, stem, 28, 28]
-    stages["stage1"] = ConvBNAct(stem_width, width, batchnorm=bn)  # [B, width, 28, 28]
-    stages["pool1"] = nn.MaxPool2d(2)  # [B, width, 14, 14]
+    if spec.early_pooling:
+        stages["pool1"] = nn.MaxPool2d(2)  # [B, stem, 14, 14]
+        stages["stage1"] = ConvBNAct(stem_width, width, batchnorm=bn)  # [B, width, 14, 14]
+    else:
+        stages["stage1"] = ConvBNAct(stem_width, width, batchnorm=bn)  # [B, width, 28, 28]
+        stages["pool1"] = nn.MaxPool2d(2)  # [B, width, 14, 14]
     stages["stage2"] = conv_pair()
     if spec.attention:
         stages["attention2"] = Attention(width, spatial=2 in spec.spatial_attention_stages)
