@@ -78,6 +78,12 @@ PROBES: dict[str, Probe] = {
     "fast-early-pooling-12": Probe(
         {"early_pooling": True}, {"num_epochs": 12}, "pool after the stem, 12 epochs", "fast"
     ),
+    "fast-early-pooling-stem16-9": Probe(
+        {"early_pooling": True, "widths": (16, 16)}, {"num_epochs": 9}, "pool after a 16-channel stem, 9 epochs", "fast"
+    ),
+    "fast-early-pooling-width20-7": Probe(
+        {"early_pooling": True, "widths": (8, 20)}, {"num_epochs": 7}, "pool after the stem, width 20, 7 epochs", "fast"
+    ),
     "fast-early-pooling-stem16-8": Probe(
         {"early_pooling": True, "widths": (16, 16)}, {"num_epochs": 8}, "pool after a 16-channel stem, 8 epochs", "fast"
     ),
