@@ -74,7 +74,7 @@ def choose(grid: list[tuple], validation_target: float):
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--model", default="fast", help="default: %(default)s (10,786 parameters)")
+    parser.add_argument("--model", default="fast", help="default: %(default)s (16,338 parameters)")
     parser.add_argument("--batch-sizes", type=lambda text: _numbers(text, int), default=[256, 512, 1024])
     parser.add_argument("--learning-rates", type=lambda text: _numbers(text, float), default=[0.4, 0.8])
     parser.add_argument("--epochs", type=lambda text: _numbers(text, int), default=[8, 12, 16])

@@ -135,7 +135,7 @@ RECIPES: dict[str, TrainConfig] = {
         clean_epochs=2,
         recalibrate_batchnorm=True,
     ),
-    # Fewer epochs without attention (it adds to every CPU step: notebook 05); the schedule still ends annealed.
+    # Fewer epochs on a model that is cheap on a CPU (`models.MODEL_SPECS["fast"]`); the schedule still ends annealed.
     "fast": TrainConfig(
         model="fast", num_epochs=7, learning_rate=0.1, augment=True, clean_epochs=1, recalibrate_batchnorm=True
     ),

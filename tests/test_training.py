@@ -184,7 +184,7 @@ def test_fit_returns_its_config_and_trains_a_variant():
     result = quick_fit(config)
     assert result.config == config
     assert {key: value.shape for key, value in result.model.state_dict().items()} == {
-        key: value.shape for key, value in build_model("fast").state_dict().items()
+        key: value.shape for key, value in build_model("residual-no-attention").state_dict().items()
     }
     assert result.parameter_count == 10_786
 

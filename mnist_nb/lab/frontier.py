@@ -48,8 +48,13 @@ FRONTIER: tuple[Entry, ...] = (
     # Chosen on validation (benchmarks/RESULTS.md, 2026-12-02) by the rule fixed before its runs.
     Entry("final", recipe("final"), 10, "the final recipe: width 20, channel-only attention at 7x7, 15 epochs"),
     Entry(ABLATION_BASE, SERIES_RECIPE, 5, "the series' last model (width 16), 15 epochs: the ablation's base"),
-    # Chosen on validation (benchmarks/RESULTS.md, 2026-12-02) by the rule fixed before its probes.
-    Entry("fast", recipe("fast"), 3, "residual without attention, 7 epochs, the last clean (benchmarks/bench.py)"),
+    # Chosen on validation (benchmarks/RESULTS.md, 2026-12-04) by the rule fixed before its probes.
+    Entry(
+        "fast",
+        recipe("fast"),
+        3,
+        "residual without attention, pooled after the stem, width 20, 7 epochs, the last clean (benchmarks/bench.py)",
+    ),
     Entry("tiny", recipe("tiny"), 5, "residual at width 10, <= 5,000 parameters, 20 epochs"),
     # Chosen on validation (benchmarks/RESULTS.md, 2026-11-28): paired by seed with the tiny recipe,
     # +0.14 and -0.04 points, validation loss lower on both seeds.
