@@ -2,6 +2,7 @@
 
     python benchmarks/bench.py --reference-script DIR             # the race against the script itself
     python benchmarks/bench.py --reference-script DIR --parallel  # the same, each side on its own core
+    python benchmarks/bench.py --reference-script DIR --parallel --from-logs  # the last race's report, again
     python benchmarks/bench.py --throughput-only                  # images per second, both pipelines
     python benchmarks/bench.py --seeds 3                          # time to >= 99.4%, against the rebuild
 
@@ -12,7 +13,9 @@ archives, timed from its start to the line that reports its first epoch >= 99.4%
 itself). Our fast recipe (`python -m mnist_nb train --recipe fast --seed K`) runs in the same invocation
 with the same thread count, each side alone, or with `--parallel` one run of each at the same time, pinned
 to cores 0 and 1 with one thread each. The report: a table of both sides and the ratio of mean times with
-its spread.
+its spread, also kept in `benchmarks/results/fast.json` ("race"), where notebook 09 reads it.
+`--from-logs` runs nothing: it reads the last race back from its stamped logs (runs/race) and our runs'
+metrics (runs/fast), prints the report and writes the record again.
 
 The rebuild (benchmarks/reference.py) trains the script's model as the script does, inside this
 process: it is what the throughput compares (the same model and optimizer fed by the rebuild's
@@ -44,7 +47,15 @@ from reference import (  # noqa: E402
     test_accuracy,
     train_reference_epoch,
 )
-from script_race import ScriptError, race, race_lines, rebuild_matches_script, seed_script_data  # noqa: E402
+from script_race import (  # noqa: E402
+    ScriptError,
+    race,
+    race_from_logs,
+    race_lines,
+    race_record,
+    rebuild_matches_script,
+    seed_script_data,
+)
 
 from mnist_nb.augmentation import Augmentation  # noqa: E402
 from mnist_nb.config import TARGET_ACCURACY, recipe, smoke_batches  # noqa: E402
@@ -191,6 +202,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="runs of the rebuild (benchmarks/reference.py), seeds 0.. (default 1, or 0 with --reference-script; "
         "about 18 min each on 2 CPU cores). --reference-seeds is its old name",
     )
+    parser.add_argument(
+        "--from-logs",
+        action="store_true",
+        help="run nothing: rebuild the last race's report and fast.json from its logs (runs/race, runs/fast), "
+        "with the same --reference-script, --reference-runs, --seeds and --parallel",
+    )
     parser.add_argument("--batches", type=int, default=60, help="batches timed for throughput (default 60)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating throughput rounds, median (default 3)")
     parser.add_argument("--workers", type=int, default=2, help="the rebuild's DataLoader workers (default 2)")
@@ -204,6 +221,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--parallel races the script: give --reference-script DIR")
     if arguments.parallel and arguments.threads not in (None, 1):
         parser.error("--parallel gives each side one core and one thread: leave --threads out")
+    if arguments.from_logs and (arguments.reference_script is None or arguments.rebuild_seeds):
+        parser.error("--from-logs rebuilds a race: give --reference-script DIR, without --rebuild-seeds")
     if arguments.rebuild_seeds is None:
         arguments.rebuild_seeds = 0 if arguments.reference_script is not None else 1
     return arguments
@@ -273,10 +292,13 @@ def saying_dir(words: list[str]) -> list[str]:
     return [*words[:index], "DIR", *words[index + 1 :]]
 
 
-def write_fast_summary(ours: list[dict]) -> dict:
-    """The frontier's "fast" entry: notebook 09 and `python -m mnist_nb frontier` read it."""
+def write_fast_summary(ours: list[dict], race: dict | None = None) -> dict:
+    """The frontier's "fast" entry: notebook 09 and `python -m mnist_nb frontier` read it; with the race that
+    timed it (`script_race.race_record`)."""
     summary = {"name": "fast", "description": ENTRIES["fast"].description, **summarize(ours)}
     summary["command"] = " ".join(saying_dir(summary["command"].split()))
+    if race is not None:
+        summary["race"] = race
     if not summary["smoke"]:
         write_json(RESULTS_DIR / "fast.json", summary)
     return summary
@@ -287,20 +309,31 @@ def run_race(root, device, arguments) -> list[str]:
     threads = 1 if arguments.parallel else arguments.threads or torch.get_num_threads()
     torch.set_num_threads(threads)  # the rebuild, if it runs here too, gets the same
     directory = arguments.reference_script
-    print(f"seeding {directory / 'data'} from {root} (the script reads ../data from src/)", flush=True)
-    seed_script_data(directory, root)
-    result = race(
-        directory,
-        runs=arguments.reference_runs,
-        seeds=arguments.seeds,
-        threads=threads,
-        parallel=arguments.parallel,
-        device="cpu" if device.type == "cpu" else str(device),
-        out_root=RUNS_DIR / "fast",
-        log_dir=RUNS_DIR / "race",
-        target=TARGET,
-    )
-    write_fast_summary([row["metrics"] for row in result["ours"]])
+    if arguments.from_logs:
+        result = race_from_logs(
+            RUNS_DIR / "race",
+            RUNS_DIR / "fast",
+            runs=arguments.reference_runs,
+            seeds=arguments.seeds,
+            directory=directory,
+            target=TARGET,
+        )
+    else:
+        print(f"seeding {directory / 'data'} from {root} (the script reads ../data from src/)", flush=True)
+        seed_script_data(directory, root)
+        result = race(
+            directory,
+            runs=arguments.reference_runs,
+            seeds=arguments.seeds,
+            threads=threads,
+            parallel=arguments.parallel,
+            device="cpu" if device.type == "cpu" else str(device),
+            out_root=RUNS_DIR / "fast",
+            log_dir=RUNS_DIR / "race",
+            target=TARGET,
+        )
+    record = race_record(result, parallel=arguments.parallel, target=TARGET)
+    write_fast_summary([row["metrics"] for row in result["ours"]], record)
     lines = race_lines(result, threads=threads, parallel=arguments.parallel, target=TARGET)
     if arguments.rebuild_seeds:
         theirs = []
@@ -357,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
         if theirs:
             lines += rebuild_lines(theirs, our_seconds[0], arguments.max_epochs)
     print("\n".join(lines))
+    if arguments.from_logs:  # the race's own run appended this report already
+        return 0
     command = saying_dir([str(part) for part in (sys.argv[1:] if argv is None else argv)])
     append_report(
         arguments.results,

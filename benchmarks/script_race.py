@@ -309,6 +309,77 @@ def race(
     }
 
 
+def race_record(result: dict, *, parallel: bool, target: float) -> dict:
+    """What the fast entry's record keeps of a race (`fast.json`'s "race"): each side's times, what ran beside
+    what, and the ratio of mean times with its spread; notebook 09 and the README read it from there."""
+    script_runs = [
+        {key: run[key] for key in ("run", "epoch", "accuracy", "seconds", "per_epoch_seconds")}
+        for run in result["script_runs"]
+    ]
+    ours = [
+        {
+            "seed": row["seed"],
+            "seconds": row["seconds"],
+            "test_accuracy": row["metrics"]["test_accuracy"],
+            # Side by side, seed k ran beside the script's run k + 1, if there was one.
+            "beside_script": parallel and index < len(script_runs),
+        }
+        for index, row in enumerate(result["ours"])
+    ]
+    theirs, mine = [run["seconds"] for run in script_runs], [row["seconds"] for row in ours]
+    beside = [row["seconds"] for row in ours if row["beside_script"]]
+    return {
+        "checkout": result["checkout"],
+        "parallel": parallel,
+        "target": target,
+        "script_runs": script_runs,
+        "ours": ours,
+        "reached": all(run["epoch"] is not None for run in script_runs),  # else the script's times are bounds
+        "script_seconds_mean": statistics.fmean(theirs),
+        "our_seconds_mean": statistics.fmean(mine),
+        "ratio": statistics.fmean(theirs) / statistics.fmean(mine),
+        "ratio_spread": [min(theirs) / max(mine), max(theirs) / min(mine)],
+        # Like for like: only our seeds that shared the machine with a run of the script.
+        "ratio_beside": statistics.fmean(theirs) / statistics.fmean(beside) if beside else None,
+    }
+
+
+def race_from_logs(log_dir: Path, out_root: Path, *, runs: int, seeds: int, directory: Path, target: float) -> dict:
+    """The result of the last race (as `race` returns it), read back from its stamped logs and our metrics.json
+    files: a report and record without running it again."""
+
+    def read_log(path: Path) -> tuple[list[tuple[float, str]], float, int]:
+        if not path.is_file():
+            raise ScriptError(f"{path} is missing: --from-logs reads the logs of a finished race")
+        lines, end, returncode = [], None, None
+        for text in path.read_text(encoding="utf-8").splitlines():
+            exited = re.match(r"# exit (-?\d+) after ([0-9.]+) s", text)
+            if exited:
+                returncode, end = int(exited.group(1)), float(exited.group(2))
+            elif not text.startswith("# "):
+                seconds, _, line = text.strip().partition("  ")
+                lines.append((float(seconds), line))
+        if end is None:
+            raise ScriptError(f"{path} has no exit line: that run did not finish")
+        return lines, end, returncode
+
+    script_runs = [
+        {"run": run, **script_result(*read_log(log_dir / f"script-run-{run}.log"), target)}
+        for run in range(1, runs + 1)
+    ]
+    ours = []
+    for seed in range(seeds):
+        _, seconds, _ = read_log(log_dir / f"fast-seed-{seed}.log")
+        metrics = json.loads((out_root / f"seed-{seed}" / "metrics.json").read_text(encoding="utf-8"))
+        ours.append({"seed": seed, "seconds": seconds, "metrics": metrics})
+    return {
+        "script_runs": script_runs,
+        "ours": ours,
+        "checkout": checkout_state(directory),
+        "directory": str(directory),
+    }
+
+
 def describe_script_run(result: dict, target: float) -> str:
     if result["epoch"] is None:
         return (

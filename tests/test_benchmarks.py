@@ -300,6 +300,28 @@ def test_the_race_runs_the_script_unchanged_beside_ours(tmp_path, monkeypatch, p
     assert f"spread {low:.2f}x-{high:.2f}x" in text
     assert "NOT every seed >= 99.4% (lowest 99.37%)" in text
 
+    # The record the fast entry keeps: the same ratio, and which of our seeds shared the machine with the script.
+    record = race.race_record(result, parallel=parallel, target=99.4)
+    assert record["ratio"] == pytest.approx(mean / 2.5) and record["ratio_spread"] == pytest.approx([low, high])
+    assert [row["beside_script"] for row in record["ours"]] == [parallel, parallel] and record["reached"]
+    assert record["ratio_beside"] == (pytest.approx(mean / 2.5) if parallel else None)
+    assert json.loads(json.dumps(record)) == record
+
+    # Read back from the stamped logs; ours stand in here, so their logs and metrics are written as a real run's.
+    for seed in range(2):
+        log = f"# python -m mnist_nb train\n     1.50  epoch  1/7\n# exit 0 after {2.0 + seed:.2f} s\n"
+        (tmp_path / "logs" / f"fast-seed-{seed}.log").write_text(log)
+        (tmp_path / "runs" / f"seed-{seed}").mkdir(parents=True)
+        metrics = {"test_accuracy": [99.45, 99.37][seed], "train_seconds": 1.0, "smoke": False}
+        (tmp_path / "runs" / f"seed-{seed}" / "metrics.json").write_text(json.dumps(metrics))
+    again = race.race_from_logs(tmp_path / "logs", tmp_path / "runs", runs=3, seeds=2, directory=checkout, target=99.4)
+    assert [run["epoch"] for run in again["script_runs"]] == [3, 3, 3]
+    assert [run["seconds"] for run in again["script_runs"]] == pytest.approx([run["seconds"] for run in runs], abs=0.01)
+    assert [row["seconds"] for row in again["ours"]] == [2.0, 3.0]
+    assert race.race_record(again, parallel=parallel, target=99.4)["ratio"] == pytest.approx(record["ratio"], rel=0.02)
+    with pytest.raises(race.ScriptError, match="script-run-4.log is missing"):
+        race.race_from_logs(tmp_path / "logs", tmp_path / "runs", runs=4, seeds=2, directory=checkout, target=99.4)
+
 
 def test_a_script_that_does_not_stop_at_the_target_is_stopped(tmp_path, monkeypatch):
     race = load_benchmark("script_race")
@@ -331,6 +353,7 @@ def test_bench_refuses_what_the_race_cannot_do(capsys):
         (["--reference-script", "x", "--throughput-only"], "does not race the script"),
         (["--reference-script", "x", "--parallel", "--threads", "2"], "leave --threads out"),
         (["--reference-runs", "0"], "expected a positive number"),
+        (["--from-logs"], "--from-logs rebuilds a race"),
     ]:
         with pytest.raises(SystemExit):
             bench.parse_arguments(argv)

@@ -172,6 +172,22 @@ def test_conclusions_quote_the_records_and_judge_each_small_entry_on_its_own():
     assert "reference" not in text and "Time." not in text  # not recorded: not claimed
 
 
+def test_the_time_bullet_says_which_seeds_miss_and_quotes_the_race_record():
+    machine = {"device_name": "AMD EPYC", "cpu_threads": 1}
+    fast = fake_summary("fast", 16_338, [99.47, 99.38, 99.45], epochs=7) | {"machine": machine}
+    text = frontier.conclusions({"fast": fast})
+    assert "`fast`: 99.43 +- 0.05 % (1 of 3 seeds below 99.4 %), 100 s of training (AMD EPYC, 1 thread a run)" in text
+    race = {
+        "reached": True, "target": 99.4, "script_runs": [{}, {}, {}], "script_seconds_mean": 316.5,
+        "our_seconds_mean": 90.0, "ratio": 3.517, "ratio_spread": [2.9, 3.9], "ratio_beside": 3.2,
+    }  # fmt: skip
+    text = frontier.conclusions({"fast": fast | {"test_accuracy": [99.47, 99.41, 99.45], "race": race}})
+    assert "(no seed below it), 90.0 s a run from start to exit; the script itself, run unchanged, 316.5 s" in text
+    assert "(mean of 3 runs): **3.52x** faster (2.90-3.90x); 3.20x on the seeds that ran beside it" in text
+    missed = frontier.conclusions({"fast": fast | {"race": race | {"reached": False, "ratio_beside": None}}})
+    assert "more than 316.5 s" in missed and "**more than 3.52x** faster (2.90-3.90x) (AMD EPYC" in missed
+
+
 def test_recipes_of_one_model_are_drawn_apart():
     variants = {
         "tiny": fake_summary("tiny", 4_718, [99.30, 99.20]),

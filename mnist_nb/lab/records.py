@@ -165,3 +165,15 @@ def append_report(path: Path | str, heading: str, command: str, lines: list[str]
             + "\n".join(lines)
             + "\n```\n"
         )
+
+
+def race_phrase(race: dict) -> str:
+    """A race's record (`fast.json`'s "race", written by benchmarks/script_race.py) in one phrase."""
+    bound = "" if race["reached"] else "more than "  # a script run that never got there: its time is a bound
+    low, high = race["ratio_spread"]
+    beside = f"; {race['ratio_beside']:.2f}x on the seeds that ran beside it" if race["ratio_beside"] else ""
+    return (
+        f"{race['our_seconds_mean']:.1f} s a run from start to exit; the script itself, run unchanged, "
+        f"{bound}{race['script_seconds_mean']:.1f} s to its first epoch at >= {race['target']} % (mean of "
+        f"{len(race['script_runs'])} runs): **{bound}{race['ratio']:.2f}x** faster ({low:.2f}-{high:.2f}x){beside}"
+    )
