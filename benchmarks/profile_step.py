@@ -1,0 +1,85 @@
+"""Where a CPU training step's time goes: one probe's model and recipe, profiled by operator.
+
+    OMP_NUM_THREADS=1 python benchmarks/profile_step.py fast-7                        # the old fast model
+    OMP_NUM_THREADS=1 python benchmarks/profile_step.py fast-early-pooling-width20-7  # the fast model now
+
+The probes are benchmarks/probes.py's (`--list` there). The step is `train_one_epoch`'s: forward,
+cross-entropy, backward, Nesterov SGD, on synthetic batches (random images and labels, the recipe's batch
+size and memory layout; no data read), on the CPU. It prints the milliseconds of a step, timed without the
+profiler, and then each operator's share of the profiled steps' self CPU time, with the shares of
+convolution, BatchNorm, ReLU and max-pooling summed. The profiler adds its own overhead to every operator:
+read the shares, not its milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.profiler import ProfilerActivity, profile
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from probes import PROBES, probe_config  # noqa: E402
+
+from mnist_nb.config import IMAGE_SIZE, NUM_CLASSES  # noqa: E402
+from mnist_nb.models import build_model_of  # noqa: E402
+from mnist_nb.training import make_optimizer  # noqa: E402
+
+# Operators by the layer they belong to (aten names, forward and backward).
+GROUPS = {
+    "convolution": ("convolution",),
+    "BatchNorm": ("batch_norm",),
+    "ReLU": ("threshold_backward", "relu", "clamp_min"),
+    "max-pooling": ("max_pool2d",),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("probe", choices=PROBES, metavar="PROBE", help="a probe of benchmarks/probes.py")
+    parser.add_argument("--steps", type=int, default=40, help="steps timed, then profiled (default 40)")
+    args = parser.parse_args(argv)
+    config = probe_config(args.probe)
+    torch.manual_seed(0)
+    model = build_model_of(config)
+    layout = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = model.to(memory_format=layout).train()
+    optimizer = make_optimizer(model, config)
+    images = torch.randn(config.batch_size, 1, IMAGE_SIZE, IMAGE_SIZE).contiguous(memory_format=layout)
+    labels = torch.randint(0, NUM_CLASSES, (config.batch_size,))
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(images), labels).backward()
+        optimizer.step()
+
+    for _ in range(10):  # warm-up: oneDNN picks and caches its kernels
+        step()
+    started = time.perf_counter()
+    for _ in range(args.steps):
+        step()
+    milliseconds = 1000 * (time.perf_counter() - started) / args.steps
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        for _ in range(args.steps):
+            step()
+    events = [event for event in profiler.key_averages() if event.self_cpu_time_total > 0]
+    total = sum(event.self_cpu_time_total for event in events)
+    print(
+        f"{args.probe}: {config.model} with {dict(config.model_options)}, batch {config.batch_size}, "
+        f"{torch.get_num_threads()} thread(s): {milliseconds:.1f} ms a step ({args.steps} steps)"
+    )
+    for group, patterns in GROUPS.items():
+        share = sum(e.self_cpu_time_total for e in events if any(p in e.key for p in patterns)) / total
+        print(f"  {group:<12} {100 * share:5.1f}% of self CPU time, forward and backward")
+    print("  operators, by self CPU time:")
+    for event in sorted(events, key=lambda event: -event.self_cpu_time_total)[:12]:
+        print(f"    {event.key:<45} {100 * event.self_cpu_time_total / total:5.1f}%  {event.count:>5} calls")
+
+
+if __name__ == "__main__":
+    main()
