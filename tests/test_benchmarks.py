@@ -88,6 +88,17 @@ def test_tiny_probes_saved_model_is_checked_again_as_the_same_variant(mnist_root
     assert float(line.split()[4].rstrip("%")) == pytest.approx(validation, abs=0.1)
 
 
+def test_the_step_profile_splits_a_probes_step_by_layer_kind(capsys):
+    profile = load_benchmark("profile_step")
+    profile.main(["fast-early-pooling-width20-7", "--steps", "2"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("fast-early-pooling-width20-7: fast with {'early_pooling': True, 'widths': (8, 20)}")
+    assert "ms a step (2 steps)" in lines[0]
+    shares = {line.split()[0]: float(line.split()[1].rstrip("%")) for line in lines[1:5]}
+    assert set(shares) == {"convolution", "BatchNorm", "ReLU", "max-pooling"} and 50 < sum(shares.values()) <= 100
+    assert any("aten::convolution_backward" in line for line in lines[6:])
+
+
 def test_gpu_sweep_rule_takes_the_fastest_recipe_that_qualifies_on_validation():
     sweep = load_benchmark("gpu_sweep")
     slow, fast, fastest_but_short = (TrainConfig(batch_size=size) for size in (256, 512, 1024))
