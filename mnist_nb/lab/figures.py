@@ -22,8 +22,8 @@ def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = N
     # triangle with its mean written out, so the differences near 99.4% keep the height of the panel.
     floor = SMALL_ACCURACY - 0.2
     floor_mark = floor + 0.03  # where such a model's triangle sits
-    panels = {"ncols": 2, "sharey": True, "width_ratios": (6.5, 0.8 * len(variants))} if variants else {}
-    fig, axes = subplots(figsize=(7.3 + 0.8 * len(variants), 4.6), squeeze=False, **panels)
+    panels = {"ncols": 2, "sharey": True, "width_ratios": (6.5, 0.95 * len(variants))} if variants else {}
+    fig, axes = subplots(figsize=(7.3 + 0.95 * len(variants), 4.6), squeeze=False, **panels)
     colors = {name: f"C{index % 10}" for index, name in enumerate({**results, **variants})}
     # (panel, x, name, entry): the main panel at the parameter count, the strip by position.
     points = [(axes[0, 0], entry["params"], name, entry) for name, entry in results.items()]
@@ -39,7 +39,7 @@ def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = N
         # Named on the left; on the right where the next smaller model is close (within 30%), and for the largest.
         right = index == len(ordered) - 1 or (index > 0 and ordered[index - 1][1]["params"] * 1.3 > entry["params"])
         label = f"{name}\n{entry['epochs']} ep, n={len(entry['seeds'])}"
-        place = {"xytext": (9 if right else -9, 0), "ha": "left" if right else "right", "va": "center", "fontsize": 8}
+        place = {"xytext": (12 if right else -12, 0), "ha": "left" if right else "right", "va": "center", "fontsize": 8}
         xy = entry["params"], max(entry["test_accuracy_mean"], floor_mark)
         if entry["test_accuracy_mean"] < floor:  # above its triangle on the floor
             label += f"\n{entry['test_accuracy_mean']:.2f}%, below"
@@ -64,8 +64,8 @@ def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = N
     ax.set(xlabel="parameters (log scale)", ylabel="test accuracy %", title="mean +- std per model, dots are seeds")
     if variants:
         labels = [f"{name}\n{s['params']:,} p\n{s['epochs']} ep, n={len(s['seeds'])}" for name, s in variants.items()]
-        axes[0, 1].set_xticks(range(len(variants)), labels, fontsize=7)
-        axes[0, 1].set(xlim=(-0.6, len(variants) - 0.4), title="recipe variants, by name")
+        axes[0, 1].set_xticks(range(len(variants)), labels, fontsize=8)
+        axes[0, 1].set(xlim=(-0.6, len(variants) - 0.4), title="recipes, by name")
     fig.tight_layout()
     return fig
 
