@@ -329,7 +329,8 @@ def test_the_race_runs_the_script_unchanged_beside_ours(tmp_path, monkeypatch, p
     assert [run["epoch"] for run in again["script_runs"]] == [3, 3, 3]
     assert [run["seconds"] for run in again["script_runs"]] == pytest.approx([run["seconds"] for run in runs], abs=0.01)
     assert [row["seconds"] for row in again["ours"]] == [2.0, 3.0]
-    assert race.race_record(again, parallel=parallel, target=99.4)["ratio"] == pytest.approx(record["ratio"], rel=0.02)
+    # The stamps keep 0.01 s: the script's mean moves by at most that, ours (2.5 s on average) not at all.
+    assert race.race_record(again, parallel=parallel, target=99.4)["ratio"] == pytest.approx(record["ratio"], abs=0.004)
     with pytest.raises(race.ScriptError, match="script-run-4.log is missing"):
         race.race_from_logs(tmp_path / "logs", tmp_path / "runs", runs=4, seeds=2, directory=checkout, target=99.4)
 
