@@ -439,19 +439,15 @@ def race_lines(result: dict, *, threads: int, parallel: bool, target: float) -> 
         return lines
     theirs = [run["seconds"] for run in script_runs]
     mine = [row["seconds"] for row in ours]
-    ratio, low, high = (
-        statistics.fmean(theirs) / statistics.fmean(mine),
-        min(theirs) / max(mine),
-        max(theirs) / min(mine),
-    )
-    missed = [run for run in script_runs if run["epoch"] is None]
+    record = race_record(result, parallel=parallel, target=target)  # the ratio's one home
+    (low, high), missed = record["ratio_spread"], [run for run in script_runs if run["epoch"] is None]
     bound = "more than " if missed else ""
     lines.append(
-        f"the script: {statistics.fmean(theirs):.1f} s mean ({min(theirs):.1f}-{max(theirs):.1f}); "
-        f"ours: {statistics.fmean(mine):.1f} s mean ({min(mine):.1f}-{max(mine):.1f})"
+        f"the script: {record['script_seconds_mean']:.1f} s mean ({min(theirs):.1f}-{max(theirs):.1f}); "
+        f"ours: {record['our_seconds_mean']:.1f} s mean ({min(mine):.1f}-{max(mine):.1f})"
     )
     lines.append(
-        f"ratio of mean times (the script / ours): {bound}{ratio:.2f}x, spread {bound}{low:.2f}x-{high:.2f}x "
+        f"ratio of mean times (the script / ours): {bound}{record['ratio']:.2f}x, spread {bound}{low:.2f}x-{high:.2f}x "
         "(slowest of ours against fastest script run, and the reverse)"
     )
     if missed:
