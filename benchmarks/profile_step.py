@@ -3,12 +3,12 @@
     OMP_NUM_THREADS=1 python benchmarks/profile_step.py fast-7                        # the old fast model
     OMP_NUM_THREADS=1 python benchmarks/profile_step.py fast-early-pooling-width20-7  # the fast model now
 
-The probes are benchmarks/probes.py's (`--list` there). The step is `train_one_epoch`'s: forward,
-cross-entropy, backward, Nesterov SGD, on synthetic batches (random images and labels, the recipe's batch
-size and memory layout; no data read), on the CPU. It prints the milliseconds of a step, timed without the
-profiler, and then each operator's share of the profiled steps' self CPU time, with the shares of
-convolution, BatchNorm, ReLU and max-pooling summed. The profiler adds its own overhead to every operator:
-read the shares, not its milliseconds.
+The probes are benchmarks/probes.py's (`--list` there). The step is `train_one_epoch`'s without its
+learning-rate schedule: forward, cross-entropy, backward, Nesterov SGD, on synthetic batches (random
+images and labels, the recipe's batch size and memory layout; no data read), on the CPU. It prints the
+milliseconds of a step, timed without the profiler, and then each operator's share of the profiled
+steps' self CPU time, with the shares of convolution, BatchNorm, ReLU and max-pooling summed. The
+profiler adds its own overhead to every operator: read the shares, not its milliseconds.
 """
 
 from __future__ import annotations

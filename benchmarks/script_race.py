@@ -311,7 +311,7 @@ def race(
 
 def race_record(result: dict, *, parallel: bool, target: float) -> dict:
     """What the fast entry's record keeps of a race (`fast.json`'s "race"): each side's times, what ran beside
-    what, and the ratio of mean times with its spread; notebook 09 and the README read it from there."""
+    what, and the ratio of mean times with its spread; notebook 09's summary reads it there."""
     script_runs = [
         {key: run[key] for key in ("run", "epoch", "accuracy", "seconds", "per_epoch_seconds")}
         for run in result["script_runs"]
