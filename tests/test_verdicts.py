@@ -1,0 +1,98 @@
+"""mnist_nb.lab.verdicts: notebook 09's "What mattered", each verdict following from the records' numbers."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+
+from mnist_nb.lab.ablation import student_t_p_value
+from mnist_nb.lab.frontier import RESULTS_DIR, load_results
+from mnist_nb.lab.verdicts import detectable, welch_t, what_mattered
+
+from .test_frontier import fake_summary
+
+AMD = {"device_name": "AMD EPYC", "torch": "2.14.1"}
+INTEL = {"device_name": "Intel(R) Xeon(R) Processor", "torch": "2.15.0"}
+BASE = [99.50, 99.60, 99.45, 99.55, 99.52]
+
+
+def ablation(**removals: list[float]) -> dict[str, dict]:
+    """The base and each removal's records, the removal given as its differences to the base on seeds 0-4."""
+    records = {"residual": fake_summary("residual", 11_280, BASE)}
+    for name, differences in removals.items():
+        accuracies = [round(base + difference, 2) for base, difference in zip(BASE, differences, strict=True)]
+        records[f"residual-no-{name}"] = fake_summary(f"residual-no-{name}", 11_280, accuracies)
+    return records
+
+
+def test_welch_t_and_its_degrees_of_freedom_by_hand():
+    first, second = [1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 6.0]
+    a, b = statistics.variance(first) / 4, statistics.variance(second) / 3  # 5/12 and 4/3
+    t, freedom = welch_t(first, second)
+    assert t == pytest.approx((2.5 - 4.0) / math.sqrt(a + b))
+    assert freedom == pytest.approx((a + b) ** 2 / (a**2 / 3 + b**2 / 2))
+
+
+def test_a_removal_lower_on_every_seed_beyond_noise_is_named_as_helping():
+    text = what_mattered(
+        ablation(batchnorm=[-0.30, -0.35, -0.25, -0.40, -0.30], dropout=[0.03, -0.02, -0.05, 0.07, 0.02])
+    )
+    helped = text.splitlines()[0]
+    assert helped.startswith("- **What measurably helped.** batchnorm: without it test accuracy was lower on 5 of 5")
+    assert "-0.32 points on average (p < 0.001)" in helped
+    unseen = text.splitlines()[1]
+    assert "dropout" in unseen and "batchnorm" not in unseen
+    sizes = [0.03, -0.02, -0.05, 0.07, 0.02]
+    assert f"dropout {detectable(sizes):.2f} (sd {statistics.stdev(sizes):.3f})" in unseen
+
+
+def test_without_an_effect_the_closest_is_named_with_the_size_it_would_have_needed():
+    differences = [-0.10, -0.39, -0.18, -0.01, -0.55]  # the recorded BatchNorm pairing: p = 0.067
+    text = what_mattered(ablation(batchnorm=differences, skip=[-0.08, -0.15, 0.08, 0.20, -0.06]))
+    first = text.splitlines()[0]
+    assert "nothing beyond seed noise (every p >= 0.05).** Closest, batchnorm" in first
+    assert "lower on 5 of 5 seeds, -0.25 points on average (p = 0.067)" in first
+    assert f"a mean of {2.776 * statistics.stdev(differences) / math.sqrt(5):.2f} points would have counted" in first
+
+
+def test_the_replaced_recipe_is_paired_by_seed_and_the_machines_are_compared():
+    old = fake_summary("fast", 10_786, [99.43, 99.37, 99.45], epochs=7) | {"machine": AMD}
+    new = fake_summary("fast", 16_338, [99.53, 99.46, 99.55], epochs=7) | {"machine": AMD}
+    new["val_accuracy"] = [value - 0.2 for value in old["test_accuracy"]]  # validation unmoved
+    new["config"] = {"validation_size": 5000}
+    text = what_mattered({"fast": new}, previous={"fast": old})
+    assert "10,786 -> 16,338 parameters" in text and "on the same machine, seed for seed (3 seeds)" in text
+    assert "test accuracy higher on 3 of 3, +0.10 points (p = " in text and "validation +0.00 points" in text
+    assert "The 5,000 validation images that chose it barely saw" in text
+    elsewhere = what_mattered({"fast": new | {"machine": INTEL}}, previous={"fast": old})
+    assert "on different machines" in elsewhere
+    assert "What bought time" not in what_mattered({"fast": new})  # no previous record: no claim
+
+
+def test_the_final_recipe_gets_welch_at_the_cautious_degrees_of_freedom():
+    final = fake_summary("final", 16_887, [99.6, 99.7, 99.55, 99.65], epochs=15) | {"machine": AMD}
+    base = fake_summary("residual", 11_280, [99.5, 99.4, 99.55], epochs=15) | {"machine": INTEL}
+    final["test_accuracy_std"] = statistics.stdev(final["test_accuracy"])
+    text = what_mattered({"final": final, "residual": base})
+    t, freedom = welch_t(final["test_accuracy"], base["test_accuracy"])
+    assert f"t = {t:.2f}" in text and f"at {math.floor(freedom)} degrees of freedom ({freedom:.1f}" in text
+    verdict = "not beyond" if student_t_p_value(t, math.floor(freedom)) >= 0.05 else "beyond"
+    assert f"rounded down), {verdict} seed noise" in text and "different machines" in text
+
+
+def test_the_committed_notebook_reads_the_current_records():
+    """09's committed "What mattered" is what the records give now: a record that changes without 09
+    re-executed would leave the page reading old verdicts."""
+    import json
+
+    notebook = json.loads((RESULTS_DIR.parents[1] / "notebooks" / "09_frontier.ipynb").read_text(encoding="utf-8"))
+    printed = [
+        "".join(output["data"]["text/markdown"])
+        for cell in notebook["cells"]
+        if cell["cell_type"] == "code" and "what_mattered(" in "".join(cell["source"])
+        for output in cell["outputs"]
+        if "text/markdown" in output.get("data", {})
+    ]
+    assert printed == [what_mattered(load_results(), previous=load_results(RESULTS_DIR / "previous"))]
