@@ -2,11 +2,12 @@
 
     OMP_NUM_THREADS=1 python benchmarks/profile_step.py fast-7                        # the old fast model
     OMP_NUM_THREADS=1 python benchmarks/profile_step.py fast-early-pooling-width20-7  # the fast model now
+    OMP_NUM_THREADS=1 python benchmarks/profile_step.py fast-early-pooling-width20-7 --batch-size 512 --bfloat16
 
 The probes are benchmarks/probes.py's (`--list` there). The step is `train_one_epoch`'s without its
 learning-rate schedule: forward, cross-entropy, backward, Nesterov SGD, on synthetic batches (random
 images and labels, the recipe's batch size and memory layout; no data read), on the CPU. It prints the
-milliseconds of a step, timed without the profiler, and then each operator's share of the profiled
+milliseconds of a step (and of an image), timed without the profiler, and then each operator's share of the profiled
 steps' self CPU time, with the shares of convolution, BatchNorm, ReLU and max-pooling summed. The
 profiler adds its own overhead to every operator: read the shares, not its milliseconds.
 """
@@ -43,8 +44,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("probe", choices=PROBES, metavar="PROBE", help="a probe of benchmarks/probes.py")
     parser.add_argument("--steps", type=int, default=40, help="steps timed, then profiled (default 40)")
+    parser.add_argument("--batch-size", type=int, help="images a step (default: the recipe's)")
+    parser.add_argument("--bfloat16", action="store_true", help="forward pass under bfloat16 autocast on the CPU")
     args = parser.parse_args(argv)
     config = probe_config(args.probe)
+    if args.batch_size:
+        config = config.replace(batch_size=args.batch_size)
     torch.manual_seed(0)
     model = build_model_of(config)
     layout = torch.channels_last if config.channels_last else torch.contiguous_format
@@ -55,7 +60,9 @@ def main(argv: list[str] | None = None) -> None:
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        F.cross_entropy(model(images), labels).backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bfloat16):
+            logits = model(images)
+        F.cross_entropy(logits.float(), labels).backward()
         optimizer.step()
 
     for _ in range(10):  # warm-up: oneDNN picks and caches its kernels
@@ -71,7 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     total = sum(event.self_cpu_time_total for event in events)
     print(
         f"{args.probe}: {config.model} with {dict(config.model_options)}, batch {config.batch_size}, "
-        f"{torch.get_num_threads()} thread(s): {milliseconds:.1f} ms a step ({args.steps} steps)"
+        f"{'bfloat16, ' if args.bfloat16 else ''}{torch.get_num_threads()} thread(s): {milliseconds:.1f} ms a step, "
+        f"{1000 * milliseconds / config.batch_size:.0f} us an image ({args.steps} steps)"
     )
     for group, patterns in GROUPS.items():
         share = sum(e.self_cpu_time_total for e in events if any(p in e.key for p in patterns)) / total

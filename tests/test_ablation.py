@@ -7,7 +7,15 @@ import random
 
 import pytest
 
-from mnist_nb.lab.ablation import full_budget_verdict, noise_band, paired_t_p_value, student_t_critical
+from mnist_nb.lab.ablation import (
+    full_budget_verdict,
+    interval,
+    noise_band,
+    one_machine_bases,
+    one_machine_differences,
+    paired_t_p_value,
+    student_t_critical,
+)
 from mnist_nb.lab.frontier import ABLATION_BASE, load_results
 
 from .test_frontier import fake_summary
@@ -46,7 +54,9 @@ def test_the_verdict_is_a_table_of_seeds_and_one_line_from_a_paired_t_test_on_th
     assert lines[2].split() == ["0", "99.50", "99.20", "+0.30"] and lines[6].split() == ["4", "99.60", "99.30", "+0.30"]
     assert "+-0.22" in lines[7] and lines[7].endswith("5 of 5 outside")  # the band is 0.22
     verdict_line = "batchnorm: +0.27 points on average over 5 seeds, paired t-test p < 0.001: "
-    assert lines[-1] == verdict_line + "larger than seed noise: it buys accuracy."
+    # Gains 0.30, 0.25, 0.25, 0.25, 0.30 (sd 0.0274): 0.27 +- 2.776 * 0.0274 / sqrt(5) = 0.236 to 0.304.
+    interval_part = "; 95% interval of the mean gain +0.24 to +0.30 points."
+    assert lines[-1] == verdict_line + "larger than seed noise: it buys accuracy" + interval_part
     assert "larger than seed noise: it costs" in verdict([99.80, 99.85, 99.75, 99.80, 99.90])
     assert "not shown to be larger than seed noise" in verdict([99.48, 99.57, 99.45, 99.46, 99.62])
     # One seed far off, the others not: the mean moves, the t-test weighs it against the pairs' spread.
@@ -87,3 +97,35 @@ def test_paired_t_p_value_matches_students_t_table():
     with pytest.raises(ValueError, match="at least two pairs"):  # one pair has no spread to test against
         paired_t_p_value([0.3])
     assert [round(student_t_critical(freedom), 3) for freedom in (1, 4, 10)] == [12.706, 2.776, 2.228]
+
+
+INTEL = {"device_name": "Intel(R) Xeon(R) Processor", "torch": "2.15.0+cu132"}
+AMD = {"device_name": "AMD EPYC", "torch": "2.14.1+cu130"}
+
+
+def test_with_the_base_rerun_where_the_removal_ran_every_pair_is_on_one_machine():
+    """Seeds 0-1 of the removal ran where the base ran, seeds 2-4 elsewhere; the base's seeds 2-4 re-run there
+    give a second pairing, reported beside the recorded one."""
+    base = BASE | {"machine": INTEL}
+    removal = fake_summary(f"{ABLATION_BASE}-no-batchnorm", 11_192, [99.20, 99.30, 99.20, 99.25, 99.30])
+    removal |= {"machine": INTEL, "seed_machines": [INTEL, INTEL, AMD, AMD, AMD]}
+    rerun = fake_summary(ABLATION_BASE, 11_280, [99.40, 99.30, 99.35]) | {"seeds": [2, 3, 4], "machine": AMD}
+    results = {ABLATION_BASE: base, removal["name"]: removal}
+    pairs = one_machine_differences(removal, one_machine_bases(results, {ABLATION_BASE: rerun}))
+    assert pairs == pytest.approx([-0.30, -0.25, -0.20, -0.05, -0.05])  # seeds 2-4 against the re-run
+    assert one_machine_differences(removal, [base]) is None  # seeds 2-4 have no base run on their machine
+    text = full_budget_verdict("batchnorm", results, {ABLATION_BASE: rerun})
+    expected = paired_t_p_value([-value for value in pairs])
+    assert text.endswith(
+        f"With every pair on one machine (3 of the base's seeds re-run where the removal ran, "
+        f"benchmarks/results/one-machine/): +0.17 points, paired t-test p = {expected:.3f}."
+    )
+    assert "one machine" not in full_budget_verdict("batchnorm", results)  # no re-run: the recorded pairing only
+    same = {ABLATION_BASE: base, removal["name"]: removal | {"seed_machines": [INTEL] * 5}}
+    assert "one machine" not in full_budget_verdict("batchnorm", same, {ABLATION_BASE: rerun})  # nothing crossed
+
+
+def test_the_interval_is_students_t_around_the_mean():
+    low, high = interval([0.1, 0.2, 0.3])
+    half = 4.303 * 0.1 / math.sqrt(3)  # t(2) = 4.303
+    assert (low, high) == pytest.approx((0.2 - half, 0.2 + half), abs=1e-3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import statistics
 import subprocess
 from pathlib import Path
@@ -93,10 +94,13 @@ def test_the_step_profile_splits_a_probes_step_by_layer_kind(capsys):
     profile.main(["fast-early-pooling-width20-7", "--steps", "2"])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("fast-early-pooling-width20-7: fast with {'early_pooling': True, 'widths': (8, 20)}")
-    assert "ms a step (2 steps)" in lines[0]
+    assert re.search(r"ms a step, \d+ us an image \(2 steps\)", lines[0])
     shares = {line.split()[0]: float(line.split()[1].rstrip("%")) for line in lines[1:5]}
     assert set(shares) == {"convolution", "BatchNorm", "ReLU", "max-pooling"} and 50 < sum(shares.values()) <= 100
     assert any("aten::convolution_backward" in line for line in lines[6:])
+    profile.main(["fast-early-pooling-width20-7", "--steps", "2", "--batch-size", "32", "--bfloat16"])
+    line = capsys.readouterr().out.splitlines()[0]
+    assert "batch 32, bfloat16, " in line
 
 
 def test_gpu_sweep_rule_takes_the_fastest_recipe_that_qualifies_on_validation():

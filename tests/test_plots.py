@@ -82,6 +82,8 @@ def test_plot_curves_training_per_batch_and_validation_per_epoch_on_shared_axes(
     assert loss.get_yscale() == "log" and error.get_yscale() == "symlog"  # errors reach 0: linear up to 1%
     train, validation = loss.lines[0], loss.lines[1]
     assert train.get_color() == validation.get_color()  # one colour per run
+    # Validation dots: hollow, one shape per run, so that two runs ending level both stay visible.
+    assert validation.get_markerfacecolor() == "none" and validation.get_marker() != loss.lines[3].get_marker()
     # A running mean over a tenth of an epoch (2 steps; 1 at the start): 20 points an epoch, from the first batch.
     assert len(train.get_xdata()) == 40 and train.get_xdata()[0] == pytest.approx(0.05)
     assert list(train.get_ydata()[:11]) == [2.0] * 10 + [1.5] and train.get_ydata()[-1] == 0.5

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from mnist_nb.lab.ablation import student_t_p_value
+from mnist_nb.lab.ablation import ONE_MACHINE_DIR, paired_t_p_value, student_t_p_value
 from mnist_nb.lab.frontier import RESULTS_DIR, load_results
 from mnist_nb.lab.verdicts import detectable, welch_t, what_mattered
 
@@ -57,6 +57,26 @@ def test_without_an_effect_the_closest_is_named_with_the_size_it_would_have_need
     assert f"a mean of {2.776 * statistics.stdev(differences) / math.sqrt(5):.2f} points would have counted" in first
 
 
+def test_a_removal_shown_in_one_pairing_only_is_on_the_line():
+    """Recorded pairs cross machines on seeds 2-4 (p >= 0.05); the base re-run there pairs them on one machine."""
+    records = ablation(batchnorm=[-0.10, -0.39, -0.18, -0.01, -0.55], skip=[-0.08, -0.15, 0.08, 0.20, -0.06])
+    intel, amd = {"device_name": "Intel", "torch": "2.15"}, {"device_name": "AMD", "torch": "2.14"}
+    records["residual"]["machine"] = intel
+    for name in ("residual-no-batchnorm", "residual-no-skip"):
+        records[name] |= {"machine": intel, "seed_machines": [intel, intel, amd, amd, amd]}
+    rerun = fake_summary("residual", 11_280, [99.48, 99.61, 99.47]) | {"seeds": [2, 3, 4], "machine": amd}
+    text = what_mattered(records, reruns={"residual": rerun})
+    line = text.splitlines()[0]
+    one_machine = [-0.10, -0.39, -0.21, -0.07, -0.50]  # docs/benchmarks.md's one-machine pairing: p = 0.038
+    assert paired_t_p_value(one_machine) < 0.05 <= paired_t_p_value([-0.10, -0.39, -0.18, -0.01, -0.55])
+    assert line.startswith("- **On the line** (p < 0.05 in one pairing of the seeds, not the other): batchnorm:")
+    assert (
+        "(p = 0.067 as recorded, where some pairs cross machines;" in line and "with every pair on one machine)" in line
+    )
+    assert "skip" not in line and "nothing beyond seed noise" not in text
+    assert "nothing beyond seed noise" in what_mattered(records)  # without the re-run: the recorded pairing only
+
+
 def test_the_replaced_recipe_is_paired_by_seed_and_the_machines_are_compared():
     old = fake_summary("fast", 10_786, [99.43, 99.37, 99.45], epochs=7) | {"machine": AMD}
     new = fake_summary("fast", 16_338, [99.53, 99.46, 99.55], epochs=7) | {"machine": AMD}
@@ -95,4 +115,7 @@ def test_the_committed_notebook_reads_the_current_records():
         for output in cell["outputs"]
         if "text/markdown" in output.get("data", {})
     ]
-    assert printed == [what_mattered(load_results(), previous=load_results(RESULTS_DIR / "previous"))]
+    expected = what_mattered(
+        load_results(), previous=load_results(RESULTS_DIR / "previous"), reruns=load_results(ONE_MACHINE_DIR)
+    )
+    assert printed == [expected]

@@ -12,6 +12,7 @@ import statistics
 from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
 from mnist_nb.lab.frontier import (
     ABLATION_BASE,
+    RESULTS_DIR,
     component,
     load_results,
     seed_differences,
@@ -23,6 +24,8 @@ from mnist_nb.support.variants import ABLATIONS
 
 # Fewer paired seeds than this and the sentence says it is a first reading.
 ENOUGH_SEEDS = 5
+# The base re-run on the machines its removals' seeds ran on: with it every pair is on one machine.
+ONE_MACHINE_DIR = RESULTS_DIR / "one-machine"
 
 
 def student_t_p_value(t: float, freedom: int) -> float:
@@ -69,7 +72,9 @@ def paired_t_p_value(differences: list[float]) -> float:
     return student_t_p_value(mean / (spread / math.sqrt(count)), count - 1)
 
 
-def full_budget_verdict(removed: str, results: dict[str, dict] | None = None) -> str:
+def full_budget_verdict(
+    removed: str, results: dict[str, dict] | None = None, reruns: dict[str, dict] | None = None
+) -> str:
     """What one component buys the series' last model at its full budget, from the recorded seed-paired
     ablation (notebooks 02-06 close with it). `removed`: "batchnorm", ...
 
@@ -77,7 +82,8 @@ def full_budget_verdict(removed: str, results: dict[str, dict] | None = None) ->
     line: the mean gain (with minus without, so positive means the component helps) and what a paired t-test
     over the seeds makes of it.
     """
-    results = load_results() if results is None else results
+    if results is None:  # the records, and the base's re-run where its removals ran
+        results, reruns = load_results(), load_results(ONE_MACHINE_DIR) if reruns is None else reruns
     name = f"{SERIES_MODEL}-no-{removed}"
     if ABLATION_BASE not in results or name not in results:
         return f"{removed}: not recorded yet (python -m mnist_nb frontier {ABLATION_BASE} {name})"
@@ -102,17 +108,68 @@ def full_budget_verdict(removed: str, results: dict[str, dict] | None = None) ->
         f"{removed}: {signed_points(mean)} points on average over {len(gains)} seed{'s' if len(gains) != 1 else ''}"
     )
     if len(gains) > 1:
-        p_value = paired_t_p_value(gains)
+        p_value, (low, high) = paired_t_p_value(gains), interval(gains)
         if p_value < SIGNIFICANCE_LEVEL:
             meaning = "larger than seed noise: it buys accuracy" if mean > 0 else "larger than seed noise: it costs"
         else:
             meaning = f"not shown to be larger than seed noise (p >= {SIGNIFICANCE_LEVEL})"
         verdict += f", paired t-test {format_p_value(p_value)}: {meaning}"
+        verdict += f"; 95% interval of the mean gain {signed_points(low)} to {signed_points(high)} points"
     else:
         verdict += ", too few for a test"
     if len(gains) < ENOUGH_SEEDS:
         verdict += f"; only {len(gains)} seed{'s' if len(gains) != 1 else ''}: a first reading"
+    one_machine = one_machine_differences(results[name], one_machine_bases(results, reruns or {}))
+    crossed = [not same_machine(seed_machine(results[name], i), base.get("machine", {})) for i in range(len(pairs))]
+    if one_machine is not None and any(crossed) and len(one_machine) > 1:
+        one_gains = [-value for value in one_machine]
+        verdict += (
+            f".\nWith every pair on one machine ({sum(crossed)} of the base's seeds re-run where the removal ran, "
+            f"benchmarks/results/one-machine/): {signed_points(statistics.fmean(one_gains))} points, paired t-test "
+            f"{format_p_value(paired_t_p_value(one_gains))}"
+        )
     return "\n".join([*lines, verdict + "."])
+
+
+def same_machine(first: dict, second: dict) -> bool:
+    """Two machine descriptions with one CPU model and torch release: another of either acts like another seed."""
+    return all(first.get(key) == second.get(key) for key in ("device_name", "torch"))
+
+
+def seed_machine(summary: dict, index: int) -> dict:
+    """Where the summary's `index`-th seed ran (`seed_machines`; older records give one machine for all)."""
+    machines = summary.get("seed_machines") or [summary.get("machine", {})] * len(summary["seeds"])
+    return machines[index]
+
+
+def one_machine_differences(summary: dict, bases: list[dict], split: str = "test") -> list[float] | None:
+    """`summary` minus a base run of the same seed on the same machine, for every seed of `summary`; None
+    where some seed has no such base run. `bases`: the base's records (`ABLATION_BASE`'s and its re-run)."""
+    differences = []
+    for index, (seed, value) in enumerate(zip(summary["seeds"], summary[f"{split}_accuracy"], strict=True)):
+        machine = seed_machine(summary, index)
+        matches = [
+            base[f"{split}_accuracy"][position]
+            for base in bases
+            for position, base_seed in enumerate(base["seeds"])
+            if base_seed == seed and same_machine(seed_machine(base, position), machine)
+        ]
+        if not matches:
+            return None
+        differences.append(value - matches[0])
+    return differences
+
+
+def one_machine_bases(results: dict[str, dict], reruns: dict[str, dict], base: str = ABLATION_BASE) -> list[dict]:
+    """The base's record and its re-run on other machines (`reruns`: `load_results(ONE_MACHINE_DIR)`)."""
+    return [results[base], *([reruns[base]] if base in reruns else [])] if base in results else []
+
+
+def interval(differences: list[float]) -> tuple[float, float]:
+    """The 95% confidence interval of the differences' mean: mean +- t(n-1) * sd / sqrt(n)."""
+    half = student_t_critical(len(differences) - 1) * statistics.stdev(differences) / math.sqrt(len(differences))
+    mean = statistics.fmean(differences)
+    return mean - half, mean + half
 
 
 def paired_differences(results: dict[str, dict], base: str = ABLATION_BASE) -> dict[str, dict[str, list[float]]]:

@@ -14,7 +14,14 @@ import statistics
 from mnist_nb.anatomy import count_parameters
 from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
 from mnist_nb.config import TARGET_ACCURACY, TINY_BUDGET
-from mnist_nb.lab.ablation import paired_t_p_value, student_t_critical, student_t_p_value
+from mnist_nb.lab.ablation import (
+    one_machine_bases,
+    one_machine_differences,
+    paired_t_p_value,
+    same_machine,
+    student_t_critical,
+    student_t_p_value,
+)
 from mnist_nb.lab.frontier import ABLATION_BASE, component, seed_differences, signed_points
 from mnist_nb.models import build_model
 from mnist_nb.support.variants import ABLATIONS
@@ -23,9 +30,12 @@ TEST_IMAGES = 10_000  # one test image is 0.01 points
 CANDIDATE = "tiny-stem8-30"  # the entry chosen on validation for <= TINY_BUDGET parameters at the target
 
 
-def what_mattered(results: dict[str, dict], previous: dict[str, dict] | None = None) -> str:
-    """The bullets of notebook 09's "What mattered", from `frontier.load_results()` and, for the time bullet,
-    the record `fast` replaced (`load_results(RESULTS_DIR / "previous")`)."""
+def what_mattered(
+    results: dict[str, dict], previous: dict[str, dict] | None = None, reruns: dict[str, dict] | None = None
+) -> str:
+    """The bullets of notebook 09's "What mattered", from `frontier.load_results()`; for the time bullet, the
+    record `fast` replaced (`load_results(RESULTS_DIR / "previous")`); for pairs on one machine, the ablation
+    base's re-run where its removals ran (`load_results(ablation.ONE_MACHINE_DIR)`)."""
     bullets = []
     removals = {
         component(name): seed_differences(results[name], results[ABLATION_BASE])
@@ -34,7 +44,9 @@ def what_mattered(results: dict[str, dict], previous: dict[str, dict] | None = N
     }
     removals = {name: differences for name, differences in removals.items() if len(differences) > 1}
     if removals:
-        bullets += ablation_bullets(removals, len(results[ABLATION_BASE]["seeds"]))
+        bases = one_machine_bases(results, reruns or {})
+        one_machine = {name: one_machine_differences(results[f"{ABLATION_BASE}-no-{name}"], bases) for name in removals}
+        bullets += ablation_bullets(removals, len(results[ABLATION_BASE]["seeds"]), one_machine)
     if previous and "fast" in previous and "fast" in results:
         bullets.append(replaced_bullet(results["fast"], previous["fast"]))
     if "final" in results and ABLATION_BASE in results:
@@ -44,45 +56,69 @@ def what_mattered(results: dict[str, dict], previous: dict[str, dict] | None = N
     return "\n".join(bullets)
 
 
-def same_machine(first: dict, second: dict) -> bool:
-    """Two records from one CPU model and torch release (another of either acts like another seed)."""
-    return all(
-        first.get("machine", {}).get(key) == second.get("machine", {}).get(key) for key in ("device_name", "torch")
-    )
-
-
 def detectable(differences: list[float]) -> float:
     """The smallest mean a paired t-test on these differences' spread calls significant: t(n-1) * sd / sqrt(n)."""
     count = len(differences)
     return student_t_critical(count - 1) * statistics.stdev(differences) / math.sqrt(count)
 
 
-def ablation_bullets(removals: dict[str, list[float]], base_seeds: int) -> list[str]:
-    """Helped (p < level, lower without it), the GAP head's size, and the rest with what they could hide.
+def ablation_bullets(
+    removals: dict[str, list[float]], base_seeds: int, one_machine: dict[str, list[float] | None] | None = None
+) -> list[str]:
+    """Helped, on the line, the GAP head's size, and the rest with what they could hide.
 
-    `removals`: component -> removal minus base, one test difference per seed (points)."""
+    `removals`: component -> removal minus base, one test difference per seed (points), as recorded;
+    `one_machine`: the same with every pair on one machine, where the base's re-run gives it (else None).
+    The rule: lower without it and p < SIGNIFICANCE_LEVEL in every pairing measured: it helped; in one of
+    two pairings only: on the line; otherwise within seed noise."""
+    one_machine = {name: (one_machine or {}).get(name) for name in removals}
     p_values = {name: paired_t_p_value(differences) for name, differences in removals.items()}
+    pairings = {
+        name: [removals[name]]
+        + ([one_machine[name]] if one_machine[name] and one_machine[name] != removals[name] else [])
+        for name in removals
+    }
+    shown = {
+        name: [paired_t_p_value(values) < SIGNIFICANCE_LEVEL and statistics.fmean(values) < 0 for values in pairs]
+        for name, pairs in pairings.items()
+    }
 
     def reading(name: str) -> str:
         differences = removals[name]
         lower = sum(value < 0 for value in differences)
-        return (
+        text = (
             f"without it test accuracy was lower on {lower} of {len(differences)} seeds, "
-            f"{signed_points(statistics.fmean(differences))} points on average ({format_p_value(p_values[name])})"
+            f"{signed_points(statistics.fmean(differences))} points on average ({format_p_value(p_values[name])}"
         )
+        if len(pairings[name]) > 1:
+            other = pairings[name][1]
+            text += (
+                f" as recorded, where some pairs cross machines; {signed_points(statistics.fmean(other))} points, "
+                f"{format_p_value(paired_t_p_value(other))}, lower on {sum(value < 0 for value in other)} of "
+                f"{len(other)}, with every pair on one machine"
+            )
+        return text + ")"
 
-    helped = [name for name in removals if p_values[name] < SIGNIFICANCE_LEVEL and statistics.fmean(removals[name]) < 0]
+    helped = [name for name in removals if all(shown[name])]
+    on_the_line = [name for name in removals if any(shown[name]) and not all(shown[name])]
     bullets = []
     if helped:
         bullets.append(
             "- **What measurably helped.** " + "; ".join(f"{name}: {reading(name)}" for name in helped) + "."
         )
-    else:
+    if on_the_line:
+        bullets.append(
+            f"- **On the line** (p < {SIGNIFICANCE_LEVEL} in one pairing of the seeds, not the other): "
+            + "; ".join(f"{name}: {reading(name)}" for name in on_the_line)
+            + f". With {len(removals)} components tested at {SIGNIFICANCE_LEVEL} each, one such result among them is "
+            "what seed noise alone gives now and then."
+        )
+    if not helped and not on_the_line:
         closest = min(removals, key=p_values.get)
         bullets.append(
             f"- **What measurably helped: nothing beyond seed noise (every p >= {SIGNIFICANCE_LEVEL}).** Closest, "
             f"{closest}: {reading(closest)}; with its spread a mean of {detectable(removals[closest]):.2f} points "
-            "would have counted. `docs/benchmarks.md` pairs every seed on one machine as well."
+            "would have counted."
         )
     if "gap" in removals:
         dense, pooled = (
@@ -96,7 +132,7 @@ def ablation_bullets(removals: dict[str, list[float]], base_seeds: int) -> list[
             f"dense head instead (notebook 04); removing GAP changed test accuracy by "
             f"{signed_points(statistics.fmean(gap))} points ({format_p_value(p_values['gap'])}), {verdict}."
         )
-    named = set(helped) or {min(removals, key=p_values.get)}  # their sizes are given above
+    named = set(helped) | set(on_the_line) or {min(removals, key=p_values.get)}  # given above
     unseen = [name for name in removals if name not in named and p_values[name] >= SIGNIFICANCE_LEVEL]
     if unseen:
         sizes = ", ".join(
@@ -107,8 +143,9 @@ def ablation_bullets(removals: dict[str, list[float]], base_seeds: int) -> list[
             f"- **What did not show, and what {base_seeds} seeds could miss.** A paired t-test on n differences "
             f"calls their mean significant (p < {SIGNIFICANCE_LEVEL}) once it is at least t<sub>0.975, n-1</sub> · "
             f"sd / √n, sd being the differences' standard deviation (t = {student_t_critical(base_seeds - 1):.3f} "
-            f"for {base_seeds} seeds). That size, in points, for the other removals: {sizes}. Effects of up to "
-            f"{min(images)} to {max(images)} test images in {TEST_IMAGES:,} could be there unseen."
+            f"for {base_seeds} seeds). That size, in points, for the other removals: {sizes}. An effect of exactly "
+            f"that size is found only about half the time: effects of {min(images)} to {max(images)} test images in "
+            f"{TEST_IMAGES:,}, and larger, could be there unseen."
         )
     return bullets
 
@@ -117,7 +154,11 @@ def replaced_bullet(fast: dict, before: dict) -> str:
     """`fast` against the recipe it replaced, paired by seed, on test and on validation."""
     splits = {split: seed_differences(fast, before, split) for split in ("test", "val")}
     test = splits["test"]
-    where = "on the same machine" if same_machine(fast, before) else "on different machines"
+    where = (
+        "on the same machine"
+        if same_machine(fast.get("machine", {}), before.get("machine", {}))
+        else "on different machines"
+    )
     figures = {
         split: f"{signed_points(statistics.fmean(values))} points ({format_p_value(paired_t_p_value(values))})"
         for split, values in splits.items()
@@ -154,7 +195,7 @@ def final_bullet(final: dict, base: dict) -> str:
     t, freedom = welch_t(final["test_accuracy"], base["test_accuracy"])
     floor = max(1, math.floor(freedom))  # the tail at fewer degrees of freedom is the cautious one
     p_value = student_t_p_value(t, floor)
-    same = same_machine(final, base)
+    same = same_machine(final.get("machine", {}), base.get("machine", {}))
     verdict = "beyond seed noise" if p_value < SIGNIFICANCE_LEVEL else "not beyond seed noise"
     return (
         f"- **The final recipe** ({final['test_accuracy_mean']:.2f} ± {final['test_accuracy_std']:.2f} %, "

@@ -88,6 +88,8 @@ def plot_pixel_histogram(images: torch.Tensor) -> Figure:
 
 # A panel per name: "loss" and "accuracy" draw the train_ and val_ figures on shared axes.
 CURVES = ("loss", "accuracy")
+# The validation dots' shapes, one per run in turn.
+VALIDATION_MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
 def _as_drawn(metric: str, value: float) -> float:
@@ -117,9 +119,10 @@ def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVE
 
     "loss" and "accuracy" put training (thin: per batch, a running mean over a tenth of an epoch, on augmented
     images with dropout on, while the weights move) and validation (dots: the end of each epoch, clean images,
-    dropout off) on shared axes. The loss on a log scale; accuracy as its error (% wrong), linear from 0 to 1%
-    and logarithmic above, so that a drop from 10% to 1% wrong and one from 1% to 0.5% both show, and so does
-    a batch without a mistake. Rows without validation are left out of it.
+    dropout off; hollow, one shape per run, so that runs ending level stay visible) on shared axes. The loss on
+    a log scale; accuracy as its error (% wrong), linear from 0 to 1% and logarithmic above, so that a drop from
+    10% to 1% wrong and one from 1% to 0.5% both show, and so does a batch without a mistake. Rows without
+    validation are left out of it.
     Any other metric (e.g. "learning_rate"): one line per run, one point per epoch.
     """
     fig, axes = subplots(1, len(metrics), figsize=(4.8 * len(metrics), 3.4), squeeze=False)
@@ -134,8 +137,13 @@ def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVE
             ax.plot(xs, ys, color=color, linewidth=0.9, alpha=0.8, label=f"{run}, train")
             rows = [row for row in history if row.get(f"val_{metric}") is not None]
             values = [_as_drawn(metric, row[f"val_{metric}"]) for row in rows]
-            # Dots joined by a dotted line: validation exists only at the end of each epoch.
-            ax.plot([row["epoch"] for row in rows], values, "o:", color=color, markersize=5, label=f"{run}, val")
+            # Dots joined by a dotted line: validation exists only at the end of each epoch. Hollow, one shape per
+            # run: a run's dot drawn over another's at almost the same value would otherwise hide it.
+            marker = VALIDATION_MARKERS[index % len(VALIDATION_MARKERS)]
+            ax.plot(
+                [row["epoch"] for row in rows], values, ":", marker=marker, color=color, markersize=6,
+                markerfacecolor="none", markeredgewidth=1.3, label=f"{run}, val",
+            )  # fmt: skip
         if metric in CURVES:
             if metric == "loss":
                 ax.set_yscale("log")
