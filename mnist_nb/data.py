@@ -76,8 +76,8 @@ def load_training_split(
 ) -> tuple[ImageSet, ImageSet]:
     """The 60k official training images, split into (train, validation).
 
-    5,000 validation images resolve accuracy to 0.02% per image (standard error of a 99.5% estimate: about
-    0.1%) and leave 55,000 to learn from. The split depends only on `split_seed`: all training seeds share it.
+    5,000 validation images resolve accuracy to 0.02 points per image (a 99.5% estimate's standard error:
+    about 0.1 point), leaving 55,000 to learn from. The split depends only on `split_seed`: all seeds share it.
     """
     root = ensure_mnist(root, download=download)
     full = ImageSet(*read_split(root, train=True))
