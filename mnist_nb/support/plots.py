@@ -90,6 +90,8 @@ def plot_pixel_histogram(images: torch.Tensor) -> Figure:
 CURVES = ("loss", "accuracy")
 # The validation dots' shapes, one per run in turn.
 VALIDATION_MARKERS = ("o", "s", "^", "D", "v", "P")
+# One colour per model of the series, in every notebook's curves; other runs take the next colour unused.
+MODEL_COLOURS = {"baseline": "C0", "batchnorm": "C1", "dropout": "C2", "gap": "C3", "attention": "C4", "residual": "C5"}
 
 
 def _as_drawn(metric: str, value: float) -> float:
@@ -113,8 +115,22 @@ def _training_line(history: list[dict], metric: str) -> tuple[list[float], list[
     return xs, ys
 
 
+def _run_colours(runs: list[str]) -> dict[str, str]:
+    """A run named after a model of the series ("dropout", "dropout, 1,000 images") in that model's colour,
+    unless an earlier run of the figure has it; every other run in the next colour no run of the figure uses."""
+    colours: dict[str, str] = {}
+    for run in runs:
+        model = run.split(",")[0].split()[0] if run.strip() else run
+        own = MODEL_COLOURS.get(model)
+        if own is None or own in colours.values():
+            own = next(f"C{index}" for index in range(10) if f"C{index}" not in colours.values())
+        colours[run] = own
+    return colours
+
+
 def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVES) -> Figure:
-    """One panel per metric, one colour per run, against epochs done. histories: run name ->
+    """One panel per metric, one colour per run (a model of the series keeps its colour across notebooks),
+    against epochs done. histories: run name ->
     `TrainingResult.history` rows.
 
     "loss" and "accuracy" put training (thin: per batch, a running mean over a tenth of an epoch, on augmented
@@ -126,9 +142,10 @@ def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVE
     Any other metric (e.g. "learning_rate"): one line per run, one point per epoch.
     """
     fig, axes = subplots(1, len(metrics), figsize=(4.8 * len(metrics), 3.4), squeeze=False)
+    colours = _run_colours(list(histories))
     for ax, metric in zip(axes.flat, metrics, strict=True):
         for index, (run, history) in enumerate(histories.items()):
-            color = f"C{index % 10}"
+            color = colours[run]
             if metric not in CURVES:
                 epochs, values = [row["epoch"] for row in history], [row[metric] for row in history]
                 ax.plot(epochs, values, ".-", color=color, label=run)
