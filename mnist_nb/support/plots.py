@@ -274,9 +274,11 @@ def plot_misclassified(images, predictions, targets, max_images=32, num_columns=
     return fig
 
 
-def plot_gradient_rms(rms: dict[str, dict[str, float]], title: str = "gradient per weight, per conv layer") -> Figure:
+def plot_gradient_rms(
+    rms: dict[str, dict[str, float]], title: str = "gradient per weight, per conv layer", ylim=None
+) -> Figure:
     """Grouped bars, log scale: one group per conv layer (input side left), one bar per run; the legend
-    sits beside the axes, never over a bar.
+    sits beside the axes, never over a bar. `ylim` (low, high) puts figures to be compared on one scale.
 
     rms: run name -> `gradient_rms(...)`. Layers match by position (names differ with and without the
     skip); the ticks show the first run's names.
@@ -290,7 +292,7 @@ def plot_gradient_rms(rms: dict[str, dict[str, float]], title: str = "gradient p
         positions = [index + (offset - (len(rms) - 1) / 2) * width for index in range(len(layers))]
         ax.bar(positions, list(run_rms.values()), width, label=run)
     ax.set_xticks(range(len(layers)), layers, rotation=60, ha="right", fontsize=8)
-    ax.set(yscale="log", ylabel="gradient RMS per weight (log scale)", title=title)
+    ax.set(yscale="log", ylabel="gradient RMS per weight (log scale)", title=title, ylim=ylim)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     fig.tight_layout()
     return fig
