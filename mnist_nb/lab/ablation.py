@@ -78,9 +78,10 @@ def full_budget_verdict(
     """What one component buys the series' last model at its full budget, from the recorded seed-paired
     ablation (notebooks 02-06 close with it). `removed`: "batchnorm", ...
 
-    A table of test accuracy with and without the component on each seed, the noise band under it, then one
-    line: the mean gain (with minus without, so positive means the component helps) and what a paired t-test
-    over the seeds makes of it.
+    A table of test accuracy with and without the component on each seed, the noise band under it, then the
+    verdict: the mean gain (with minus without, so positive means the component helps), what a paired t-test
+    over the seeds makes of it and the 95% interval of the mean; and, where some pairs cross machines and
+    `reruns` holds the base re-run on the removal's machines, the same test with every pair on one machine.
     """
     if results is None:  # the records, and the base's re-run where its removals ran
         results, reruns = load_results(), load_results(ONE_MACHINE_DIR) if reruns is None else reruns

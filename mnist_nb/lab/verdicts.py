@@ -15,6 +15,7 @@ from mnist_nb.anatomy import count_parameters
 from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
 from mnist_nb.config import TARGET_ACCURACY, TINY_BUDGET
 from mnist_nb.lab.ablation import (
+    interval,
     one_machine_bases,
     one_machine_differences,
     paired_t_p_value,
@@ -57,9 +58,10 @@ def what_mattered(
 
 
 def detectable(differences: list[float]) -> float:
-    """The smallest mean a paired t-test on these differences' spread calls significant: t(n-1) * sd / sqrt(n)."""
-    count = len(differences)
-    return student_t_critical(count - 1) * statistics.stdev(differences) / math.sqrt(count)
+    """The smallest mean a paired t-test on these differences' spread calls significant: t(n-1) * sd / sqrt(n),
+    the half-width of the mean's 95% interval."""
+    low, high = interval(differences)
+    return (high - low) / 2
 
 
 def ablation_bullets(
