@@ -121,7 +121,9 @@ def full_budget_verdict(
     if len(gains) < ENOUGH_SEEDS:
         verdict += f"; only {len(gains)} seed{'s' if len(gains) != 1 else ''}: a first reading"
     one_machine = one_machine_differences(results[name], one_machine_bases(results, reruns or {}))
-    crossed = [not same_machine(seed_machine(results[name], i), base.get("machine", {})) for i in range(len(pairs))]
+    # Each of the removal's seeds: did it run on another machine than the recorded base?
+    removal_seeds = range(len(results[name]["seeds"]))
+    crossed = [not same_machine(seed_machine(results[name], i), base.get("machine", {})) for i in removal_seeds]
     if one_machine is not None and any(crossed) and len(one_machine) > 1:
         one_gains = [-value for value in one_machine]
         verdict += (
