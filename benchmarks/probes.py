@@ -92,6 +92,12 @@ PROBES: dict[str, Probe] = {
     "fast-early-pooling-width20-7": Probe(
         {"early_pooling": True, "widths": (8, 20)}, {"num_epochs": 7}, "pool after the stem, width 20, 7 epochs", "fast"
     ),
+    # The race's 5x: `fast` from start to exit in about 57 s needs about 4 epochs of its model.
+    "fast-4": Probe({}, {"num_epochs": 4}, "fast in 4 epochs (the last clean)", "fast"),
+    "fast-5": Probe({}, {"num_epochs": 5}, "fast in 5 epochs (the last clean)", "fast"),
+    "fast-4-lr-0.2": Probe(
+        {}, {"num_epochs": 4, "learning_rate": 0.2}, "fast in 4 epochs at twice the peak rate", "fast"
+    ),
 }
 
 
