@@ -80,13 +80,17 @@ def attention_maps(model: nn.Module, images: torch.Tensor) -> dict[str, torch.Te
     return maps
 
 
-def grad_cam(model: nn.Module, images: torch.Tensor, target_layer: str, classes=None) -> torch.Tensor:
+def grad_cam(
+    model: nn.Module, images: torch.Tensor, target_layer: str, classes=None, scale_per_image: bool = True
+) -> torch.Tensor:
     """Grad-CAM (Selvaraju et al., 2017): which positions of `target_layer` raised the class score.
 
     images: float [N, 1, 28, 28]; classes: [N] (default: the predicted class). A forward hook swaps the
     layer's output A [N, C, h, w] for a copy to differentiate against; weights = mean over h, w of
-    d logit / d A, cam = ReLU(sum_c weights * A), resized to 28x28, scaled to [0, 1] per image: CPU
-    [N, 28, 28]. Only d logit / d A is computed (torch.autograd.grad): no parameter's .grad is touched.
+    d logit / d A, cam = ReLU(sum_c weights * A), resized to 28x28: CPU [N, 28, 28]. Scaled to [0, 1] per
+    image by default; with scale_per_image=False left in the units of the class score (a logit), so that
+    maps can be compared with each other. Only d logit / d A is computed (torch.autograd.grad): no
+    parameter's .grad is touched.
     """
     kept: dict[str, torch.Tensor] = {}
 
@@ -116,6 +120,8 @@ def grad_cam(model: nn.Module, images: torch.Tensor, target_layer: str, classes=
     weights = gradients.mean((2, 3), keepdim=True)  # [N, C, 1, 1]
     cam = F.relu((weights * activations).sum(1, keepdim=True))  # [N, 1, h, w]
     cam = F.interpolate(cam, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", align_corners=False)[:, 0]
+    if not scale_per_image:
+        return cam.cpu()
     cam = cam - cam.amin((1, 2), keepdim=True)
     cam = cam / cam.amax((1, 2), keepdim=True).clamp_min(1e-12)  # an all-zero map stays zero
     return cam.cpu()

@@ -111,6 +111,19 @@ def test_grad_cam_explains_the_predicted_class_by_default_and_the_given_one_othe
     assert not torch.allclose(default, other)
 
 
+def test_grad_cam_unscaled_is_in_the_units_of_the_class_score():
+    model = seeded_model("fast")  # stage3 -> dropout -> GAP -> linear: the score is linear in stage3's maps
+    images, labels = random_batch(4)  # explicit classes: doubling the weights may change the prediction
+    raw = inspection.grad_cam(model, images, "stage3", labels, scale_per_image=False)
+    low, high = raw.amin((1, 2), keepdim=True), raw.amax((1, 2), keepdim=True)
+    assert (high > 0).sum() >= 2  # some maps have evidence (an all-zero map stays zero either way)
+    scaled = (raw - low) / (high - low).clamp_min(1e-12)
+    torch.testing.assert_close(inspection.grad_cam(model, images, "stage3", labels), scaled)
+    with torch.no_grad():
+        model.head.linear.weight.mul_(2)  # every class score's dependence on the maps doubles
+    torch.testing.assert_close(inspection.grad_cam(model, images, "stage3", labels, scale_per_image=False), 2 * raw)
+
+
 def test_capture_activations_of_nested_modules_keeps_a_copy_before_an_inplace_relu():
     model = seeded_model("residual").eval()
     images, _ = random_batch(2)

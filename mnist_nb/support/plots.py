@@ -130,8 +130,7 @@ def _run_colours(runs: list[str]) -> dict[str, str]:
 
 def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVES) -> Figure:
     """One panel per metric, one colour per run (a model of the series keeps its colour across notebooks),
-    against epochs done. histories: run name ->
-    `TrainingResult.history` rows.
+    against epochs done. histories: run name -> `TrainingResult.history` rows.
 
     "loss" and "accuracy" put training (thin: per batch, a running mean over a tenth of an epoch, on augmented
     images with dropout on, while the weights move) and validation (dots: the end of each epoch, clean images,
@@ -204,8 +203,10 @@ def plot_feature_maps(activations: torch.Tensor, title=None, num_columns: int = 
     return fig
 
 
-def overlay_heatmaps(images, heatmaps, labels=None, title=None, scale_label: str | None = None) -> Figure:
-    """One row: each heatmap on one fixed 0-1 scale with a colour bar, the digit drawn over it as a white outline.
+def overlay_heatmaps(
+    images, heatmaps, labels=None, title=None, scale_label: str | None = None, num_columns: int | None = None
+) -> Figure:
+    """Heatmaps on one fixed 0-1 scale with a colour bar, the digit as a white outline; rows of `num_columns`.
 
     images: uint8 [N, 28, 28] or float [N, 1, 28, 28]; heatmaps in [0, 1], [N, h, w] or [N, 1, h, w] (spatial
     attention, Grad-CAM), resized to 28x28. Never stretched per map: a gate in 0.98-1.00 looks uniform, as it
@@ -217,7 +218,7 @@ def overlay_heatmaps(images, heatmaps, labels=None, title=None, scale_label: str
     if heatmaps.ndim == 3:
         heatmaps = heatmaps.unsqueeze(1)
     heatmaps = F.interpolate(heatmaps, size=tuple(pictures.shape[-2:]), mode="bilinear", align_corners=False)[:, 0]
-    fig, axes = _grid(len(pictures), num_columns=len(pictures), cell=1.5, title=title)
+    fig, axes = _grid(len(pictures), num_columns=num_columns or len(pictures), cell=1.5, title=title)
     for index, ax in enumerate(axes):
         shown = ax.imshow(heatmaps[index].numpy(), cmap="viridis", vmin=0.0, vmax=1.0)
         picture = pictures[index].float().numpy()
