@@ -98,6 +98,12 @@ PROBES: dict[str, Probe] = {
     "fast-4-lr-0.2": Probe(
         {}, {"num_epochs": 4, "learning_rate": 0.2}, "fast in 4 epochs at twice the peak rate", "fast"
     ),
+    # On one CPU thread an image costs as much in a batch of 32 or 64 as in one of 128: more steps, same time.
+    "fast-4-batch-64": Probe({}, {"num_epochs": 4, "batch_size": 64}, "fast in 4 epochs of batches of 64", "fast"),
+    "fast-4-batch-64-lr-0.2": Probe(
+        {}, {"num_epochs": 4, "batch_size": 64, "learning_rate": 0.2}, "the same at twice the peak rate", "fast"
+    ),
+    "fast-4-batch-32": Probe({}, {"num_epochs": 4, "batch_size": 32}, "fast in 4 epochs of batches of 32", "fast"),
 }
 
 
