@@ -104,6 +104,12 @@ PROBES: dict[str, Probe] = {
         {}, {"num_epochs": 4, "batch_size": 64, "learning_rate": 0.2}, "the same at twice the peak rate", "fast"
     ),
     "fast-4-batch-32": Probe({}, {"num_epochs": 4, "batch_size": 32}, "fast in 4 epochs of batches of 32", "fast"),
+    "fast-4-batch-32-lr-0.05": Probe(
+        {}, {"num_epochs": 4, "batch_size": 32, "learning_rate": 0.05}, "the same at half the peak rate", "fast"
+    ),
+    "fast-4-batch-32-lr-0.2": Probe(
+        {}, {"num_epochs": 4, "batch_size": 32, "learning_rate": 0.2}, "the same at twice the peak rate", "fast"
+    ),
 }
 
 
