@@ -111,17 +111,21 @@ def test_grad_cam_explains_the_predicted_class_by_default_and_the_given_one_othe
     assert not torch.allclose(default, other)
 
 
-def test_grad_cam_unscaled_is_in_the_units_of_the_class_score():
-    model = seeded_model("fast")  # stage3 -> dropout -> GAP -> linear: the score is linear in stage3's maps
-    images, labels = random_batch(4)  # explicit classes: doubling the weights may change the prediction
-    raw = inspection.grad_cam(model, images, "stage3", labels, scale_per_image=False)
+def test_grad_cam_unscaled_spreads_the_class_score_over_the_image():
+    model = seeded_model("fast").eval()  # stage3 -> dropout -> GAP -> linear: the score is linear in stage3's maps
+    images, labels = random_batch(4)
+    raw = inspection.grad_cam(model, images, "stage3", labels, scale_per_image=False)  # [4, 28, 28]
     low, high = raw.amin((1, 2), keepdim=True), raw.amax((1, 2), keepdim=True)
     assert (high > 0).sum() >= 2  # some maps have evidence (an all-zero map stays zero either way)
     scaled = (raw - low) / (high - low).clamp_min(1e-12)
     torch.testing.assert_close(inspection.grad_cam(model, images, "stage3", labels), scaled)
+    # With non-negative head weights on stage3's non-negative maps the ReLU removes nothing, and a map
+    # (each 7x7 position spread over 4x4 pixels) sums to its class score less the head's bias.
     with torch.no_grad():
-        model.head.linear.weight.mul_(2)  # every class score's dependence on the maps doubles
-    torch.testing.assert_close(inspection.grad_cam(model, images, "stage3", labels, scale_per_image=False), 2 * raw)
+        model.head.linear.weight.abs_()
+        scores = model(images).gather(1, labels[:, None])[:, 0] - model.head.linear.bias[labels]
+    raw = inspection.grad_cam(model, images, "stage3", labels, scale_per_image=False)
+    torch.testing.assert_close(raw.sum((1, 2)) / 16, scores, rtol=1e-4, atol=1e-4)
 
 
 def test_capture_activations_of_nested_modules_keeps_a_copy_before_an_inplace_relu():
