@@ -71,6 +71,15 @@ def choose(grid: list[tuple], validation_target: float):
     return min(qualified, key=lambda entry: entry[2]) if qualified else None
 
 
+def describe(choice: tuple, validation_target: float) -> str:
+    (config, autocast), accuracy, seconds = choice
+    return (
+        f"chosen (least time at >= {validation_target}% validation): batch {config.batch_size}, "
+        f"lr {config.learning_rate:g}, {config.num_epochs} epochs, bf16 autocast {'on' if autocast else 'off'} "
+        f"({accuracy:.2f}% validation, {seconds:.2f}s)"
+    )
+
+
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto")
@@ -81,13 +90,14 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--autocast", type=_switches, default=[True, False], help="bfloat16: on, off or on,off")
     parser.add_argument("--selection-seeds", type=int, default=2, help="validation seeds per recipe (default 2)")
     parser.add_argument("--validation-target", type=float, default=99.40)
-    parser.add_argument("--test-seeds", type=int, default=5, help="test seeds of the chosen recipe (default 5)")
+    parser.add_argument("--test-seeds", type=int, default=5,
+                        help="test seeds of the chosen recipe (default 5; 0: the sweep alone, the test set never read)")  # fmt: skip
     parser.add_argument("--out", type=folder_argument, default=RUNS_DIR / "gpu-sweep", help="test runs go here")
     parser.add_argument("--results", type=file_argument, default=Path(__file__).resolve().parent / "RESULTS.md",
                         help="append the report here (default: benchmarks/RESULTS.md)")  # fmt: skip
     arguments = parser.parse_args(argv)
-    if arguments.selection_seeds < 1 or arguments.test_seeds < 1:
-        parser.error("--selection-seeds and --test-seeds must be at least 1")
+    if arguments.selection_seeds < 1 or arguments.test_seeds < 0:
+        parser.error("--selection-seeds must be at least 1 and --test-seeds at least 0")
     return arguments
 
 
@@ -176,13 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     choice = choose(grid, arguments.validation_target)
     if choice is None:
         lines.append(f"no recipe of the grid reached {arguments.validation_target}% validation: no test run")
+    elif arguments.test_seeds == 0:
+        lines.append(f"{describe(choice, arguments.validation_target)}; --test-seeds 0: no test run")
     else:
         (chosen, autocast), accuracy, seconds = choice
-        lines.append(
-            f"chosen (least time at >= {arguments.validation_target}% validation): batch {chosen.batch_size}, "
-            f"lr {chosen.learning_rate:g}, {chosen.num_epochs} epochs, bf16 autocast {'on' if autocast else 'off'} "
-            f"({accuracy:.2f}% validation, {seconds:.2f}s)"
-        )
+        lines.append(describe(choice, arguments.validation_target))
         test_set = load_test_set().to(device)
         rows = [
             train_and_test(

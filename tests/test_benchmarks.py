@@ -127,9 +127,15 @@ def test_gpu_sweep_reads_the_test_set_only_for_the_chosen_recipe(mnist_root, tmp
     assert test_reads == [] and not (tmp_path / "runs").exists()
     assert "no recipe of the grid reached 100.01% validation: no test run" in report.read_text()
 
+    # --test-seeds 0: the sweep alone; a recipe is chosen and the test set is still not read.
+    assert sweep.main([*common, "--validation-target", "0", "--test-seeds", "0"]) == 0
+    assert test_reads == [] and not (tmp_path / "runs").exists()
+    assert "validation): batch 32, lr 0." in report.read_text()
+    assert "; --test-seeds 0: no test run" in report.read_text()
+
     assert sweep.main([*common, "--validation-target", "0", "--test-seeds", "2"]) == 0
     text = report.read_text()
-    assert text.count("GPU sweep, CUDA graphs (SMOKE RUN") == 2
+    assert text.count("GPU sweep, CUDA graphs (SMOKE RUN") == 3
     assert "Command: `python benchmarks/gpu_sweep.py --device cpu" in text
     assert "chosen (least time at >= 0.0% validation): batch 32, lr 0." in text
     assert "test, 2 seeds: " in text and "seed 0 with eager steps" in text
