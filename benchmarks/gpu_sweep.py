@@ -91,7 +91,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--selection-seeds", type=int, default=2, help="validation seeds per recipe (default 2)")
     parser.add_argument("--validation-target", type=float, default=99.40)
     parser.add_argument("--test-seeds", type=int, default=5,
-                        help="test seeds of the chosen recipe (default 5; 0: the sweep alone, the test set never read)")  # fmt: skip
+                        help="test seeds of the chosen recipe (default 5; 0: no test run)")  # fmt: skip
     parser.add_argument("--out", type=folder_argument, default=RUNS_DIR / "gpu-sweep", help="test runs go here")
     parser.add_argument("--results", type=file_argument, default=Path(__file__).resolve().parent / "RESULTS.md",
                         help="append the report here (default: benchmarks/RESULTS.md)")  # fmt: skip
