@@ -3,14 +3,17 @@
     python benchmarks/gpu_sweep.py     # on a GPU: 36 recipes x 2 seeds on validation, then 5 test seeds (~3.5 min)
     MNIST_NB_SMOKE=1 python benchmarks/gpu_sweep.py --device cpu --batch-sizes 32 --learning-rates 0.1 \\
         --epochs 1 --autocast off --selection-seeds 1 --test-seeds 1 --results /tmp/gpu.md  # the code path on a CPU
+    OMP_NUM_THREADS=1 python benchmarks/gpu_sweep.py --device cpu --autocast off --batch-sizes 256 \\
+        --test-seeds 0 --results OUT.md  # the grid's validation on a CPU, eager: an estimate, no test run
 
 Every run trains through `mnist_nb.lab.graphed.fit_graphed`: the whole step (augmentation,
 forward, backward, fused SGD, the one-cycle rate) replayed from a CUDA graph, validation in one
 batch read back once an epoch. First, what one step costs at each batch size (graph replays
 against eager steps of the same model), so that the sweep's times can be read.
 
-The sweep varies batch size, peak learning rate, epochs and bfloat16 autocast, and chooses on
-validation only, by a rule fixed in this file before any run:
+The sweep varies batch size with peak learning rate (`GRID`, or the product of `--batch-sizes` and
+`--learning-rates`), epochs and bfloat16 autocast, and chooses on validation only, by a rule fixed in
+this file before any run:
 
     among the grid's recipes, the one with the least mean training time whose validation
     accuracy, mean over `--selection-seeds` seeds, is at least `--validation-target`.
@@ -45,6 +48,9 @@ from mnist_nb.support.checkpoint_files import write_json
 from mnist_nb.training import build_for_training
 
 TARGET = TARGET_ACCURACY
+# (batch size, peak learning rate) pairs of the default sweep: those a CPU pre-screen of `fast` kept, by a rule
+# written before its runs (benchmarks/RESULTS.md, 2026-12-05, fourth session).
+GRID = ((256, 0.2), (256, 0.4), (256, 0.8), (512, 0.4), (512, 0.8), (1024, 0.4))
 
 
 def _numbers(text: str, kind):
@@ -84,8 +90,10 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--model", default="fast", help="default: %(default)s (16,338 parameters)")
-    parser.add_argument("--batch-sizes", type=lambda text: _numbers(text, int), default=[256, 512, 1024])
-    parser.add_argument("--learning-rates", type=lambda text: _numbers(text, float), default=[0.4, 0.8])
+    parser.add_argument("--batch-sizes", type=lambda text: _numbers(text, int),
+                        help="with --learning-rates, their product replaces GRID (default sizes: GRID's)")  # fmt: skip
+    parser.add_argument("--learning-rates", type=lambda text: _numbers(text, float),
+                        help="with --batch-sizes, their product replaces GRID (default rates: GRID's)")  # fmt: skip
     parser.add_argument("--epochs", type=lambda text: _numbers(text, int), default=[8, 12, 16])
     parser.add_argument("--autocast", type=_switches, default=[True, False], help="bfloat16: on, off or on,off")
     parser.add_argument("--selection-seeds", type=int, default=2, help="validation seeds per recipe (default 2)")
@@ -98,6 +106,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     arguments = parser.parse_args(argv)
     if arguments.selection_seeds < 1 or arguments.test_seeds < 0:
         parser.error("--selection-seeds must be at least 1 and --test-seeds at least 0")
+    arguments.pairs = list(GRID)
+    if arguments.batch_sizes or arguments.learning_rates:
+        batch_sizes = arguments.batch_sizes or sorted({size for size, _ in GRID})
+        learning_rates = arguments.learning_rates or sorted({rate for _, rate in GRID})
+        arguments.pairs = list(itertools.product(batch_sizes, learning_rates))
     return arguments
 
 
@@ -160,14 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine}", flush=True)
 
     lines = [f"one training step of {arguments.model} ({'CUDA graph replay, then eager' if graphs else 'eager'}):"]
-    lines += step_costs(base, train_set, arguments.batch_sizes, graphs)
+    lines += step_costs(base, train_set, sorted({size for size, _ in arguments.pairs}), graphs)
     print("\n".join(lines), flush=True)
 
     lines.append(f"validation sweep ({arguments.model}, seeds 0-{arguments.selection_seeds - 1}; mean):")
     lines.append("  batch     lr  epochs  bf16   val %   seconds  warm-up s")
     grid = []
-    for batch_size, learning_rate, num_epochs, autocast in itertools.product(
-        arguments.batch_sizes, arguments.learning_rates, arguments.epochs, arguments.autocast
+    for (batch_size, learning_rate), num_epochs, autocast in itertools.product(
+        arguments.pairs, arguments.epochs, arguments.autocast
     ):
         config = base.replace(batch_size=batch_size, learning_rate=learning_rate, num_epochs=num_epochs)
         results = [

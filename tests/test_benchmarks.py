@@ -112,6 +112,16 @@ def test_gpu_sweep_rule_takes_the_fastest_recipe_that_qualifies_on_validation():
     assert sweep.choose(grid, 99.50) is None
 
 
+def test_gpu_sweep_default_grid_is_its_pairs_and_flags_make_a_product():
+    sweep = load_benchmark("gpu_sweep")
+    assert sweep.parse_arguments([]).pairs == list(sweep.GRID)
+    assert (256, 0.2) in sweep.GRID and (512, 0.2) not in sweep.GRID  # a pair, not a product
+    both = sweep.parse_arguments(["--batch-sizes", "32,64", "--learning-rates", "0.1"]).pairs
+    assert both == [(32, 0.1), (64, 0.1)]
+    rates = sorted({rate for _, rate in sweep.GRID})
+    assert sweep.parse_arguments(["--batch-sizes", "32"]).pairs == [(32, rate) for rate in rates]
+
+
 def test_gpu_sweep_reads_the_test_set_only_for_the_chosen_recipe(mnist_root, tmp_path, monkeypatch, capsys):
     """benchmarks/gpu_sweep.py for real, in smoke mode on the CPU: the code path a GPU run takes."""
     sweep = load_benchmark("gpu_sweep")
