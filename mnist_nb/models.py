@@ -175,8 +175,9 @@ def initialize(model: nn.Module) -> None:
     """He (Kaiming) normal initialization of the main-path convs, zero biases: for models without BatchNorm.
 
     ReLU zeroes half its input, so each layer must double the variance it passes on: std = sqrt(2 / fan).
-    PyTorch's smaller default leaves the plain 6-conv stack untrainable. With BatchNorm the weights' scale
-    still sets the step size (a layer moves by lr / |w|^2), so those models keep the default.
+    PyTorch's smaller default shrinks the plain 6-conv stack's signal at every layer (notebook 01). With
+    BatchNorm the weights' scale still sets the step size (a layer moves by lr / |w|^2), so those models keep
+    the default.
     """
     for module in model.modules():
         if isinstance(module, ConvBNAct):

@@ -21,7 +21,7 @@ def write_notebook(path, *sources, key_metric_source=None):
     return path
 
 
-def test_successful_run_replaces_the_notebook_and_reports_its_key_metric(tmp_path):
+def test_successful_run_replaces_the_notebook_and_reports_its_key_metric(tmp_path, capfd):
     path = write_notebook(
         tmp_path / "00_ok.ipynb",
         "import os\nprint('smoke =', os.environ.get('MNIST_NB_SMOKE'))\nprint('cwd =', os.path.basename(os.getcwd()))",
@@ -40,6 +40,7 @@ def test_successful_run_replaces_the_notebook_and_reports_its_key_metric(tmp_pat
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # readable like any file the user writes
+    assert "without encryption" not in capfd.readouterr().err  # the kernel started without a warning
 
 
 def test_failing_cell_is_named_and_the_committed_notebook_is_untouched(tmp_path):

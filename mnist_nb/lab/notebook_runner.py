@@ -82,6 +82,18 @@ def strip_run_metadata(notebook) -> None:
         cell.metadata.pop("execution", None)
 
 
+def kernel_config():
+    """Encrypt the kernel's local sockets where jupyter_client and zmq can (ipykernel >= 7.3 warns on every
+    start over plain TCP); elsewhere the defaults."""
+    import zmq
+    from jupyter_client.manager import KernelManager
+    from traitlets.config import Config
+
+    if "transport_encryption" in KernelManager.class_trait_names() and zmq.has("curve"):
+        return Config({"KernelManager": {"transport_encryption": "auto"}})
+    return Config()
+
+
 def run_notebook(path: Path, output_path: Path, *, smoke: bool, parameters: dict | None = None) -> NotebookRun:
     """Execute `path` into a temporary file, then move it to `output_path` if every cell ran."""
     import nbformat
@@ -104,6 +116,7 @@ def run_notebook(path: Path, output_path: Path, *, smoke: bool, parameters: dict
             cwd=str(path.parent),
             progress_bar=False,
             log_output=False,
+            config=kernel_config(),
         )
         seconds = time.perf_counter() - started
         notebook = nbformat.read(temporary, as_version=4)

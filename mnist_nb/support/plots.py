@@ -32,7 +32,7 @@ def _grid(count: int, num_columns: int, cell: float = 1.3, title: str | None = N
     """A figure with `count` axes on a grid (unused cells removed); returns (fig, flat list of axes)."""
     num_columns = max(1, min(num_columns, count))
     num_rows = max(1, math.ceil(count / num_columns))
-    figsize = (cell * num_columns, (cell + 0.25) * num_rows + 0.3)
+    figsize = (cell * num_columns, (cell + 0.4) * num_rows + 0.4)
     fig, axes = subplots(num_rows, num_columns, figsize=figsize, squeeze=False)
     axes = list(axes.flat)
     for ax in axes[count:]:
@@ -70,7 +70,7 @@ def show_digits(images, labels=None, predictions=None, num_columns: int = 10, ti
     for index, ax in enumerate(axes):
         ax.imshow(pictures[index].numpy(), cmap="gray", **limits)
         text, color = _digit_title(index, labels, predictions)
-        ax.set_title(text, fontsize=8, color=color)
+        ax.set_title(text, fontsize=10, color=color)
     fig.tight_layout()
     return fig
 
@@ -224,7 +224,7 @@ def overlay_heatmaps(
         picture = pictures[index].float().numpy()
         # The outline where the ink is half its darkest, uint8 bytes and normalized inputs alike.
         ax.contour(picture, levels=[(picture.min() + picture.max()) / 2], colors="white", linewidths=0.8)
-        ax.set_title(_digit_title(index, labels, None)[0], fontsize=8)
+        ax.set_title(_digit_title(index, labels, None)[0], fontsize=10)
     fig.tight_layout()
     fig.colorbar(shown, ax=axes, fraction=0.02, pad=0.01, label=scale_label)
     return fig
@@ -243,7 +243,7 @@ def plot_confusion_matrix(matrix: torch.Tensor, title: str | None = None) -> Fig
     for true, predicted in itertools.product(range(num_classes), repeat=2):
         count = int(matrix[true, predicted])
         color = "dimgray" if true == predicted else "white" if count > threshold else "black"
-        ax.text(predicted, true, str(count), ha="center", va="center", fontsize=7, color=color)
+        ax.text(predicted, true, str(count), ha="center", va="center", fontsize=9, color=color)
     ax.set(xticks=range(num_classes), yticks=range(num_classes), xlabel="predicted", ylabel="true")
     ax.set_title(title or f"confusion matrix ({int(matrix.sum())} images)")
     fig.tight_layout()
@@ -270,7 +270,7 @@ def plot_misclassified(images, predictions, targets, max_images=32, num_columns=
     fig = show_digits(images.detach().cpu()[shown], targets[shown], predictions[shown], num_columns, title)
     if confidences is not None:
         for ax, confidence in zip(fig.axes, confidences.detach().cpu()[shown].tolist(), strict=True):
-            ax.set_title(f"{ax.get_title()}\np = {confidence:.2f}", fontsize=8, color=ax.title.get_color())
+            ax.set_title(f"{ax.get_title()}\np = {confidence:.2f}", fontsize=10, color=ax.title.get_color())
         fig.tight_layout()
     return fig
 
