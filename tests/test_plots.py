@@ -278,6 +278,18 @@ def test_plot_ablation_draws_each_seed_its_mean_and_the_noise_band():
     assert sorted(means) == pytest.approx(sorted([-0.025, -0.25, 0.3, 0.1]))
 
 
+def test_plot_ablation_adds_the_pairs_on_one_machine_where_there_are_some():
+    differences = {"batchnorm": {"test": [-0.1, -0.4], "val": [-0.3, -0.4], "one machine": [-0.1, -0.5]}}
+    differences["skip"] = {"test": [0.1, 0.0], "val": [0.0, 0.1]}
+    (ax,) = figures.plot_ablation(differences, 0.3, "residual", 5).axes
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert legend[-1] == "test, every pair on one machine" and legend.count(legend[-1]) == 1
+    scatters = [collection for collection in ax.collections if isinstance(collection, PathCollection)]
+    (diamonds,) = [collection for collection in scatters if collection.get_label() == legend[-1]]
+    assert [round(y, 2) for _, y in diamonds.get_offsets()] == [-0.1, -0.5]
+    assert all(abs(x) < 0.1 for x, _ in diamonds.get_offsets())  # in batchnorm's column, between test and val
+
+
 def test_figures_are_not_registered_with_pyplot():
     """Nothing is drawn behind the caller's back, and nothing piles up in pyplot's list of open figures."""
     plt.close("all")

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from mnist_nb.lab.ablation import ONE_MACHINE_DIR, paired_t_p_value, student_t_p_value
+from mnist_nb.lab.ablation import ONE_MACHINE_DIR, paired_differences, paired_t_p_value, student_t_p_value
 from mnist_nb.lab.frontier import RESULTS_DIR, load_results
 from mnist_nb.lab.verdicts import detectable, welch_t, what_mattered
 
@@ -75,6 +75,11 @@ def test_a_removal_shown_in_one_pairing_only_is_on_the_line():
     )
     assert "skip" not in line and "nothing beyond seed noise" not in text
     assert "nothing beyond seed noise" in what_mattered(records)  # without the re-run: the recorded pairing only
+    # The ablation figure's data: the recorded pairs, and with the re-run the pairs on one machine as well.
+    paired = paired_differences(records, reruns={"residual": rerun})
+    assert paired["batchnorm"]["test"] == pytest.approx([-0.10, -0.39, -0.18, -0.01, -0.55])
+    assert paired["batchnorm"]["one machine"] == pytest.approx(one_machine)
+    assert all("one machine" not in item for item in paired_differences(records).values())
 
 
 def test_the_replaced_recipe_is_paired_by_seed_and_the_machines_are_compared():

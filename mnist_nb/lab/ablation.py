@@ -175,14 +175,27 @@ def interval(differences: list[float]) -> tuple[float, float]:
     return mean - half, mean + half
 
 
-def paired_differences(results: dict[str, dict], base: str = ABLATION_BASE) -> dict[str, dict[str, list[float]]]:
+def paired_differences(
+    results: dict[str, dict], base: str = ABLATION_BASE, reruns: dict[str, dict] | None = None
+) -> dict[str, dict[str, list[float]]]:
     """component -> {"test": [...], "val": [...]}: each removal's `frontier.seed_differences` against the base,
-    for `figures.plot_ablation`; a removal that shares no seed with the base is left out."""
-    return {
-        component(name): {split: seed_differences(results[name], results[base], split) for split in ("test", "val")}
-        for name in results
-        if name in ABLATIONS and seed_differences(results[name], results[base])
-    }
+    for `figures.plot_ablation`; a removal that shares no seed with the base is left out. Where some pair
+    crosses machines and `reruns` holds the base re-run where the removal ran, "one machine" adds the test
+    differences with every pair on one machine (`one_machine_differences`)."""
+    paired = {}
+    for name in results:
+        if name not in ABLATIONS or not seed_differences(results[name], results[base]):
+            continue
+        item = {split: seed_differences(results[name], results[base], split) for split in ("test", "val")}
+        crossed = any(
+            not same_machine(seed_machine(results[name], index), results[base].get("machine", {}))
+            for index in range(len(results[name]["seeds"]))
+        )
+        one_machine = one_machine_differences(results[name], one_machine_bases(results, reruns or {}, base))
+        if crossed and one_machine is not None:
+            item["one machine"] = one_machine
+        paired[component(name)] = item
+    return paired
 
 
 def noise_band(summary: dict) -> float:
