@@ -121,9 +121,7 @@ def full_budget_verdict(
     if len(gains) < ENOUGH_SEEDS:
         verdict += f"; only {len(gains)} seed{'s' if len(gains) != 1 else ''}: a first reading"
     one_machine = one_machine_differences(results[name], one_machine_bases(results, reruns or {}))
-    # Each of the removal's seeds: did it run on another machine than the recorded base?
-    removal_seeds = range(len(results[name]["seeds"]))
-    crossed = [not same_machine(seed_machine(results[name], i), base.get("machine", {})) for i in removal_seeds]
+    crossed = crossed_machines(results[name], base)
     if one_machine is not None and any(crossed) and len(one_machine) > 1:
         one_gains = [-value for value in one_machine]
         verdict += (
@@ -143,6 +141,11 @@ def seed_machine(summary: dict, index: int) -> dict:
     """Where the summary's `index`-th seed ran (`seed_machines`; older records give one machine for all)."""
     machines = summary.get("seed_machines") or [summary.get("machine", {})] * len(summary["seeds"])
     return machines[index]
+
+
+def crossed_machines(summary: dict, base: dict) -> list[bool]:
+    """Each of `summary`'s seeds: did it run on another machine than the recorded `base`?"""
+    return [not same_machine(seed_machine(summary, i), base.get("machine", {})) for i in range(len(summary["seeds"]))]
 
 
 def one_machine_differences(summary: dict, bases: list[dict], split: str = "test") -> list[float] | None:
@@ -187,12 +190,8 @@ def paired_differences(
         if name not in ABLATIONS or not seed_differences(results[name], results[base]):
             continue
         item = {split: seed_differences(results[name], results[base], split) for split in ("test", "val")}
-        crossed = any(
-            not same_machine(seed_machine(results[name], index), results[base].get("machine", {}))
-            for index in range(len(results[name]["seeds"]))
-        )
         one_machine = one_machine_differences(results[name], one_machine_bases(results, reruns or {}, base))
-        if crossed and one_machine is not None:
+        if any(crossed_machines(results[name], results[base])) and one_machine is not None:
             item["one machine"] = one_machine
         paired[component(name)] = item
     return paired
