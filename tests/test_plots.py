@@ -15,7 +15,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from mnist_nb.config import PARAMETER_BUDGET, SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET  # noqa: E402
 from mnist_nb.inspection import gradient_rms  # noqa: E402
 from mnist_nb.lab import figures  # noqa: E402
-from mnist_nb.support import plots  # noqa: E402
+from mnist_nb.support import model_plots, plots  # noqa: E402
 
 from .conftest import random_batch, seeded_model  # noqa: E402
 
@@ -105,22 +105,22 @@ def test_plot_curves_training_per_batch_and_validation_per_epoch_on_shared_axes(
 
 def test_plot_feature_maps_draws_every_channel_on_one_scale_with_a_colour_bar():
     activations = torch.randn(20, 14, 14)
-    fig = plots.plot_feature_maps(activations, title="stage2", num_columns=10)
+    fig = model_plots.plot_feature_maps(activations, title="stage2", num_columns=10)
     panels = [ax for ax in fig.axes if ax.images]
     assert len(panels) == 20 and len(fig.axes) == 21  # every channel, and the colour bar
     low, high = activations.min().item(), activations.max().item()
     assert all(ax.images[0].get_clim() == pytest.approx((low, high)) for ax in panels)  # one scale, not per panel
-    fixed = plots.plot_feature_maps(activations, value_range=(0.0, 5.0))
+    fixed = model_plots.plot_feature_maps(activations, value_range=(0.0, 5.0))
     assert {ax.images[0].get_clim() for ax in fixed.axes if ax.images} == {(0.0, 5.0)}
     with pytest.raises(ValueError, match=r"\[0\]"):
-        plots.plot_feature_maps(torch.randn(2, 16, 14, 14))
+        model_plots.plot_feature_maps(torch.randn(2, 16, 14, 14))
 
 
 def test_overlay_heatmaps_on_one_fixed_scale_with_a_colour_bar_and_the_digit_as_an_outline():
     images = torch.zeros(3, 28, 28, dtype=torch.uint8)
     images[:, 8:20, 12:16] = 255  # a stroke
     heatmaps = 0.98 + 0.02 * torch.rand(3, 1, 7, 7)  # a nearly saturated gate
-    fig = plots.overlay_heatmaps(images, heatmaps, labels=[4, 5, 6], title="attention")
+    fig = model_plots.overlay_heatmaps(images, heatmaps, labels=[4, 5, 6], title="attention")
     digits = [ax for ax in fig.axes if ax.images and ax.get_title()]
     assert len(digits) == 3 and len(fig.axes) == 4  # three digits and the colour bar
     for ax in digits:
@@ -172,15 +172,16 @@ def test_plot_misclassified_when_none_are_wrong():
 def test_plot_gradient_rms_grouped_bars():
     residual = gradient_rms(seeded_model("residual"), *random_batch(8))
     plain = gradient_rms(seeded_model("residual-no-skip"), *random_batch(8))
-    fig = plots.plot_gradient_rms({"residual": residual, "no skip": plain})
+    fig = model_plots.plot_gradient_rms({"residual": residual, "no skip": plain})
     (ax,) = fig.axes
     assert len(ax.patches) == 2 * len(residual)
-    assert [label.get_text() for label in ax.get_xticklabels()] == list(residual)
+    assert [label.get_text() for label in ax.get_xticklabels()] == [name.removesuffix(".conv") for name in residual]
+    assert "stem" in [label.get_text() for label in ax.get_xticklabels()]  # "stem.conv", shortened
     assert [text.get_text() for text in ax.get_legend().get_texts()] == ["residual", "no skip"]
     heights = [patch.get_height() for patch in ax.patches]
     assert heights == list(residual.values()) + list(plain.values())
     with pytest.raises(ValueError, match="same number"):
-        plots.plot_gradient_rms({"residual": residual, "shorter": dict(list(plain.items())[:3])})
+        model_plots.plot_gradient_rms({"residual": residual, "shorter": dict(list(plain.items())[:3])})
 
 
 # ----------------------------------------------------------------------------- the frontier and the ablation
@@ -297,8 +298,8 @@ def test_figures_are_not_registered_with_pyplot():
     drawn = [
         plots.show_digits(images, labels),
         plots.plot_pixel_histogram(images),
-        plots.plot_feature_maps(torch.randn(4, 7, 7)),
-        plots.overlay_heatmaps(images, torch.rand(4, 7, 7)),
+        model_plots.plot_feature_maps(torch.randn(4, 7, 7)),
+        model_plots.overlay_heatmaps(images, torch.rand(4, 7, 7)),
         plots.plot_confusion_matrix(torch.eye(10, dtype=torch.int64)),
         plots.plot_misclassified(images, (labels + 1) % 10, labels),
         figures.plot_frontier({"final": frontier_entry(11_280, [99.5])}, {"tiny": frontier_entry(4_718, [99.3])}),

@@ -1,6 +1,7 @@
-"""The notebooks' figures, drawing and not the lesson: digits, curves, feature maps, heatmaps, confusions.
+"""The notebooks' figures of data and training, drawing and not the lesson: digits, curves, confusions.
 
-The frontier's and the ablation's figures are the lab's (`lab.figures`).
+Figures of a model's insides (feature maps, heatmaps, gradients) are in `model_plots`; the frontier's and the
+ablation's are the lab's (`lab.figures`).
 
 Each function returns its own `matplotlib.figure.Figure`, without pyplot: a notebook shows it once, a
 script calls `fig.savefig(...)`, and nothing piles up in pyplot's open figures. Plots take tensors (from
@@ -15,7 +16,6 @@ import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
@@ -28,7 +28,7 @@ def subplots(*grid, figsize, squeeze: bool = True, **options):
     return fig, fig.subplots(*grid, squeeze=squeeze, **options)
 
 
-def _grid(count: int, num_columns: int, cell: float = 1.3, title: str | None = None):
+def axes_grid(count: int, num_columns: int, cell: float = 1.3, title: str | None = None):
     """A figure with `count` axes on a grid (unused cells removed); returns (fig, flat list of axes)."""
     num_columns = max(1, min(num_columns, count))
     num_rows = max(1, math.ceil(count / num_columns))
@@ -44,7 +44,7 @@ def _grid(count: int, num_columns: int, cell: float = 1.3, title: str | None = N
     return fig, axes[:count]
 
 
-def _as_pictures(images: torch.Tensor) -> tuple[torch.Tensor, dict]:
+def as_pictures(images: torch.Tensor) -> tuple[torch.Tensor, dict]:
     """uint8 [N, H, W] or float [N, 1, H, W] / [N, H, W] -> CPU [N, H, W], plus imshow value limits."""
     images = images.detach().cpu()
     if images.ndim == 4:
@@ -55,7 +55,7 @@ def _as_pictures(images: torch.Tensor) -> tuple[torch.Tensor, dict]:
     return images, limits
 
 
-def _digit_title(index: int, labels, predictions) -> tuple[str, str]:
+def digit_title(index: int, labels, predictions) -> tuple[str, str]:
     """'3' or 'true 3 / pred 5' and its color (red when the prediction is wrong)."""
     if predictions is None:
         return ("" if labels is None else f"{int(labels[index])}"), "black"
@@ -65,11 +65,11 @@ def _digit_title(index: int, labels, predictions) -> tuple[str, str]:
 
 def show_digits(images, labels=None, predictions=None, num_columns: int = 10, title: str | None = None) -> Figure:
     """A grid of digits titled with the label, or 'true 3 / pred 5' (red when wrong); labels, predictions: [N]."""
-    pictures, limits = _as_pictures(images)
-    fig, axes = _grid(len(pictures), num_columns, title=title)
+    pictures, limits = as_pictures(images)
+    fig, axes = axes_grid(len(pictures), num_columns, title=title)
     for index, ax in enumerate(axes):
         ax.imshow(pictures[index].numpy(), cmap="gray", **limits)
-        text, color = _digit_title(index, labels, predictions)
+        text, color = digit_title(index, labels, predictions)
         ax.set_title(text, fontsize=10, color=color)
     fig.tight_layout()
     return fig
@@ -183,53 +183,6 @@ def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVE
     return fig
 
 
-def plot_feature_maps(activations: torch.Tensor, title=None, num_columns: int = 10, value_range=None) -> Figure:
-    """Every channel of one image's activations [C, H, W], one panel each, on one colour scale with its bar.
-
-    `value_range` (low, high) fixes the scale, e.g. to compare two images' maps; by default it spans these
-    activations. One scale for all panels: a channel that looks dark is weak, not just dark relative to itself.
-    """
-    if activations.ndim != 3:
-        message = f"expected one image's activations [C, H, W], got {list(activations.shape)}"
-        raise ValueError(f"{message}: pick one image, e.g. capture_activations(...)['stem'][0]")
-    channels = activations.detach().cpu().float()
-    low, high = value_range if value_range is not None else (channels.min().item(), channels.max().item())
-    fig, axes = _grid(len(channels), num_columns, cell=1.1, title=title)
-    for index, ax in enumerate(axes):
-        shown = ax.imshow(channels[index].numpy(), cmap="viridis", vmin=low, vmax=high)
-        ax.set_title(f"channel {index}", fontsize=7)
-    fig.tight_layout()
-    fig.colorbar(shown, ax=axes, fraction=0.02, pad=0.01, label="activation")
-    return fig
-
-
-def overlay_heatmaps(
-    images, heatmaps, labels=None, title=None, scale_label: str | None = None, num_columns: int | None = None
-) -> Figure:
-    """Heatmaps on one fixed 0-1 scale with a colour bar, the digit as a white outline; rows of `num_columns`.
-
-    images: uint8 [N, 28, 28] or float [N, 1, 28, 28]; heatmaps in [0, 1], [N, h, w] or [N, 1, h, w] (spatial
-    attention, Grad-CAM), resized to 28x28. Never stretched per map: a gate in 0.98-1.00 looks uniform, as it
-    is; and never blended with the digit, so every colour on a panel is one on the colour bar. `scale_label`
-    names what the bar measures (e.g. that Grad-CAM maps are scaled per image).
-    """
-    pictures, _ = _as_pictures(images)
-    heatmaps = heatmaps.detach().cpu().float()
-    if heatmaps.ndim == 3:
-        heatmaps = heatmaps.unsqueeze(1)
-    heatmaps = F.interpolate(heatmaps, size=tuple(pictures.shape[-2:]), mode="bilinear", align_corners=False)[:, 0]
-    fig, axes = _grid(len(pictures), num_columns=num_columns or len(pictures), cell=1.5, title=title)
-    for index, ax in enumerate(axes):
-        shown = ax.imshow(heatmaps[index].numpy(), cmap="viridis", vmin=0.0, vmax=1.0)
-        picture = pictures[index].float().numpy()
-        # The outline where the ink is half its darkest, uint8 bytes and normalized inputs alike.
-        ax.contour(picture, levels=[(picture.min() + picture.max()) / 2], colors="white", linewidths=0.8)
-        ax.set_title(_digit_title(index, labels, None)[0], fontsize=10)
-    fig.tight_layout()
-    fig.colorbar(shown, ax=axes, fraction=0.02, pad=0.01, label=scale_label)
-    return fig
-
-
 def plot_confusion_matrix(matrix: torch.Tensor, title: str | None = None) -> Figure:
     """Counts in every cell (rows: true class); colour on the mistakes only, the diagonal masked: correct
     predictions outnumber any mistake a hundredfold, and would wash every other cell out."""
@@ -272,28 +225,4 @@ def plot_misclassified(images, predictions, targets, max_images=32, num_columns=
         for ax, confidence in zip(fig.axes, confidences.detach().cpu()[shown].tolist(), strict=True):
             ax.set_title(f"{ax.get_title()}\np = {confidence:.2f}", fontsize=10, color=ax.title.get_color())
         fig.tight_layout()
-    return fig
-
-
-def plot_gradient_rms(
-    rms: dict[str, dict[str, float]], title: str = "gradient per weight, per conv layer", ylim=None
-) -> Figure:
-    """Grouped bars, log scale: one group per conv layer (input side left), one bar per run; the legend
-    sits beside the axes, never over a bar. `ylim` (low, high) puts figures to be compared on one scale.
-
-    rms: run name -> `gradient_rms(...)`. Layers match by position (names differ with and without the
-    skip); the ticks show the first run's names.
-    """
-    layers = list(next(iter(rms.values())))
-    if len({len(run_rms) for run_rms in rms.values()}) > 1:
-        raise ValueError("every run must have the same number of conv layers to compare them side by side")
-    width = 0.8 / len(rms)
-    fig, ax = subplots(figsize=(min(max(6, 0.5 * len(layers) + 2), 14), 4))
-    for offset, (run, run_rms) in enumerate(rms.items()):
-        positions = [index + (offset - (len(rms) - 1) / 2) * width for index in range(len(layers))]
-        ax.bar(positions, list(run_rms.values()), width, label=run)
-    ax.set_xticks(range(len(layers)), layers, rotation=60, ha="right", fontsize=8)
-    ax.set(yscale="log", ylabel="gradient RMS per weight (log scale)", title=title, ylim=ylim)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    fig.tight_layout()
     return fig

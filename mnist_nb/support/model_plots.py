@@ -1,0 +1,87 @@
+"""Figures of a model's insides, drawing and not the lesson: feature maps, heatmaps, gradient per layer.
+
+Built as `plots` builds them: a standalone `Figure` per call, without pyplot, from tensors of
+`mnist_nb.inspection` and numbers.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from matplotlib.figure import Figure
+
+from mnist_nb.support.plots import as_pictures, axes_grid, digit_title, subplots
+
+
+def plot_feature_maps(activations: torch.Tensor, title=None, num_columns: int = 10, value_range=None) -> Figure:
+    """Every channel of one image's activations [C, H, W], one panel each, on one colour scale with its bar.
+
+    `value_range` (low, high) fixes the scale, e.g. to compare two images' maps; by default it spans these
+    activations. One scale for all panels: a channel that looks dark is weak, not just dark relative to itself.
+    """
+    if activations.ndim != 3:
+        message = f"expected one image's activations [C, H, W], got {list(activations.shape)}"
+        raise ValueError(f"{message}: pick one image, e.g. capture_activations(...)['stem'][0]")
+    channels = activations.detach().cpu().float()
+    low, high = value_range if value_range is not None else (channels.min().item(), channels.max().item())
+    fig, axes = axes_grid(len(channels), num_columns, cell=1.1, title=title)
+    for index, ax in enumerate(axes):
+        shown = ax.imshow(channels[index].numpy(), cmap="viridis", vmin=low, vmax=high)
+        ax.set_title(f"channel {index}", fontsize=9)
+    fig.tight_layout()
+    fig.colorbar(shown, ax=axes, fraction=0.02, pad=0.01, label="activation")
+    return fig
+
+
+def overlay_heatmaps(
+    images, heatmaps, labels=None, title=None, scale_label: str | None = None, num_columns: int | None = None
+) -> Figure:
+    """Heatmaps on one fixed 0-1 scale with a colour bar, the digit as a white outline; rows of `num_columns`.
+
+    images: uint8 [N, 28, 28] or float [N, 1, 28, 28]; heatmaps in [0, 1], [N, h, w] or [N, 1, h, w] (spatial
+    attention, Grad-CAM), resized to 28x28. Never stretched per map: a gate in 0.98-1.00 looks uniform, as it
+    is; and never blended with the digit, so every colour on a panel is one on the colour bar. `scale_label`
+    names what the bar measures (e.g. that Grad-CAM maps are scaled per image).
+    """
+    pictures, _ = as_pictures(images)
+    heatmaps = heatmaps.detach().cpu().float()
+    if heatmaps.ndim == 3:
+        heatmaps = heatmaps.unsqueeze(1)
+    heatmaps = F.interpolate(heatmaps, size=tuple(pictures.shape[-2:]), mode="bilinear", align_corners=False)[:, 0]
+    fig, axes = axes_grid(len(pictures), num_columns=num_columns or len(pictures), cell=1.5, title=title)
+    for index, ax in enumerate(axes):
+        shown = ax.imshow(heatmaps[index].numpy(), cmap="viridis", vmin=0.0, vmax=1.0)
+        picture = pictures[index].float().numpy()
+        # The outline where the ink is half its darkest, uint8 bytes and normalized inputs alike.
+        ax.contour(picture, levels=[(picture.min() + picture.max()) / 2], colors="white", linewidths=0.8)
+        ax.set_title(digit_title(index, labels, None)[0], fontsize=10)
+    fig.tight_layout()
+    fig.colorbar(shown, ax=axes, fraction=0.02, pad=0.01, label=scale_label)
+    return fig
+
+
+def plot_gradient_rms(
+    rms: dict[str, dict[str, float]], title: str = "gradient per weight, per conv layer", ylim=None
+) -> Figure:
+    """Grouped bars, log scale: one group per conv layer (input side left), one bar per run; the legend
+    sits beside the axes, never over a bar. `ylim` (low, high) puts figures to be compared on one scale.
+
+    rms: run name -> `gradient_rms(...)`. Layers match by position (names differ with and without the
+    skip); the ticks show the first run's module names, without a final ".conv" ("block3.first" for
+    "block3.first.conv"): every bar is a conv's, and the shorter name stays readable at 21 layers.
+    """
+    layers = list(next(iter(rms.values())))
+    if len({len(run_rms) for run_rms in rms.values()}) > 1:
+        raise ValueError("every run must have the same number of conv layers to compare them side by side")
+    width = 0.8 / len(rms)
+    fig, ax = subplots(figsize=(min(max(6, 0.38 * len(layers) + 2), 10), 4))
+    for offset, (run, run_rms) in enumerate(rms.items()):
+        positions = [index + (offset - (len(rms) - 1) / 2) * width for index in range(len(layers))]
+        ax.bar(positions, list(run_rms.values()), width, label=run)
+    names = [layer.removesuffix(".conv") for layer in layers]
+    ax.set_xticks(range(len(layers)), names, rotation=60, ha="right", rotation_mode="anchor", fontsize=9)
+    ax.set(yscale="log", ylabel="gradient RMS per weight (log scale)", title=title, ylim=ylim)
+    ax.set_xlabel("conv layer, input side left", fontsize=9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    fig.tight_layout()
+    return fig
