@@ -81,7 +81,12 @@ def attention_maps(model: nn.Module, images: torch.Tensor) -> dict[str, torch.Te
 
 
 def grad_cam(
-    model: nn.Module, images: torch.Tensor, target_layer: str, classes=None, scale_per_image: bool = True
+    model: nn.Module,
+    images: torch.Tensor,
+    target_layer: str,
+    classes=None,
+    scale_per_image: bool = True,
+    relu: bool = True,
 ) -> torch.Tensor:
     """Grad-CAM (Selvaraju et al., 2017): which positions of `target_layer` raised the class score.
 
@@ -89,8 +94,9 @@ def grad_cam(
     layer's output A [N, C, h, w] for a copy to differentiate against; weights = mean over h, w of
     d logit / d A, cam = ReLU(sum_c weights * A), resized to 28x28: CPU [N, 28, 28]. Scaled to [0, 1] per
     image by default; with scale_per_image=False left in the units of the class score (a logit), so that
-    maps can be compared with each other. Only d logit / d A is computed (torch.autograd.grad): no
-    parameter's .grad is touched.
+    maps can be compared with each other. relu=False keeps the positions that lowered the score (negative
+    values): with a GAP-and-linear head right after the layer, that map sums to the score less the bias.
+    Only d logit / d A is computed (torch.autograd.grad): no parameter's .grad is touched.
     """
     kept: dict[str, torch.Tensor] = {}
 
@@ -118,7 +124,10 @@ def grad_cam(
         model.train(was_training)
     activations = kept["activations"].detach()
     weights = gradients.mean((2, 3), keepdim=True)  # [N, C, 1, 1]
-    cam = F.relu((weights * activations).sum(1, keepdim=True))  # [N, 1, h, w]
+    cam = (weights * activations).sum(1, keepdim=True)  # [N, 1, h, w]
+    if relu:  # evidence for the class only
+        cam = F.relu(cam)
+    # Bilinear x4 with align_corners=False keeps the sum x16: the map's total is the same at 7x7 and 28x28.
     cam = F.interpolate(cam, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", align_corners=False)[:, 0]
     if not scale_per_image:
         return cam.cpu()

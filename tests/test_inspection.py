@@ -128,6 +128,18 @@ def test_grad_cam_unscaled_spreads_the_class_score_over_the_image():
     torch.testing.assert_close(raw.sum((1, 2)) / 16, scores, rtol=1e-4, atol=1e-4)
 
 
+def test_grad_cam_before_its_relu_sums_to_the_score_whatever_the_signs():
+    model = seeded_model("fast").eval()  # stage3 -> dropout -> GAP -> linear
+    images, labels = random_batch(4)
+    with torch.no_grad():
+        scores = model(images).gather(1, labels[:, None])[:, 0] - model.head.linear.bias[labels]
+    signed = inspection.grad_cam(model, images, "stage3", labels, scale_per_image=False, relu=False)
+    assert signed.min() < 0  # positions that lowered the score are kept
+    torch.testing.assert_close(signed.sum((1, 2)) / 16, scores, rtol=1e-4, atol=1e-4)
+    rectified = inspection.grad_cam(model, images, "stage3", labels, scale_per_image=False)
+    assert (rectified.sum((1, 2)) >= signed.sum((1, 2)) - 1e-4).all()  # the ReLU only removes negatives
+
+
 def test_capture_activations_of_nested_modules_keeps_a_copy_before_an_inplace_relu():
     model = seeded_model("residual").eval()
     images, _ = random_batch(2)
