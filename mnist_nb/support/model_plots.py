@@ -74,13 +74,13 @@ def plot_gradient_rms(
     if len({len(run_rms) for run_rms in rms.values()}) > 1:
         raise ValueError("every run must have the same number of conv layers to compare them side by side")
     width = 0.8 / len(rms)
-    fig, ax = subplots(figsize=(min(max(6, 0.38 * len(layers) + 2), 10), 4))
+    fig, ax = subplots(figsize=(min(max(6, 0.38 * len(layers) + 2), 10), 4.8))
     for offset, (run, run_rms) in enumerate(rms.items()):
         positions = [index + (offset - (len(rms) - 1) / 2) * width for index in range(len(layers))]
         ax.bar(positions, list(run_rms.values()), width, label=run)
     names = [layer.removesuffix(".conv") for layer in layers]
     ax.set_xticks(range(len(layers)), names, rotation=60, ha="right", rotation_mode="anchor", fontsize=9)
-    ax.set(yscale="log", ylabel="gradient RMS per weight (log scale)", title=title, ylim=ylim)
+    ax.set(yscale="log", ylabel="gradient RMS per weight (log)", title=title, ylim=ylim)
     ax.set_xlabel("conv layer, input side left", fontsize=9)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     fig.tight_layout()
