@@ -166,7 +166,8 @@ def replaced_bullet(fast: dict, before: dict) -> str:
         for split, values in splits.items()
     }
     text = (
-        f"- **What bought time: where the work is.** `fast` moved its first max-pool up to right after the stem "
+        f"- **Where the work is: the time saved, spent on width.** `fast` moved its first max-pool up to right "
+        f"after the stem "
         f"(the shapes are printed above) and spent the time saved on width, {before['params']:,} -> "
         f"{fast['params']:,} parameters. Against the recipe it replaced, at the same {fast['epochs']} epochs, "
         f"{where}, seed for seed ({len(test)} seeds): test accuracy higher on {sum(value > 0 for value in test)} "

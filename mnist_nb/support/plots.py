@@ -91,7 +91,7 @@ CURVES = ("loss", "accuracy")
 # The validation dots' shapes, one per run in turn.
 VALIDATION_MARKERS = ("o", "s", "^", "D", "v", "P")
 # One colour per model of the series, in every notebook's curves; other runs take the next colour unused.
-MODEL_COLOURS = {"baseline": "C0", "batchnorm": "C1", "dropout": "C2", "gap": "C3", "attention": "C4", "residual": "C5"}
+MODEL_COLOURS = {"baseline": "C0", "batchnorm": "C1", "dropout": "C2", "gap": "C9", "attention": "C4", "residual": "C5"}
 
 
 def _as_drawn(metric: str, value: float) -> float:
