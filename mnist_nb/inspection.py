@@ -127,7 +127,7 @@ def grad_cam(
     cam = (weights * activations).sum(1, keepdim=True)  # [N, 1, h, w]
     if relu:  # evidence for the class only
         cam = F.relu(cam)
-    # Bilinear x4 with align_corners=False keeps the sum x16: the map's total is the same at 7x7 and 28x28.
+    # Bilinear upsampling by a whole factor k (align_corners=False) multiplies the sum by k^2: 7x7 -> 28x28 by 16.
     cam = F.interpolate(cam, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", align_corners=False)[:, 0]
     if not scale_per_image:
         return cam.cpu()
