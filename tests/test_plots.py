@@ -262,7 +262,9 @@ def test_plot_ablation_draws_each_seed_its_mean_and_the_noise_band():
     assert [text.get_text() for text in ax.get_legend().get_texts()] == [
         "noise band +-0.23",
         "test, per seed",
+        "test, mean",
         "val, per seed",
+        "val, mean",
     ]
     assert "from residual's 5 seeds" in ax.get_title()
     (band,) = ax.patches
@@ -284,11 +286,15 @@ def test_plot_ablation_adds_the_pairs_on_one_machine_where_there_are_some():
     differences["skip"] = {"test": [0.1, 0.0], "val": [0.0, 0.1]}
     (ax,) = figures.plot_ablation(differences, 0.3, "residual", 5).axes
     legend = [text.get_text() for text in ax.get_legend().get_texts()]
-    assert legend[-1] == "test, every pair on one machine" and legend.count(legend[-1]) == 1
+    assert legend[-2:] == ["test, every pair on one machine", "one machine, mean"]
+    assert legend.count(legend[-2]) == 1 and legend.count(legend[-1]) == 1
     scatters = [collection for collection in ax.collections if isinstance(collection, PathCollection)]
-    (diamonds,) = [collection for collection in scatters if collection.get_label() == legend[-1]]
+    (diamonds,) = [collection for collection in scatters if collection.get_label() == legend[-2]]
     assert [round(y, 2) for _, y in diamonds.get_offsets()] == [-0.1, -0.5]
     assert all(abs(x) < 0.1 for x, _ in diamonds.get_offsets())  # in batchnorm's column, between test and val
+    (mean_line,) = [collection for collection in ax.collections if collection.get_label() == legend[-1]]
+    ((start, end),) = mean_line.get_segments()
+    assert start[1] == pytest.approx(-0.3) and abs(start[0]) < 0.1 and abs(end[0]) < 0.1  # between the splits' lines
 
 
 def test_figures_are_not_registered_with_pyplot():

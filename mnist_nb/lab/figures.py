@@ -71,9 +71,9 @@ def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = N
 
 
 def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, base: str, base_seeds: int) -> Figure:
-    """Each removal minus `base` on the same seed: dots per seed (test filled, validation hollow), lines their mean,
-    the noise band +-`band` in grey, and green diamonds for the test pairs on one machine where the records have
-    them. differences: `ablation.paired_differences`; band: `ablation.noise_band`."""
+    """Each removal minus `base` on the same seed: dots per seed (test filled, validation hollow), short lines their
+    mean, the noise band +-`band` in grey, and green diamonds (and their mean) for the test pairs on one machine
+    where the records have them. differences: `ablation.paired_differences`; band: `ablation.noise_band`."""
     fig, ax = subplots(figsize=(max(5.0, 1.1 * len(differences) + 2), 4.2))
     ax.axhspan(-band, band, color="gray", alpha=0.2, linewidth=0, label=f"noise band +-{band:.2f}")
     ax.axhline(0, color="black", linewidth=0.8)
@@ -82,7 +82,10 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
             # Seeds side by side, so that two equal differences stay two dots.
             xs = [index + offset + 0.05 * (seed - (len(values) - 1) / 2) for seed in range(len(values))]
             ax.scatter(xs, values, s=24, color=fill, edgecolors=color, label=None if index else f"{split}, per seed")
-            ax.hlines(statistics.fmean(values), index + offset - 0.1, index + offset + 0.1, color=color, lw=2)
+            label = None if index else f"{split}, mean"
+            ax.hlines(
+                statistics.fmean(values), index + offset - 0.1, index + offset + 0.1, color=color, lw=2, label=label
+            )
     # Where a pair crossed machines and the base was re-run where the removal ran: every pair on one machine.
     first = True
     for index, item in enumerate(differences.values()):
@@ -91,6 +94,8 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
             xs = [index + 0.05 * (seed - (len(values) - 1) / 2) for seed in range(len(values))]
             label = "test, every pair on one machine" if first else None
             ax.scatter(xs, values, s=22, marker="D", color="C2", label=label)
+            mean_label = "one machine, mean" if first else None
+            ax.hlines(statistics.fmean(values), index - 0.07, index + 0.07, color="C2", lw=2, label=mean_label)
             first = False
     ax.set_xticks(range(len(differences)), [f"{name}\nn={len(item['test'])}" for name, item in differences.items()])
     title = f"one component removed from {base}: seeds (dots), mean (lines)\nband: 19 in 20 two-run test differences"
