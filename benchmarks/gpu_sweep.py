@@ -1,6 +1,7 @@
 """GPU time to 99.4% with the training step captured as a CUDA graph: a validation sweep, then test seeds.
 
     python benchmarks/gpu_sweep.py     # on a GPU: 36 recipes x 2 seeds on validation, then 5 test seeds (~3.5 min)
+    python benchmarks/gpu_sweep.py --record benchmarks/results/fast-gpu.json  # the same, the test seeds recorded
     MNIST_NB_SMOKE=1 python benchmarks/gpu_sweep.py --device cpu --batch-sizes 32 --learning-rates 0.1 \\
         --epochs 1 --autocast off --selection-seeds 1 --test-seeds 1 --results /tmp/gpu.md  # the code path on a CPU
     OMP_NUM_THREADS=1 python benchmarks/gpu_sweep.py --device cpu --autocast off --batch-sizes 256 \\
@@ -101,11 +102,16 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--test-seeds", type=int, default=5,
                         help="test seeds of the chosen recipe (default 5; 0: no test run)")  # fmt: skip
     parser.add_argument("--out", type=folder_argument, default=RUNS_DIR / "gpu-sweep", help="test runs go here")
+    parser.add_argument("--record", type=file_argument, metavar="FILE.json",
+                        help="also write the test seeds' summary here, in the format of benchmarks/results/ "
+                        "(e.g. benchmarks/results/fast-gpu.json); default: none")  # fmt: skip
     parser.add_argument("--results", type=file_argument, default=Path(__file__).resolve().parent / "RESULTS.md",
                         help="append the report here (default: benchmarks/RESULTS.md)")  # fmt: skip
     arguments = parser.parse_args(argv)
     if arguments.selection_seeds < 1 or arguments.test_seeds < 0:
         parser.error("--selection-seeds must be at least 1 and --test-seeds at least 0")
+    if arguments.record and arguments.test_seeds == 0:
+        parser.error("--record needs test seeds: drop --test-seeds 0 or --record")
     arguments.pairs = list(GRID)
     if arguments.batch_sizes or arguments.learning_rates:
         batch_sizes = arguments.batch_sizes or sorted({size for size, _ in GRID})
@@ -155,6 +161,25 @@ def train_and_test(config: TrainConfig, train_set, validation_set, test_set, out
     metrics |= {"autocast": autocast, "graphs": True, "warmup_seconds": result.warmup_seconds}
     write_json(out / "metrics.json", metrics)
     return metrics
+
+
+def gpu_record(name: str, rows: list[dict], autocast: bool) -> dict:
+    """The test seeds' summary as benchmarks/results/ holds it, with what the graph path adds to each run."""
+    config = rows[0]["config"]
+    precision = "bf16 autocast" if autocast else "float32"
+    description = (
+        f"`{rows[0]['model']}` on {rows[0]['machine']['device_name']} through the CUDA-graph step: "
+        f"batch {config['batch_size']}, lr {config['learning_rate']:g}, {config['num_epochs']} epochs, {precision} "
+        "(benchmarks/gpu_sweep.py's choice on validation)"
+    )
+    return {
+        "name": name,
+        "description": description,
+        **summarize(rows),
+        "autocast": autocast,
+        "graphs": True,
+        "warmup_seconds": [row["warmup_seconds"] for row in rows],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -223,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
         eager = fit_graphed(chosen, train_set, validation_set, autocast=autocast, graphs=False, log=None)
         validation = eager.final["val_accuracy"]
         lines.append(f"  seed 0 with eager steps: {eager.train_seconds:.2f}s (validation {validation:.2f}%)")
+        if arguments.record:
+            write_json(arguments.record, gpu_record(arguments.record.stem, rows, autocast))
+            lines.append(f"  recorded in {arguments.record.name}")
     print("\n".join(lines[-3:]))
     smoke = " (SMOKE RUN: a few batches an epoch, not a measurement)" if smoke_batches_per_epoch else ""
     append_report(

@@ -143,7 +143,8 @@ def test_gpu_sweep_reads_the_test_set_only_for_the_chosen_recipe(mnist_root, tmp
     assert "validation): batch 32, lr 0." in report.read_text()
     assert "; --test-seeds 0: no test run" in report.read_text()
 
-    assert sweep.main([*common, "--validation-target", "0", "--test-seeds", "2"]) == 0
+    record = tmp_path / "results" / "fast-gpu.json"
+    assert sweep.main([*common, "--validation-target", "0", "--test-seeds", "2", "--record", str(record)]) == 0
     text = report.read_text()
     assert text.count("GPU sweep, CUDA graphs (SMOKE RUN") == 3
     assert "Command: `python benchmarks/gpu_sweep.py --device cpu" in text
@@ -156,9 +157,22 @@ def test_gpu_sweep_reads_the_test_set_only_for_the_chosen_recipe(mnist_root, tmp
         assert metrics["config"]["max_batches_per_epoch"] == 5  # smoke mode reached fit through the config
         assert metrics["autocast"] is False and metrics["warmup_seconds"] >= 0
     assert len(test_reads) == 1  # loaded once, after the choice; each test seed evaluates it once
+    summary = json.loads(record.read_text())  # the test seeds' summary, as benchmarks/results/ holds one
+    assert summary["name"] == "fast-gpu" and summary["seeds"] == [0, 1] and summary["smoke"]
+    assert summary["description"].startswith("`fast` on ") and "batch 32, lr 0." in summary["description"]
+    assert summary["test_accuracy"] == [metrics_of(tmp_path, seed)["test_accuracy"] for seed in (0, 1)]
+    assert summary["autocast"] is False and summary["graphs"] and len(summary["warmup_seconds"]) == 2
+    assert "recorded in fast-gpu.json" in text
     with pytest.raises(SystemExit):
         sweep.main(["--batch-sizes", "0"])
     assert "expected positive numbers" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # refused before any training: a record needs test seeds
+        sweep.main([*common, "--test-seeds", "0", "--record", str(record)])
+    assert "--record needs test seeds" in capsys.readouterr().err
+
+
+def metrics_of(root, seed: int) -> dict:
+    return json.loads((root / "runs" / f"seed-{seed}" / "metrics.json").read_text())
 
 
 def test_the_reference_trains_as_its_script_does(mnist_root, monkeypatch):
