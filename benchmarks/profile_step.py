@@ -3,6 +3,7 @@
     OMP_NUM_THREADS=1 python benchmarks/profile_step.py fast-7                        # the old fast model
     OMP_NUM_THREADS=1 python benchmarks/profile_step.py fast-early-pooling-width20-7  # the fast model now
     OMP_NUM_THREADS=1 python benchmarks/profile_step.py fast-early-pooling-width20-7 --batch-size 512 --bfloat16
+    OMP_NUM_THREADS=1 python benchmarks/profile_step.py fast-early-pooling-width20-7 --contiguous  # no channels_last
 
 The probes are benchmarks/probes.py's (`--list` there). The step is `train_one_epoch`'s without its
 learning-rate schedule: forward, cross-entropy, backward, Nesterov SGD, on synthetic batches (random
@@ -46,10 +47,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=40, help="steps timed, then profiled (default 40)")
     parser.add_argument("--batch-size", type=int, help="images a step (default: the recipe's)")
     parser.add_argument("--bfloat16", action="store_true", help="forward pass under bfloat16 autocast on the CPU")
+    parser.add_argument("--contiguous", action="store_true", help="PyTorch's default layout, not channels_last")
     args = parser.parse_args(argv)
     config = probe_config(args.probe)
     if args.batch_size:
         config = config.replace(batch_size=args.batch_size)
+    if args.contiguous:
+        config = config.replace(channels_last=False)
     torch.manual_seed(0)
     model = build_model_of(config)
     layout = torch.channels_last if config.channels_last else torch.contiguous_format
@@ -78,7 +82,8 @@ def main(argv: list[str] | None = None) -> None:
     total = sum(event.self_cpu_time_total for event in events)
     print(
         f"{args.probe}: {config.model} with {dict(config.model_options)}, batch {config.batch_size}, "
-        f"{'bfloat16, ' if args.bfloat16 else ''}{torch.get_num_threads()} thread(s): {milliseconds:.1f} ms a step, "
+        f"{'bfloat16, ' if args.bfloat16 else ''}{'channels_last' if config.channels_last else 'contiguous'}, "
+        f"{torch.get_num_threads()} thread(s): {milliseconds:.1f} ms a step, "
         f"{1000 * milliseconds / config.batch_size:.0f} us an image ({args.steps} steps)"
     )
     for group, patterns in GROUPS.items():

@@ -100,7 +100,9 @@ def test_the_step_profile_splits_a_probes_step_by_layer_kind(capsys):
     assert any("aten::convolution_backward" in line for line in lines[6:])
     profile.main(["fast-early-pooling-width20-7", "--steps", "2", "--batch-size", "32", "--bfloat16"])
     line = capsys.readouterr().out.splitlines()[0]
-    assert "batch 32, bfloat16, " in line
+    assert "batch 32, bfloat16, channels_last, " in line
+    profile.main(["fast-early-pooling-width20-7", "--steps", "2", "--contiguous"])
+    assert "batch 128, contiguous, " in capsys.readouterr().out.splitlines()[0]
 
 
 def test_gpu_sweep_rule_takes_the_fastest_recipe_that_qualifies_on_validation():
