@@ -154,7 +154,7 @@ def test_gpu_sweep_reads_the_test_set_only_for_the_chosen_recipe(mnist_root, tmp
     assert "test, 2 seeds: " in text and "seed 0 with eager steps" in text
     assert "one training step of fast (eager):" in text and "batch    32, autocast off: eager" in text
     for seed in (0, 1):
-        metrics = json.loads((tmp_path / "runs" / f"seed-{seed}" / "metrics.json").read_text())
+        metrics = metrics_of(tmp_path, seed)
         assert metrics["smoke"] and metrics["config"]["batch_size"] == 32 and metrics["seed"] == seed
         assert metrics["config"]["max_batches_per_epoch"] == 5  # smoke mode reached fit through the config
         assert metrics["autocast"] is False and metrics["warmup_seconds"] >= 0
