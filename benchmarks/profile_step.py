@@ -4,6 +4,7 @@
     OMP_NUM_THREADS=1 python benchmarks/profile_step.py fast-early-pooling-width20-7  # the fast model now
     OMP_NUM_THREADS=1 python benchmarks/profile_step.py fast-early-pooling-width20-7 --batch-size 512 --bfloat16
     OMP_NUM_THREADS=1 python benchmarks/profile_step.py fast-early-pooling-width20-7 --contiguous  # no channels_last
+    OMP_NUM_THREADS=1 python benchmarks/profile_step.py fast-early-pooling-width20-7 --compile  # torch.compile
 
 The probes are benchmarks/probes.py's (`--list` there). The step is `train_one_epoch`'s without its
 learning-rate schedule: forward, cross-entropy, backward, Nesterov SGD, on synthetic batches (random
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, help="images a step (default: the recipe's)")
     parser.add_argument("--bfloat16", action="store_true", help="forward pass under bfloat16 autocast on the CPU")
     parser.add_argument("--contiguous", action="store_true", help="PyTorch's default layout, not channels_last")
+    parser.add_argument("--compile", action="store_true", help="the model through torch.compile")
     args = parser.parse_args(argv)
     config = probe_config(args.probe)
     if args.batch_size:
@@ -59,18 +61,21 @@ def main(argv: list[str] | None = None) -> None:
     layout = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(memory_format=layout).train()
     optimizer = make_optimizer(model, config)
+    forward = torch.compile(model) if args.compile else model  # compiled during the warm-up steps below
     images = torch.randn(config.batch_size, 1, IMAGE_SIZE, IMAGE_SIZE).contiguous(memory_format=layout)
     labels = torch.randint(0, NUM_CLASSES, (config.batch_size,))
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bfloat16):
-            logits = model(images)
+            logits = forward(images)
         F.cross_entropy(logits.float(), labels).backward()
         optimizer.step()
 
-    for _ in range(10):  # warm-up: oneDNN picks and caches its kernels
+    started = time.perf_counter()
+    for _ in range(10):  # warm-up: oneDNN picks and caches its kernels (and torch.compile compiles)
         step()
+    warmup = time.perf_counter() - started
     started = time.perf_counter()
     for _ in range(args.steps):
         step()
@@ -82,9 +87,10 @@ def main(argv: list[str] | None = None) -> None:
     total = sum(event.self_cpu_time_total for event in events)
     print(
         f"{args.probe}: {config.model} with {dict(config.model_options)}, batch {config.batch_size}, "
-        f"{'bfloat16, ' if args.bfloat16 else ''}{'channels_last' if config.channels_last else 'contiguous'}, "
+        f"{'bfloat16, ' if args.bfloat16 else ''}{'compiled, ' if args.compile else ''}"
+        f"{'channels_last' if config.channels_last else 'contiguous'}, "
         f"{torch.get_num_threads()} thread(s): {milliseconds:.1f} ms a step, "
-        f"{1000 * milliseconds / config.batch_size:.0f} us an image ({args.steps} steps)"
+        f"{1000 * milliseconds / config.batch_size:.0f} us an image ({args.steps} steps; warm-up {warmup:.1f} s)"
     )
     for group, patterns in GROUPS.items():
         share = sum(e.self_cpu_time_total for e in events if any(p in e.key for p in patterns)) / total

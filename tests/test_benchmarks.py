@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import shutil
 import statistics
 import subprocess
 from pathlib import Path
@@ -94,7 +95,7 @@ def test_the_step_profile_splits_a_probes_step_by_layer_kind(capsys):
     profile.main(["fast-early-pooling-width20-7", "--steps", "2"])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("fast-early-pooling-width20-7: fast with {'early_pooling': True, 'widths': (8, 20)}")
-    assert re.search(r"ms a step, \d+ us an image \(2 steps\)", lines[0])
+    assert re.search(r"ms a step, \d+ us an image \(2 steps; warm-up [\d.]+ s\)", lines[0])
     shares = {line.split()[0]: float(line.split()[1].rstrip("%")) for line in lines[1:5]}
     assert set(shares) == {"convolution", "BatchNorm", "ReLU", "max-pooling"} and 50 < sum(shares.values()) <= 100
     assert any("aten::convolution_backward" in line for line in lines[6:])
@@ -103,6 +104,15 @@ def test_the_step_profile_splits_a_probes_step_by_layer_kind(capsys):
     assert "batch 32, bfloat16, channels_last, " in line
     profile.main(["fast-early-pooling-width20-7", "--steps", "2", "--contiguous"])
     assert "batch 128, contiguous, " in capsys.readouterr().out.splitlines()[0]
+
+
+@pytest.mark.skipif(
+    not (shutil.which("g++") or shutil.which("clang++")), reason="torch.compile on a CPU needs a C++ compiler"
+)
+def test_the_step_profile_can_time_a_compiled_model(capsys):
+    profile = load_benchmark("profile_step")
+    profile.main(["fast-early-pooling-width20-7", "--steps", "2", "--batch-size", "16", "--compile"])
+    assert "batch 16, compiled, channels_last, " in capsys.readouterr().out.splitlines()[0]
 
 
 def test_gpu_sweep_rule_takes_the_fastest_recipe_that_qualifies_on_validation():
