@@ -72,10 +72,10 @@ class TrainConfig:
     split_seed: int = 0
     seed: int = 0
     device: str = "auto"
-    # NHWC layout: ~20% faster for these small convs on CPU (oneDNN), and what CUDA's tensor cores prefer.
+    # NHWC layout: 1.6x faster for these small convs on one CPU thread (oneDNN); what tensor cores prefer.
     channels_last: bool = True
-    # torch.compile the step's model: on CUDA it fuses BatchNorm, ReLU and the adds; on a small CPU the
-    # compilation costs more than a short run saves.
+    # torch.compile the step's model: on CUDA it fuses BatchNorm, ReLU and the adds; on a 2-core CPU the
+    # compiled step itself is 1.6-1.8x slower (benchmarks/RESULTS.md).
     compile: bool = False
     # None = full epochs; a number limits each epoch (and evaluation) to that many batches.
     max_batches_per_epoch: int | None = None
