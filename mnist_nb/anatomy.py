@@ -21,7 +21,7 @@ class ReceptiveFieldRow:
     kernel: int
     stride: int
     output_size: int
-    receptive_field: int  # pixels of the input that one output position can see (per side)
+    receptive_field: int  # side of the square of input pixels that one output position can see
     jump: int  # input pixels between neighbouring output positions
 
 

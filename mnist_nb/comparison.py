@@ -12,7 +12,8 @@ from mnist_nb.data import ImageSet, TensorLoader
 from mnist_nb.inspection import predict
 from mnist_nb.training import EVALUATION_BATCH_SIZE, TrainingResult, evaluate, fit
 
-# Below this p-value a difference counts as larger than the noise of one validation set.
+# The project's one significance level: below this p-value a difference counts as larger than the noise,
+# for McNemar's test here and for every t-test over seeds in the lab.
 SIGNIFICANCE_LEVEL = 0.05
 
 

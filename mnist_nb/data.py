@@ -70,8 +70,8 @@ class Normalization:
 def load_training_split(
     root: Path | None = None,
     *,
-    validation_size: int = 5000,
-    split_seed: int = 0,
+    validation_size: int = TrainConfig.validation_size,  # the split every recipe records
+    split_seed: int = TrainConfig.split_seed,
     download: bool = True,
 ) -> tuple[ImageSet, ImageSet]:
     """The 60k official training images, split into (train, validation).

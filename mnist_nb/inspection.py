@@ -95,7 +95,8 @@ def grad_cam(
     d logit / d A, cam = ReLU(sum_c weights * A), resized to 28x28: CPU [N, 28, 28]. Scaled to [0, 1] per
     image by default; with scale_per_image=False left in the units of the class score (a logit), so that
     maps can be compared with each other. relu=False keeps the positions that lowered the score (negative
-    values): with a GAP-and-linear head right after the layer, that map sums to the score less the bias.
+    values): with a GAP-and-linear head right after the layer, the h x w map sums to the score less the bias
+    (resized to 28x28, to about (28 / h)^2 times that).
     Only d logit / d A is computed (torch.autograd.grad): no parameter's .grad is touched.
     """
     kept: dict[str, torch.Tensor] = {}
@@ -140,16 +141,19 @@ def grad_cam(
 def predict(model: nn.Module, loader, *, confidences: bool = False):
     """(predicted labels [N], true labels [N]) on the CPU, in loader order (use shuffle=False); with
     `confidences`, a third tensor [N]: the softmax probability the model gave its prediction."""
-    model.eval()
-    device = next(model.parameters()).device
+    was_training, device = model.training, next(model.parameters()).device
     predictions, targets, probabilities = [], [], []
-    for images, labels in loader:
-        with autocast_for(device):
-            logits = model(images.to(device)).float()  # [B, 10]
-        top = logits.softmax(1).max(1)
-        predictions.append(top.indices.cpu())
-        probabilities.append(top.values.cpu())
-        targets.append(labels.cpu())
+    try:
+        model.eval()
+        for images, labels in loader:
+            with torch.no_grad(), autocast_for(device):
+                logits = model(images.to(device)).float()  # [B, 10]
+            top = logits.softmax(1).max(1)
+            predictions.append(top.indices.cpu())
+            probabilities.append(top.values.cpu())
+            targets.append(labels.cpu())
+    finally:
+        model.train(was_training)
     predicted, true = torch.cat(predictions), torch.cat(targets)
     return (predicted, true, torch.cat(probabilities)) if confidences else (predicted, true)
 

@@ -61,7 +61,7 @@ class ModelSpec:
 SERIES_SPECS: dict[str, ModelSpec] = {
     "baseline": ModelSpec("plain conv stack, dense head", batchnorm=False),
     "batchnorm": ModelSpec("+ BatchNorm after every conv"),
-    "dropout": ModelSpec("+ dropout and augmentation", dropout=0.05),
+    "dropout": ModelSpec("+ dropout (notebook 03 trains it with augmentation)", dropout=0.05),
     "gap": ModelSpec("+ Global Average Pooling head", dropout=0.05, head="gap"),
     "attention": ModelSpec("+ channel and spatial attention", dropout=0.05, head="gap", attention=True),
     "residual": ModelSpec(
@@ -101,16 +101,20 @@ def model_spec(name: str, **changes) -> ModelSpec:
     """The named model's spec, with `changes` (ModelSpec fields) applied: a variant."""
     if name not in MODEL_SPECS:
         raise ValueError(f"unknown model {name!r}; valid names: {', '.join(MODEL_NAMES)}")
-    fields = {field.name for field in dataclasses.fields(ModelSpec)}
+    fields = {field.name for field in dataclasses.fields(ModelSpec)} - {"description"}
     unknown = sorted(set(changes) - fields)
     if unknown:
         raise ValueError(f"{name}: no model option {', '.join(unknown)}; valid: {', '.join(sorted(fields))}")
     spec = replace(MODEL_SPECS[name], **changes)
-    if len(spec.widths) != 2 or spec.head not in ("dense", "gap") or not set(spec.spatial_attention_stages) <= {2, 3}:
-        raise ValueError(
-            f"{name}: widths must be (stem, width), head 'dense' or 'gap' and spatial_attention_stages "
-            f"a subset of (2, 3), got {spec}"
-        )
+    rules = [  # (holds, rule, value)
+        (len(spec.widths) == 2, "widths must be (stem, width)", spec.widths),
+        (spec.head in ("dense", "gap"), "head must be 'dense' or 'gap'", spec.head),
+        (set(spec.spatial_attention_stages) <= {2, 3}, "spatial_attention_stages must be within (2, 3)",
+         spec.spatial_attention_stages),
+    ]  # fmt: skip
+    problems = [f"{rule} (got {value!r})" for holds, rule, value in rules if not holds]
+    if problems:
+        raise ValueError(f"{name}: " + "; ".join(problems))
     return spec
 
 
@@ -174,10 +178,10 @@ def build_model_of(config: TrainConfig) -> MnistNet:
 def initialize(model: nn.Module) -> None:
     """He (Kaiming) normal initialization of the main-path convs, zero biases: for models without BatchNorm.
 
-    ReLU zeroes half its input, so each layer must double the variance it passes on: std = sqrt(2 / fan).
-    PyTorch's smaller default shrinks the plain 6-conv stack's signal at every layer (notebook 01). With
-    BatchNorm the weights' scale still sets the step size (a layer moves by lr / |w|^2), so those models keep
-    the default.
+    ReLU zeroes half its input, so the weights double the variance to make up for it: std = sqrt(2 / fan),
+    with fan = fan_out (C_out * k * k), which keeps the gradients' scale steady in the backward pass. Under
+    PyTorch's default the plain 6-conv stack's signal shrinks at every conv stage (notebook 01). The models
+    with BatchNorm keep the default: their recipes were tuned with it, and BatchNorm rescales each layer.
     """
     for module in model.modules():
         if isinstance(module, ConvBNAct):

@@ -11,10 +11,13 @@ from mnist_nb.lab.ablation import (
     full_budget_verdict,
     interval,
     noise_band,
-    one_machine_bases,
-    one_machine_differences,
+    one_machine_pairs,
+    paired_differences,
     paired_t_p_value,
+    records_of,
     student_t_critical,
+    trained_differences,
+    untrained,
 )
 from mnist_nb.lab.frontier import ABLATION_BASE, load_results
 
@@ -111,18 +114,53 @@ def test_with_the_base_rerun_where_the_removal_ran_every_pair_is_on_one_machine(
     removal |= {"machine": INTEL, "seed_machines": [INTEL, INTEL, AMD, AMD, AMD]}
     rerun = fake_summary(ABLATION_BASE, 11_280, [99.40, 99.30, 99.35]) | {"seeds": [2, 3, 4], "machine": AMD}
     results = {ABLATION_BASE: base, removal["name"]: removal}
-    pairs = one_machine_differences(removal, one_machine_bases(results, {ABLATION_BASE: rerun}))
+    reruns = {ABLATION_BASE: rerun}
+    pairs = trained_differences(one_machine_pairs([removal], records_of(ABLATION_BASE, results, reruns)))
     assert pairs == pytest.approx([-0.30, -0.25, -0.20, -0.05, -0.05])  # seeds 2-4 against the re-run
-    assert one_machine_differences(removal, [base]) is None  # seeds 2-4 have no base run on their machine
-    text = full_budget_verdict("batchnorm", results, {ABLATION_BASE: rerun})
+    assert one_machine_pairs([removal], [base]) is None  # seeds 2-4 have no base run on their machine
+    text = full_budget_verdict("batchnorm", results, reruns)
     expected = paired_t_p_value([-value for value in pairs])
     assert text.endswith(
-        f"With every pair on one machine (3 of the base's seeds re-run where the removal ran, "
+        f"With every pair on one machine (3 crossed seeds re-run on one machine, "
         f"benchmarks/results/one-machine/): +0.17 points, paired t-test p = {expected:.3f}."
     )
     assert "one machine" not in full_budget_verdict("batchnorm", results)  # no re-run: the recorded pairing only
     same = {ABLATION_BASE: base, removal["name"]: removal | {"seed_machines": [INTEL] * 5}}
     assert "one machine" not in full_budget_verdict("batchnorm", same, {ABLATION_BASE: rerun})  # nothing crossed
+
+
+def test_a_vm_image_apart_is_another_machine_and_both_sides_rerun_on_one_pair_there():
+    """Seeds 2-4 of the removal ran on an AMD VM, the base's re-run on another AMD VM image (same CPU model and
+    torch): not one machine. Both re-run on that second image: every pair of seeds 2-4 is there."""
+    old_image, new_image = AMD | {"platform": "Linux-fc-v1045"}, AMD | {"platform": "Linux-fc-v1272"}
+    base = BASE | {"machine": INTEL}
+    removal = fake_summary(f"{ABLATION_BASE}-no-batchnorm", 11_192, [99.20, 99.30, 99.20, 99.25, 99.30])
+    removal |= {"machine": INTEL, "seed_machines": [INTEL, INTEL, old_image, old_image, old_image]}
+    base_rerun = fake_summary(ABLATION_BASE, 11_280, [99.40, 99.30, 99.35]) | {"seeds": [2, 3, 4]}
+    base_rerun["machine"] = new_image
+    removal_rerun = fake_summary(removal["name"], 11_192, [99.10, 99.28, 99.33]) | {"seeds": [2, 3, 4]}
+    removal_rerun["machine"] = new_image
+    results = {ABLATION_BASE: base, removal["name"]: removal}
+    base_only = {ABLATION_BASE: base_rerun}
+    assert one_machine_pairs(records_of(removal["name"], results, base_only), [base, base_rerun]) is None
+    both = {ABLATION_BASE: base_rerun, removal["name"]: removal_rerun}
+    pairs = one_machine_pairs(records_of(removal["name"], results, both), records_of(ABLATION_BASE, results, both))
+    differences = trained_differences(pairs)
+    assert differences == pytest.approx([-0.30, -0.25, -0.30, -0.02, -0.02])  # seeds 0-1 as recorded, 2-4 re-run
+    assert "With every pair on one machine (3 crossed seeds" in full_budget_verdict("batchnorm", results, both)
+    assert "one machine" not in full_budget_verdict("batchnorm", results, base_only)
+    # A re-run stuck at chance (it answers one digit for every image) is reported, not averaged.
+    removal_rerun["test_accuracy"] = [11.35, 99.28, 99.33]
+    pairs = one_machine_pairs(records_of(removal["name"], results, both), records_of(ABLATION_BASE, results, both))
+    assert untrained(pairs) == [(2, 11.35, 99.40)]
+    assert trained_differences(pairs) == pytest.approx([-0.30, -0.25, -0.02, -0.02])
+    gains = [0.30, 0.25, 0.02, 0.02]
+    assert full_budget_verdict("batchnorm", results, both).endswith(
+        "on seed 2 the run without batchnorm did not train (test 11.35%, at chance); over the other seeds "
+        f"+0.15 points, paired t-test p = {paired_t_p_value(gains):.3f}."
+    )
+    item = paired_differences(results | {}, reruns=both)["batchnorm"]
+    assert item["did not train"] == [2] and item["one machine"] == pytest.approx([-0.30, -0.25, -0.02, -0.02])
 
 
 def test_the_interval_is_students_t_around_the_mean():

@@ -27,6 +27,11 @@ def test_invalid_config_values_are_refused():
         TrainConfig(num_epochs=3).replace(clean_epochs=4)
     with pytest.raises(ValueError, match="max_batches_per_epoch must be >= 1 or None"):
         TrainConfig(max_batches_per_epoch=0)
+    # A zoom of 1 +- 1.5 would reach 0 (a division by nearly nothing) and below it (a mirrored digit, a flip).
+    with pytest.raises(ValueError, match=r"scale_range must be in \[0, 1\): a zoom of 1 \+- scale_range \(got 1.5\)"):
+        TrainConfig(scale_range=1.5)
+    with pytest.raises(ValueError, match=r"rotation_degrees must be >= 0 \(got -10\); translate_pixels must be >= 0"):
+        TrainConfig(rotation_degrees=-10, translate_pixels=-2)
     # Every problem at once, in one message.
     with pytest.raises(ValueError, match=r"batch_size must be >= 1 \(got 0\); warmup_fraction must be in \[0, 1\)"):
         TrainConfig(batch_size=0, warmup_fraction=1.0)

@@ -27,6 +27,21 @@ def no_hooks_left(model: nn.Module) -> bool:
 # ----------------------------------------------------------------------------- activations and attention
 
 
+def test_predict_returns_labels_in_loader_order_and_leaves_the_model_training():
+    model = seeded_model("residual").train()
+    images, labels = random_batch()
+    loader = [(images[:2], labels[:2]), (images[2:], labels[2:])]  # two batches, in order
+    predicted, true, confidence = inspection.predict(model, loader, confidences=True)
+    torch.testing.assert_close(true, labels)
+    with torch.no_grad():
+        expected = model.eval()(images).softmax(1)  # what eval mode answers, batch by batch or at once
+    model.train()
+    torch.testing.assert_close(predicted, expected.argmax(1))
+    torch.testing.assert_close(confidence, expected.max(1).values)
+    assert model.training and no_hooks_left(model)
+    assert all(parameter.grad is None for parameter in model.parameters())
+
+
 def test_capture_activations_shapes_and_cleanup():
     model = seeded_model("residual").train()
     images, _ = random_batch()

@@ -159,16 +159,19 @@ def test_a_variant_is_built_without_touching_the_registry():
 
 
 def test_bad_options_say_what_is_allowed():
-    with pytest.raises(ValueError, match=r"residual: no model option skip; valid: attention, batchnorm, description"):
+    # The description is what a model is, not an option of it.
+    with pytest.raises(ValueError, match=r"residual: no model option skip; valid: attention, batchnorm, dropout,"):
         build_model("residual", skip=False)
     with pytest.raises(ValueError, match="no model option separable, stage_depths"):
         model_spec("tiny", stage_depths=(2, 1), separable=True)
-    allowed = r"widths must be \(stem, width\), head 'dense' or 'gap' and spatial_attention_stages a subset of"
-    with pytest.raises(ValueError, match=allowed):
+    with pytest.raises(ValueError, match="no model option description"):
+        model_spec("tiny", description="mine")
+    # Each broken rule is named, with the value that broke it.
+    with pytest.raises(ValueError, match=r"^tiny: widths must be \(stem, width\) \(got \(8, 8, 12, 16\)\)$"):
         build_model("tiny", widths=(8, 8, 12, 16))
-    with pytest.raises(ValueError, match=allowed):
+    with pytest.raises(ValueError, match=r"^residual: head must be 'dense' or 'gap' \(got 'attention'\)$"):
         build_model("residual", head="attention")
-    with pytest.raises(ValueError, match=allowed):
+    with pytest.raises(ValueError, match=r"spatial_attention_stages must be within \(2, 3\) \(got \(1,\)\)"):
         build_model("residual", spatial_attention_stages=(1,))
     with pytest.raises(ValueError, match="the reference model has no options"):
         build_model(REFERENCE_MODEL, dropout=0.0)

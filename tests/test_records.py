@@ -15,6 +15,7 @@ from mnist_nb.lab.records import (
     command_line,
     format_summary,
     machine_description,
+    margin_phrase,
     mean_and_std,
     run_record,
     seed_rows,
@@ -63,7 +64,7 @@ def test_summary_holds_every_seed_and_its_statistics(monkeypatch):
     assert summary["train_seconds_mean"] == pytest.approx(105.0)
     assert summary["config"] == {"model": "tiny", "num_epochs": 20}  # the recipe, not one seed's
     assert not summary["smoke"] and summary["machine"] == {"device": "cpu", "cpu_threads": 1}
-    assert summary["command"] == "bench.py --seeds 2"  # the command that wrote the summary...
+    assert summary["command"] == "python bench.py --seeds 2"  # the command that wrote the summary...
     assert summary["seed_commands"] == ["python -m mnist_nb seeds", "python -m mnist_nb train"]  # ... and each seed's
 
 
@@ -95,8 +96,10 @@ def test_format_summary_has_a_row_per_seed_and_the_mean():
     [
         (["/somewhere/mnist_nb/__main__.py", "seeds", "--num-seeds", "5"], "python -m mnist_nb seeds --num-seeds 5"),
         (["/somewhere/mnist_nb/lab/cli.py", "train"], "python -m mnist_nb train"),
-        (["benchmarks/bench.py", "--throughput-only"], "bench.py --throughput-only"),
+        (["benchmarks/bench.py", "--throughput-only"], "python benchmarks/bench.py --throughput-only"),
+        (["/home/me/mnist-nb/benchmarks/gpu_sweep.py"], "python benchmarks/gpu_sweep.py"),
         (["/venv/lib/ipykernel_launcher.py", "-f", "/home/me/kernel-1.json"], "a notebook (Jupyter kernel)"),
+        (["-"], "python - (a script read from standard input)"),
         ([], "python"),
     ],
 )
@@ -137,3 +140,15 @@ def test_run_record_is_the_metrics_json_of_a_run(tmp_path):
     write_json(tmp_path / "metrics.json", record)
     loaded = json.loads((tmp_path / "metrics.json").read_text())
     assert TrainConfig.from_dict(loaded["config"]) == result.config
+
+
+def test_margin_phrase_weighs_the_margin_over_the_target_against_the_standard_error():
+    on_the_line = {"seeds": [0, 1, 2, 3], "test_accuracy_mean": 99.42, "test_accuracy_std": 0.04}  # error 0.02
+    assert margin_phrase(on_the_line) == (
+        "0.020 points above the line, 1.0 standard errors of its mean (0.020): within seed noise"
+    )
+    below = {"seeds": [0, 1, 2, 3], "test_accuracy_mean": 99.30, "test_accuracy_std": 0.04}
+    assert margin_phrase(below).startswith("0.100 points below the line, 5.0 standard errors")
+    assert margin_phrase(below).endswith(": beyond seed noise")
+    one_seed = {"seeds": [0], "test_accuracy_mean": 99.45, "test_accuracy_std": 0.0}
+    assert margin_phrase(one_seed) == "0.050 points above the line"  # no spread, no verdict

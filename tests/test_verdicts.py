@@ -82,6 +82,28 @@ def test_a_removal_shown_in_one_pairing_only_is_on_the_line():
     assert all("one machine" not in item for item in paired_differences(records).values())
 
 
+def test_a_rerun_stuck_at_chance_is_reported_beside_its_recorded_run_and_left_out_of_the_pairing():
+    records = ablation(batchnorm=[-0.10, -0.39, -0.18, -0.01, -0.55])
+    intel, amd = {"device_name": "Intel", "torch": "2.15"}, {"device_name": "AMD", "torch": "2.14"}
+    records["residual"]["machine"] = intel
+    records["residual-no-batchnorm"] |= {"machine": intel, "seed_machines": [intel, intel, amd, amd, amd]}
+    other_amd = amd | {"platform": "another VM image"}
+    reruns = {
+        "residual": fake_summary("residual", 11_280, [99.48, 99.61, 99.47]) | {"seeds": [2, 3, 4]},
+        "residual-no-batchnorm": fake_summary("residual-no-batchnorm", 11_192, [11.35, 99.34, 99.32]),
+    }
+    reruns["residual"]["machine"] = other_amd
+    reruns["residual-no-batchnorm"] |= {"seeds": [2, 3, 4], "machine": other_amd}
+    text = what_mattered(records, reruns=reruns)
+    assert text.splitlines()[0] == (
+        "- **A run that did not train.** Re-run on one machine, without batchnorm, seed 2 stayed at chance (test "
+        f"11.35 %; its recorded run on another machine: {records['residual-no-batchnorm']['test_accuracy'][2]:.2f} "
+        "%). Such a run is reported, not averaged: the pairing on one machine below leaves it out."
+    )
+    # The pairing on one machine: seeds 0, 1, 3 and 4 (-0.10, -0.39, -0.27, -0.15).
+    assert "-0.23 points, p = " in text and "lower on 4 of 4, with every pair on one machine" in text
+
+
 def test_the_replaced_recipe_is_paired_by_seed_and_the_machines_are_compared():
     old = fake_summary("fast", 10_786, [99.43, 99.37, 99.45], epochs=7) | {"machine": AMD}
     new = fake_summary("fast", 16_338, [99.53, 99.46, 99.55], epochs=7) | {"machine": AMD}

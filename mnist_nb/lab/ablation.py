@@ -10,6 +10,7 @@ import math
 import statistics
 
 from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
+from mnist_nb.config import AT_CHANCE_BELOW
 from mnist_nb.lab.frontier import (
     ABLATION_BASE,
     RESULTS_DIR,
@@ -24,7 +25,7 @@ from mnist_nb.support.variants import ABLATIONS
 
 # Fewer paired seeds than this and the sentence says it is a first reading.
 ENOUGH_SEEDS = 5
-# The base re-run on the machines its removals' seeds ran on: with it every pair is on one machine.
+# The crossed seeds re-run on one machine, the base and each removal (benchmarks/one_machine.py).
 ONE_MACHINE_DIR = RESULTS_DIR / "one-machine"
 
 
@@ -81,9 +82,9 @@ def full_budget_verdict(
     A table of test accuracy with and without the component on each seed, the noise band under it, then the
     verdict: the mean gain (with minus without, so positive means the component helps), what a paired t-test
     over the seeds makes of it and the 95% interval of the mean; and, where some pairs cross machines and
-    `reruns` holds the base re-run on the removal's machines, the same test with every pair on one machine.
+    `reruns` holds those seeds re-run on one machine, the same test with every pair on one machine.
     """
-    if results is None:  # the records, and the base's re-run where its removals ran
+    if results is None:  # the records, and the crossed seeds re-run on one machine
         results, reruns = load_results(), load_results(ONE_MACHINE_DIR) if reruns is None else reruns
     name = f"{SERIES_MODEL}-no-{removed}"
     if ABLATION_BASE not in results or name not in results:
@@ -120,21 +121,29 @@ def full_budget_verdict(
         verdict += ", too few for a test"
     if len(gains) < ENOUGH_SEEDS:
         verdict += f"; only {len(gains)} seed{'s' if len(gains) != 1 else ''}: a first reading"
-    one_machine = one_machine_differences(results[name], one_machine_bases(results, reruns or {}))
+    reruns = reruns or {}
+    one_machine = one_machine_pairs(records_of(name, results, reruns), records_of(ABLATION_BASE, results, reruns))
     crossed = crossed_machines(results[name], base)
-    if one_machine is not None and any(crossed) and len(one_machine) > 1:
-        one_gains = [-value for value in one_machine]
-        verdict += (
-            f".\nWith every pair on one machine ({sum(crossed)} of the base's seeds re-run where the removal ran, "
-            f"benchmarks/results/one-machine/): {signed_points(statistics.fmean(one_gains))} points, paired t-test "
-            f"{format_p_value(paired_t_p_value(one_gains))}"
-        )
+    if one_machine is not None and any(crossed):
+        failed = untrained(one_machine)
+        one_gains = [-difference for difference in trained_differences(one_machine)]
+        verdict += f".\nWith every pair on one machine ({sum(crossed)} crossed seeds re-run on one machine, "
+        verdict += "benchmarks/results/one-machine/): "
+        for seed, value, base_value in failed:  # a run stuck at chance: reported, not averaged
+            side, accuracy = ("without", value) if value < base_value else ("with", base_value)
+            verdict += f"on seed {seed} the run {side} {removed} did not train (test {accuracy:.2f}%, at chance); "
+        if len(one_gains) > 1:
+            verdict += (
+                f"{'over the other seeds ' if failed else ''}{signed_points(statistics.fmean(one_gains))} points, "
+                f"paired t-test {format_p_value(paired_t_p_value(one_gains))}"
+            )
     return "\n".join([*lines, verdict + "."])
 
 
 def same_machine(first: dict, second: dict) -> bool:
-    """Two machine descriptions with one CPU model and torch release: another of either acts like another seed."""
-    return all(first.get(key) == second.get(key) for key in ("device_name", "torch"))
+    """Two machine descriptions with one CPU model, torch release and VM image (the platform string): a run
+    repeats exactly only there, and another of any of the three acts like another seed."""
+    return all(first.get(key) == second.get(key) for key in ("device_name", "torch", "platform"))
 
 
 def seed_machine(summary: dict, index: int) -> dict:
@@ -148,27 +157,49 @@ def crossed_machines(summary: dict, base: dict) -> list[bool]:
     return [not same_machine(seed_machine(summary, i), base.get("machine", {})) for i in range(len(summary["seeds"]))]
 
 
-def one_machine_differences(summary: dict, bases: list[dict], split: str = "test") -> list[float] | None:
-    """`summary` minus a base run of the same seed on the same machine, for every seed of `summary`; None
-    where some seed has no such base run. `bases`: the base's records (`ABLATION_BASE`'s and its re-run)."""
-    differences = []
-    for index, (seed, value) in enumerate(zip(summary["seeds"], summary[f"{split}_accuracy"], strict=True)):
-        machine = seed_machine(summary, index)
+def one_machine_pairs(runs: list[dict], bases: list[dict], split: str = "test") -> list[tuple] | None:
+    """(seed, removal's accuracy, base's accuracy) for each seed of the removal's record (`runs[0]`), both
+    trained on one machine: the first such pair among the removal's `runs` and the base's `bases`
+    (`records_of`); None where some seed has none."""
+
+    def by_seed(records: list[dict]) -> dict[int, list[tuple[dict, float]]]:
+        found: dict[int, list[tuple[dict, float]]] = {}
+        for record in records:
+            for index, seed in enumerate(record["seeds"]):
+                found.setdefault(seed, []).append((seed_machine(record, index), record[f"{split}_accuracy"][index]))
+        return found
+
+    if not runs:
+        return None
+    removal, base = by_seed(runs), by_seed(bases)
+    pairs = []
+    for seed in runs[0]["seeds"]:
         matches = [
-            base[f"{split}_accuracy"][position]
-            for base in bases
-            for position, base_seed in enumerate(base["seeds"])
-            if base_seed == seed and same_machine(seed_machine(base, position), machine)
+            (seed, value, base_value)
+            for machine, value in removal[seed]
+            for base_machine, base_value in base.get(seed, [])
+            if same_machine(machine, base_machine)
         ]
         if not matches:
             return None
-        differences.append(value - matches[0])
-    return differences
+        pairs.append(matches[0])
+    return pairs
 
 
-def one_machine_bases(results: dict[str, dict], reruns: dict[str, dict], base: str = ABLATION_BASE) -> list[dict]:
-    """The base's record and its re-run on other machines (`reruns`: `load_results(ONE_MACHINE_DIR)`)."""
-    return [results[base], *([reruns[base]] if base in reruns else [])] if base in results else []
+def untrained(pairs: list[tuple]) -> list[tuple]:
+    """The (seed, removal, base) pairs in which a run did not learn at all (below AT_CHANCE_BELOW): such a pair
+    is a failure to report, not a difference to average with the others."""
+    return [pair for pair in pairs if min(pair[1], pair[2]) < AT_CHANCE_BELOW]
+
+
+def trained_differences(pairs: list[tuple]) -> list[float]:
+    """Removal minus base (points) over the (seed, removal, base) pairs in which both runs learned."""
+    return [value - base_value for _, value, base_value in pairs if min(value, base_value) >= AT_CHANCE_BELOW]
+
+
+def records_of(name: str, results: dict[str, dict], reruns: dict[str, dict]) -> list[dict]:
+    """`name`'s record, then its seeds re-run on one machine (`reruns`: `load_results(ONE_MACHINE_DIR)`)."""
+    return [record for record in (results.get(name), reruns.get(name)) if record]
 
 
 def interval(differences: list[float]) -> tuple[float, float]:
@@ -183,16 +214,20 @@ def paired_differences(
 ) -> dict[str, dict[str, list[float]]]:
     """component -> {"test": [...], "val": [...]}: each removal's `frontier.seed_differences` against the base,
     for `figures.plot_ablation`; a removal that shares no seed with the base is left out. Where some pair
-    crosses machines and `reruns` holds the base re-run where the removal ran, "one machine" adds the test
-    differences with every pair on one machine (`one_machine_differences`)."""
+    crosses machines and `reruns` holds those seeds re-run on one machine, "one machine" adds the test
+    differences with every pair on one machine (`one_machine_pairs`) and "did not train" the seeds left out of
+    them because a run of the pair stayed at chance (`untrained`)."""
     paired = {}
     for name in results:
         if name not in ABLATIONS or not seed_differences(results[name], results[base]):
             continue
         item = {split: seed_differences(results[name], results[base], split) for split in ("test", "val")}
-        one_machine = one_machine_differences(results[name], one_machine_bases(results, reruns or {}, base))
+        one_machine = one_machine_pairs(
+            records_of(name, results, reruns or {}), records_of(base, results, reruns or {})
+        )
         if any(crossed_machines(results[name], results[base])) and one_machine is not None:
-            item["one machine"] = one_machine
+            item["one machine"] = trained_differences(one_machine)
+            item["did not train"] = [seed for seed, _, _ in untrained(one_machine)]
         paired[component(name)] = item
     return paired
 

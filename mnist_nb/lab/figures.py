@@ -73,7 +73,8 @@ def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = N
 def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, base: str, base_seeds: int) -> Figure:
     """Each removal minus `base` on the same seed: dots per seed (test filled, validation hollow), short lines their
     mean, the noise band +-`band` in grey, and green diamonds (and their mean) for the test pairs on one machine
-    where the records have them. differences: `ablation.paired_differences`; band: `ablation.noise_band`."""
+    where the records have them, a pair whose run stayed at chance named under the component instead.
+    differences: `ablation.paired_differences`; band: `ablation.noise_band`."""
     fig, ax = subplots(figsize=(max(5.0, 1.1 * len(differences) + 2), 4.2))
     ax.axhspan(-band, band, color="gray", alpha=0.2, linewidth=0, label=f"noise band +-{band:.2f}")
     ax.axhline(0, color="black", linewidth=0.8)
@@ -86,7 +87,7 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
             ax.hlines(
                 statistics.fmean(values), index + offset - 0.1, index + offset + 0.1, color=color, lw=2, label=label
             )
-    # Where a pair crossed machines and the base was re-run where the removal ran: every pair on one machine.
+    # Where pairs crossed machines and those seeds were re-run on one machine: every pair on one machine.
     first = True
     for index, item in enumerate(differences.values()):
         if "one machine" in item:
@@ -97,10 +98,17 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
             mean_label = "one machine, mean" if first else None
             ax.hlines(statistics.fmean(values), index - 0.07, index + 0.07, color="C2", lw=2, label=mean_label)
             first = False
-    ax.set_xticks(range(len(differences)), [f"{name}\nn={len(item['test'])}" for name, item in differences.items()])
+    # A pair left out of the diamonds because one of its runs stayed at chance says so under its name.
+    ticks = [
+        f"{name}\nn={len(item['test'])}"
+        + "".join(f"\none machine: seed {seed}\nat chance" for seed in item.get("did not train", []))
+        for name, item in differences.items()
+    ]
+    ax.set_xticks(range(len(differences)), ticks)
     title = f"one component removed from {base}: seeds (dots), mean (lines)\nband: 19 in 20 two-run test differences"
     ax.set(title=f"{title}, from {base}'s {base_seeds} seeds", ylabel=f"removal minus {base}, same seed (points)")
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=8, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
+    below = 0.16 + 0.065 * (max(tick.count("\n") for tick in ticks) - 1)  # under the longest name's lines
+    ax.legend(fontsize=8, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -below), frameon=False)
     fig.tight_layout()
     return fig

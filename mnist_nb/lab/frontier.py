@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mnist_nb.config import SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET, TrainConfig, recipe
 from mnist_nb.lab.experiments import run_seeds
-from mnist_nb.lab.records import race_phrase
+from mnist_nb.lab.records import margin_phrase, race_phrase
 from mnist_nb.models import MODEL_SPECS, SERIES_MODEL
 from mnist_nb.support.checkpoint_files import write_json
 from mnist_nb.support.mnist_files import project_root
@@ -88,7 +88,7 @@ FRONTIER: tuple[Entry, ...] = (
     Entry(
         "reference",
         SERIES_RECIPE.replace(model="reference", learning_rate=0.05),
-        2,
+        3,
         "the reference model, trained with our recipe",
     ),
 )
@@ -246,12 +246,7 @@ def conclusions(results: dict[str, dict], base: str = ABLATION_BASE) -> str:
     if under:
         # Every entry under the budget, largest first, each with its own verdict: none is picked by
         # its test score (the candidate for the target was chosen on validation, RESULTS.md says how).
-        lines = [
-            f"  - {measured(name)}: "
-            + ("**reaches**" if results[name]["test_accuracy_mean"] >= TARGET_ACCURACY else "does not reach")
-            + f" {TARGET_ACCURACY} % on average"
-            for name in under
-        ]
+        lines = [f"  - {measured(name)}: {_target_verdict(results[name])}" for name in under]
         bullets.append(f"- **Under {TINY_BUDGET:,} parameters**:\n" + "\n".join(lines))
     reaching = [name for name, summary in results.items() if summary["test_accuracy_mean"] >= SMALL_ACCURACY]
     if reaching:
@@ -267,7 +262,7 @@ def conclusions(results: dict[str, dict], base: str = ABLATION_BASE) -> str:
             + (f" Below it: {'; '.join(below)}." if below else "")
         )
     if "reference" in results:
-        bullets.append(f"- **The reference architecture with our recipe**: {measured('reference')}.")
+        bullets.append(f"- **The reference**: {measured('reference')}: {_target_verdict(results['reference'])}.")
     if "fast" in results:
         bullets.append(_time_bullet(results["fast"]))
     removals = [name for name in results if name in ABLATIONS]
@@ -284,6 +279,11 @@ def conclusions(results: dict[str, dict], base: str = ABLATION_BASE) -> str:
             f"{len(based_on['seeds'])} seeds is {based_on['test_accuracy_std']:.2f}."
         )
     return "\n".join(bullets)
+
+
+def _target_verdict(summary: dict) -> str:
+    reaches = summary["test_accuracy_mean"] >= TARGET_ACCURACY
+    return f"{'**reaches**' if reaches else 'does not reach'} {TARGET_ACCURACY} % on average: {margin_phrase(summary)}"
 
 
 def _time_bullet(fast: dict) -> str:

@@ -6,6 +6,7 @@ accuracy, their mean +- sample std, the seconds, the config, the machine and the
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import statistics
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from mnist_nb.config import TARGET_ACCURACY
+
 
 def command_line() -> str:
     """How this process was started, as a user would retype it."""
@@ -23,6 +26,10 @@ def command_line() -> str:
         program = "python -m mnist_nb"
     elif "ipykernel" in program:  # its arguments name a kernel file: a machine's path, not a command
         return "a notebook (Jupyter kernel)"
+    elif program == "-":
+        return "python - (a script read from standard input)"
+    elif program.endswith(".py"):  # a script: from the repository's root, never the machine's path to it
+        program = f"python {Path(Path(sys.argv[0]).parent.name) / program}"
     return " ".join([program, *sys.argv[1:]])
 
 
@@ -177,3 +184,17 @@ def race_phrase(race: dict) -> str:
         f"{bound}{race['script_seconds_mean']:.1f} s to its first epoch at >= {race['target']} % (mean of "
         f"{len(race['script_runs'])} runs): **{bound}{race['ratio']:.2f}x** faster ({low:.2f}-{high:.2f}x){beside}"
     )
+
+
+def margin_phrase(summary: dict) -> str:
+    """How far the mean test accuracy is from the target, against its standard error (sd / sqrt(seeds)).
+
+    Under two standard errors the side of the line the mean falls on is luck-sized: 'within seed noise'.
+    """
+    margin = summary["test_accuracy_mean"] - TARGET_ACCURACY
+    error = summary["test_accuracy_std"] / math.sqrt(len(summary["seeds"]))
+    side = f"{abs(margin):.3f} points {'above' if margin >= 0 else 'below'} the line"
+    if not error:  # one seed: no spread to weigh the margin against
+        return side
+    noise = "within" if abs(margin) < 2 * error else "beyond"
+    return f"{side}, {abs(margin) / error:.1f} standard errors of its mean ({error:.3f}): {noise} seed noise"

@@ -11,9 +11,9 @@ FRONTIER_VARIANTS: dict[str, dict] = {
     "micro": {"description": "residual at width 6", "widths": (4, 6)},  # 1,922 parameters
 }
 
-# The ablation: residual with one component removed. Two removals are in how it is trained, not in the model
-# (`lab.frontier.ABLATION_TRAINING`): without BatchNorm the plain stack's learning rate, 0.05; without
-# augmentation, residual itself trained with augment=False.
+# The ablation: residual with one component removed. Two removals also change how it is trained
+# (`lab.frontier.ABLATION_TRAINING`): without BatchNorm it trains at the plain stack's learning rate, 0.05;
+# without augmentation the model is residual itself, trained with augment=False.
 ABLATIONS: dict[str, dict] = {
     "residual-no-batchnorm": {"description": "residual without BatchNorm", "batchnorm": False},
     "residual-no-dropout": {"description": "residual without dropout", "dropout": 0.0},

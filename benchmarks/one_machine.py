@@ -1,0 +1,71 @@
+"""The ablation's crossed seeds again, on one machine: the base and every removal, seeds 2-4.
+
+    OMP_NUM_THREADS=1 python benchmarks/one_machine.py                       # train what is missing, record
+    OMP_NUM_THREADS=1 python benchmarks/one_machine.py residual-no-batchnorm --seeds 2  # just this run
+    python benchmarks/one_machine.py --record-only                           # record the finished runs only
+
+The recorded ablation (`python -m mnist_nb frontier --ablation`) trained `residual`'s five seeds and
+its removals' seeds 0-1 on one machine, and the removals' seeds 2-4 on another: those three pairs
+cross machines, and another machine acts like another seed. Here the base and every removal train
+seeds 2-4 again on the machine this runs on, each by its frontier entry's own config, so that every
+pair of those seeds ran on one machine (one CPU model, torch release and VM image: runs repeat
+exactly there). Each run lands in runs/one-machine/NAME/seed-K and is reused when that folder holds a
+finished run of the same config (so two processes, one thread each, can share the list); each name's
+finished seeds are summarized into benchmarks/results/one-machine/NAME.json, which
+`mnist_nb.lab.ablation` pairs with the records. The test set is read once per run, after training,
+as everywhere; nothing is chosen here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mnist_nb.lab.ablation import ONE_MACHINE_DIR
+from mnist_nb.lab.experiments import finished_run, prepare_run_directory, train_and_report
+from mnist_nb.lab.frontier import ABLATION, ABLATION_BASE, ENTRIES
+from mnist_nb.lab.records import summarize
+from mnist_nb.support.checkpoint_files import write_json
+
+RUNS_DIR = Path("runs") / "one-machine"
+NAMES = [ABLATION_BASE] + [entry.name for entry in ABLATION]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help=f"entries (default: all of {', '.join(NAMES)})")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[2, 3, 4], help="default: 2 3 4")
+    parser.add_argument("--record-only", action="store_true", help="write the records from finished runs only")
+    arguments = parser.parse_args(argv)
+    unknown = [name for name in arguments.names if name not in NAMES]
+    if unknown:  # before any training
+        parser.error(f"unknown entries {', '.join(unknown)}; valid: {', '.join(NAMES)}")
+    names = arguments.names or NAMES
+    for name in names:
+        config = ENTRIES[name].config
+        rows = []
+        for seed in arguments.seeds:
+            out = RUNS_DIR / name / f"seed-{seed}"
+            row = finished_run(out, config.replace(seed=seed))
+            if row is None and not arguments.record_only:
+                print(f"--- {name}, seed {seed} ---", flush=True)
+                resume = prepare_run_directory(out, config.replace(seed=seed))
+                row = train_and_report(config.replace(seed=seed), out, resume=resume)
+            if row is not None:
+                rows.append(row)
+        if not rows:
+            print(f"{name}: no finished run in {RUNS_DIR / name}")
+            continue
+        summary = {
+            "name": name,
+            "description": f"{ENTRIES[name].description}: seeds re-run on one machine (benchmarks/one_machine.py)",
+            **summarize(rows),  # with the command that wrote it, and each seed's own
+        }
+        write_json(ONE_MACHINE_DIR / f"{name}.json", summary)
+        tests = ", ".join(f"{value:.2f}" for value in summary["test_accuracy"])
+        print(f"{name}: seeds {summary['seeds']}, test {tests} -> benchmarks/results/one-machine/{name}.json")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
