@@ -8,12 +8,15 @@ import random
 import pytest
 
 from mnist_nb.lab.ablation import (
+    ablation_table,
+    failure_phrase,
     full_budget_verdict,
     interval,
     noise_band,
     one_machine_pairs,
     paired_differences,
     paired_t_p_value,
+    pairings,
     records_of,
     student_t_critical,
     trained_differences,
@@ -156,11 +159,33 @@ def test_a_vm_image_apart_is_another_machine_and_both_sides_rerun_on_one_pair_th
     assert trained_differences(pairs) == pytest.approx([-0.30, -0.25, -0.02, -0.02])
     gains = [0.30, 0.25, 0.02, 0.02]
     assert full_budget_verdict("batchnorm", results, both).endswith(
-        "on seed 2 the run without batchnorm did not train (test 11.35%, at chance); over the other seeds "
-        f"+0.15 points, paired t-test p = {paired_t_p_value(gains):.3f}."
+        "seed 2, the run without batchnorm (11.35%): did not train (at chance), reported, not averaged; over the "
+        f"other seeds +0.15 points, paired t-test p = {paired_t_p_value(gains):.3f}."
     )
-    item = paired_differences(results | {}, reruns=both)["batchnorm"]
-    assert item["did not train"] == [2] and item["one machine"] == pytest.approx([-0.30, -0.25, -0.02, -0.02])
+    item = paired_differences(results, reruns=both)["batchnorm"]
+    assert item["at chance"] == [("one machine", 2)]
+    assert item["one machine"] == pytest.approx([-0.30, -0.25, -0.02, -0.02])
+
+
+def test_runs_at_chance_are_named_on_either_side_and_in_the_recorded_pairing_too():
+    base = BASE | {"test_accuracy": [99.50, 99.55, 9.80, 99.50, 99.60]}  # the base's seed 2 stayed at chance
+    removal = fake_summary(f"{ABLATION_BASE}-no-batchnorm", 11_192, [11.35, 99.30, 9.90, 99.25, 99.30])
+    results = {ABLATION_BASE: base, removal["name"]: removal}
+    assert untrained(pairings(removal["name"], results, {})["as recorded"]) == [
+        (0, 11.35, 99.50),
+        (2, 9.90, 9.80),
+    ]
+    text = full_budget_verdict("batchnorm", results)
+    assert "\n   0  99.50   11.35 +88.15\n" in text  # the table shows every seed as it was
+    assert text.splitlines()[-1].startswith(
+        "batchnorm: seed 0, the run without batchnorm (11.35%); seed 2, the runs without batchnorm (9.90%) and "
+        "with batchnorm (9.80%): did not train (at chance), reported, not averaged; over the other seeds +0.27 "
+        "points on average over 3 seeds, paired t-test"
+    )
+    item = paired_differences(results)["batchnorm"]
+    assert item["at chance"] == [("as recorded", 0), ("as recorded", 2)] and len(item["test"]) == 3
+    assert "batchnorm, as recorded, seed 0: a run at chance, left out" in ablation_table(results)
+    assert failure_phrase((3, 99.4, 12.0), "dropout") == "seed 3, the run with dropout (12.00%)"
 
 
 def test_the_interval_is_students_t_around_the_mean():

@@ -58,7 +58,8 @@ def test_without_an_effect_the_closest_is_named_with_the_size_it_would_have_need
 
 
 def test_a_removal_shown_in_one_pairing_only_is_on_the_line():
-    """Recorded pairs cross machines on seeds 2-4 (p >= 0.05); the base re-run there pairs them on one machine."""
+    """Recorded pairs cross machines on seeds 2-4 (p >= 0.05); the base re-run on the removals' machine (same
+    CPU model and release, no VM image named) pairs them on one machine, where p < 0.05: on the line."""
     records = ablation(batchnorm=[-0.10, -0.39, -0.18, -0.01, -0.55], skip=[-0.08, -0.15, 0.08, 0.20, -0.06])
     intel, amd = {"device_name": "Intel", "torch": "2.15"}, {"device_name": "AMD", "torch": "2.14"}
     records["residual"]["machine"] = intel
@@ -67,7 +68,7 @@ def test_a_removal_shown_in_one_pairing_only_is_on_the_line():
     rerun = fake_summary("residual", 11_280, [99.48, 99.61, 99.47]) | {"seeds": [2, 3, 4], "machine": amd}
     text = what_mattered(records, reruns={"residual": rerun})
     line = text.splitlines()[0]
-    one_machine = [-0.10, -0.39, -0.21, -0.07, -0.50]  # docs/benchmarks.md's one-machine pairing: p = 0.038
+    one_machine = [-0.10, -0.39, -0.21, -0.07, -0.50]  # made up so that p = 0.038
     assert paired_t_p_value(one_machine) < 0.05 <= paired_t_p_value([-0.10, -0.39, -0.18, -0.01, -0.55])
     assert line.startswith("- **On the line** (p < 0.05 in one pairing of the seeds, not the other): batchnorm:")
     assert (
@@ -95,11 +96,17 @@ def test_a_rerun_stuck_at_chance_is_reported_beside_its_recorded_run_and_left_ou
     reruns["residual"]["machine"] = other_amd
     reruns["residual-no-batchnorm"] |= {"seeds": [2, 3, 4], "machine": other_amd}
     text = what_mattered(records, reruns=reruns)
+    recorded = records["residual-no-batchnorm"]["test_accuracy"][2]
     assert text.splitlines()[0] == (
-        "- **A run that did not train.** Re-run on one machine, without batchnorm, seed 2 stayed at chance (test "
-        f"11.35 %; its recorded run on another machine: {records['residual-no-batchnorm']['test_accuracy'][2]:.2f} "
-        "%). Such a run is reported, not averaged: the pairing on one machine below leaves it out."
+        "- **Runs that did not train** (test accuracy below 20 %, at chance): `residual-no-batchnorm`, seed 2, "
+        f"re-run on one machine, 11.35 % (its recorded run, on another machine: {recorded:.2f} %). Such a run is "
+        "reported, not averaged: the pairings below leave it out."
     )
+    # A base run at chance fails every removal's pair, and is named once.
+    records = ablation(batchnorm=[-0.10, -0.39, -0.18, -0.01, -0.55], skip=[-0.08, -0.15, 0.08, 0.20, -0.06])
+    records["residual"]["test_accuracy"][3] = 9.80
+    first = what_mattered(records).splitlines()[0]
+    assert first.count("`residual`, seed 3, as recorded, 9.80 %") == 1 and "residual-no-" not in first
     # The pairing on one machine: seeds 0, 1, 3 and 4 (-0.10, -0.39, -0.27, -0.15).
     assert "-0.23 points, p = " in text and "lower on 4 of 4, with every pair on one machine" in text
 

@@ -16,7 +16,6 @@ from mnist_nb.lab.frontier import (
     RESULTS_DIR,
     component,
     load_results,
-    seed_differences,
     seed_pairs,
     signed_points,
 )
@@ -89,30 +88,35 @@ def full_budget_verdict(
     name = f"{SERIES_MODEL}-no-{removed}"
     if ABLATION_BASE not in results or name not in results:
         return f"{removed}: not recorded yet (python -m mnist_nb frontier {ABLATION_BASE} {name})"
-    base = results[ABLATION_BASE]
-    pairs = [(seed, accuracy, other) for seed, other, accuracy in seed_pairs(results[name], base)]  # with, without
-    if not pairs:
+    base, reruns = results[ABLATION_BASE], reruns or {}
+    found = pairings(name, results, reruns)
+    if not found["as recorded"]:
         return f"{removed}: no seed in common with {ABLATION_BASE} yet (python -m mnist_nb frontier {name})"
-    gains = [accuracy - other for _, accuracy, other in pairs]
-    band, mean = noise_band(base), statistics.fmean(gains)
+    gains = [-difference for difference in trained_differences(found["as recorded"])]
+    band = noise_band(base)
     outside = sum(abs(gain) > band for gain in gains)
     lines = [
         f"{ABLATION_BASE} at {base['epochs']} epochs, test accuracy (%) with and without {removed}, same seed:",
         f"{'seed':>4} {'with':>6} {'without':>7} {'gain':>6}",
         *(
-            f"{seed:>4} {accuracy:>6.2f} {other:>7.2f} {signed_points(accuracy - other):>6}"
-            for seed, accuracy, other in pairs
+            f"{seed:>4} {with_it:>6.2f} {without:>7.2f} {signed_points(with_it - without):>6}"
+            for seed, without, with_it in found["as recorded"]
         ),
         f"noise band of one seed's gain: +-{band:.2f} (19 in 20 differences of two runs of one recipe, from "
         f"{ABLATION_BASE}'s {len(base['seeds'])} seeds); {outside} of {len(gains)} outside",
     ]
-    verdict = (
-        f"{removed}: {signed_points(mean)} points on average over {len(gains)} seed{'s' if len(gains) != 1 else ''}"
-    )
+    verdict = f"{removed}: {_failures(found['as recorded'], removed)}"
+    if gains:
+        verdict += f"{signed_points(statistics.fmean(gains))} points on average over {len(gains)} seed"
+        verdict += "s" if len(gains) != 1 else ""
     if len(gains) > 1:
         p_value, (low, high) = paired_t_p_value(gains), interval(gains)
         if p_value < SIGNIFICANCE_LEVEL:
-            meaning = "larger than seed noise: it buys accuracy" if mean > 0 else "larger than seed noise: it costs"
+            meaning = (
+                "larger than seed noise: it buys accuracy"
+                if statistics.fmean(gains) > 0
+                else "larger than seed noise: it costs"
+            )
         else:
             meaning = f"not shown to be larger than seed noise (p >= {SIGNIFICANCE_LEVEL})"
         verdict += f", paired t-test {format_p_value(p_value)}: {meaning}"
@@ -121,22 +125,18 @@ def full_budget_verdict(
         verdict += ", too few for a test"
     if len(gains) < ENOUGH_SEEDS:
         verdict += f"; only {len(gains)} seed{'s' if len(gains) != 1 else ''}: a first reading"
-    reruns = reruns or {}
-    one_machine = one_machine_pairs(records_of(name, results, reruns), records_of(ABLATION_BASE, results, reruns))
-    crossed = crossed_machines(results[name], base)
-    if one_machine is not None and any(crossed):
-        failed = untrained(one_machine)
-        one_gains = [-difference for difference in trained_differences(one_machine)]
-        verdict += f".\nWith every pair on one machine ({sum(crossed)} crossed seeds re-run on one machine, "
-        verdict += "benchmarks/results/one-machine/): "
-        for seed, value, base_value in failed:  # a run stuck at chance: reported, not averaged
-            side, accuracy = ("without", value) if value < base_value else ("with", base_value)
-            verdict += f"on seed {seed} the run {side} {removed} did not train (test {accuracy:.2f}%, at chance); "
+    if "one machine" in found:
+        one_gains = [-difference for difference in trained_differences(found["one machine"])]
+        crossed = sum(crossed_machines(results[name], base))
+        verdict += f".\nWith every pair on one machine ({crossed} crossed seeds re-run on one machine, "
+        verdict += f"benchmarks/results/one-machine/): {_failures(found['one machine'], removed)}"
         if len(one_gains) > 1:
             verdict += (
-                f"{'over the other seeds ' if failed else ''}{signed_points(statistics.fmean(one_gains))} points, "
-                f"paired t-test {format_p_value(paired_t_p_value(one_gains))}"
+                f"{signed_points(statistics.fmean(one_gains))} points, paired t-test "
+                f"{format_p_value(paired_t_p_value(one_gains))}"
             )
+        else:
+            verdict += "too few pairs that trained for a test"
     return "\n".join([*lines, verdict + "."])
 
 
@@ -197,6 +197,33 @@ def trained_differences(pairs: list[tuple]) -> list[float]:
     return [value - base_value for _, value, base_value in pairs if min(value, base_value) >= AT_CHANCE_BELOW]
 
 
+def failure_phrase(pair: tuple, removed: str) -> str:
+    """'seed 2, the run without batchnorm (11.35%)': each run of an `untrained` pair that stayed at chance."""
+    seed, value, base_value = pair
+    runs = [f"without {removed} ({value:.2f}%)"] if value < AT_CHANCE_BELOW else []
+    runs += [f"with {removed} ({base_value:.2f}%)"] if base_value < AT_CHANCE_BELOW else []
+    return f"seed {seed}, the run{'s' if len(runs) > 1 else ''} {' and '.join(runs)}"
+
+
+def _failures(pairs: list[tuple], removed: str) -> str:
+    """The verdict's opening for pairs with a run at chance: each named, the rest weighed without them."""
+    failed = untrained(pairs)
+    if not failed:
+        return ""
+    named = "; ".join(failure_phrase(pair, removed) for pair in failed)
+    return f"{named}: did not train (at chance), reported, not averaged; over the other seeds "
+
+
+def pairings(name: str, results: dict[str, dict], reruns: dict[str, dict], base: str = ABLATION_BASE) -> dict:
+    """Removal `name` against the base, (seed, removal's test accuracy, base's) per seed: "as recorded", and
+    "one machine" where some recorded pair crosses machines and `reruns` put every pair on one machine."""
+    found = {"as recorded": seed_pairs(results[name], results[base])}
+    one_machine = one_machine_pairs(records_of(name, results, reruns), records_of(base, results, reruns))
+    if one_machine is not None and any(crossed_machines(results[name], results[base])):
+        found["one machine"] = one_machine
+    return found
+
+
 def records_of(name: str, results: dict[str, dict], reruns: dict[str, dict]) -> list[dict]:
     """`name`'s record, then its seeds re-run on one machine (`reruns`: `load_results(ONE_MACHINE_DIR)`)."""
     return [record for record in (results.get(name), reruns.get(name)) if record]
@@ -212,22 +239,23 @@ def interval(differences: list[float]) -> tuple[float, float]:
 def paired_differences(
     results: dict[str, dict], base: str = ABLATION_BASE, reruns: dict[str, dict] | None = None
 ) -> dict[str, dict[str, list[float]]]:
-    """component -> {"test": [...], "val": [...]}: each removal's `frontier.seed_differences` against the base,
+    """component -> {"test": [...], "val": [...]}: each removal's differences to the base on the same seed,
     for `figures.plot_ablation`; a removal that shares no seed with the base is left out. Where some pair
     crosses machines and `reruns` holds those seeds re-run on one machine, "one machine" adds the test
-    differences with every pair on one machine (`one_machine_pairs`) and "did not train" the seeds left out of
-    them because a run of the pair stayed at chance (`untrained`)."""
+    differences with every pair on one machine (`one_machine_pairs`); "at chance" names (pairing, seed) of each
+    pair left out of them because a run stayed at chance (`untrained`)."""
     paired = {}
     for name in results:
-        if name not in ABLATIONS or not seed_differences(results[name], results[base]):
+        if name not in ABLATIONS or not seed_pairs(results[name], results[base]):
             continue
-        item = {split: seed_differences(results[name], results[base], split) for split in ("test", "val")}
-        one_machine = one_machine_pairs(
-            records_of(name, results, reruns or {}), records_of(base, results, reruns or {})
-        )
-        if any(crossed_machines(results[name], results[base])) and one_machine is not None:
-            item["one machine"] = trained_differences(one_machine)
-            item["did not train"] = [seed for seed, _, _ in untrained(one_machine)]
+        found = pairings(name, results, reruns or {}, base)
+        item = {
+            "test": trained_differences(found["as recorded"]),
+            "val": trained_differences(seed_pairs(results[name], results[base], "val")),
+        }
+        if "one machine" in found:
+            item["one machine"] = trained_differences(found["one machine"])
+        item["at chance"] = [(label, pair[0]) for label, pairs in found.items() for pair in untrained(pairs)]
         paired[component(name)] = item
     return paired
 
@@ -261,6 +289,11 @@ def ablation_table(results: dict[str, dict], base: str = ABLATION_BASE) -> str:
         )
     seeds = len(results[base]["seeds"])
     notes = [
+        f"{name}, {label}, seed {seed}: a run at chance, left out"
+        for name, values in differences.items()
+        for label, seed in values["at chance"]
+    ]
+    notes += [
         f"removal minus {base} on the same seed, in points; p: paired t-test of the test differences",
         f"noise band +-{band:.2f}: where 19 in 20 two-run differences fall, from {base}'s {seeds} seeds",
     ]

@@ -84,13 +84,13 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
             xs = [index + offset + 0.05 * (seed - (len(values) - 1) / 2) for seed in range(len(values))]
             ax.scatter(xs, values, s=24, color=fill, edgecolors=color, label=None if index else f"{split}, per seed")
             label = None if index else f"{split}, mean"
-            ax.hlines(
-                statistics.fmean(values), index + offset - 0.1, index + offset + 0.1, color=color, lw=2, label=label
-            )
+            if values:  # none where every run without the component stayed at chance
+                mean = statistics.fmean(values)
+                ax.hlines(mean, index + offset - 0.1, index + offset + 0.1, color=color, lw=2, label=label)
     # Where pairs crossed machines and those seeds were re-run on one machine: every pair on one machine.
     first = True
     for index, item in enumerate(differences.values()):
-        if "one machine" in item:
+        if item.get("one machine"):  # none where every pair there had a run at chance
             values = item["one machine"]
             xs = [index + 0.05 * (seed - (len(values) - 1) / 2) for seed in range(len(values))]
             label = "test, every pair on one machine" if first else None
@@ -101,7 +101,7 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
     # A pair left out of the diamonds because one of its runs stayed at chance says so under its name.
     ticks = [
         f"{name}\nn={len(item['test'])}"
-        + "".join(f"\none machine: seed {seed}\nat chance" for seed in item.get("did not train", []))
+        + "".join(f"\n{label}: seed {seed}\nat chance" for label, seed in item.get("at chance", []))
         for name, item in differences.items()
     ]
     ax.set_xticks(range(len(differences)), ticks)

@@ -13,12 +13,11 @@ import statistics
 
 from mnist_nb.anatomy import count_parameters
 from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
-from mnist_nb.config import TARGET_ACCURACY, TINY_BUDGET
+from mnist_nb.config import AT_CHANCE_BELOW, TARGET_ACCURACY, TINY_BUDGET
 from mnist_nb.lab.ablation import (
     interval,
-    one_machine_pairs,
     paired_t_p_value,
-    records_of,
+    pairings,
     same_machine,
     student_t_critical,
     student_t_p_value,
@@ -38,26 +37,22 @@ def what_mattered(
     results: dict[str, dict], previous: dict[str, dict] | None = None, reruns: dict[str, dict] | None = None
 ) -> str:
     """The bullets of notebook 09's "What mattered", from `frontier.load_results()`; for the time bullet, the
-    record `fast` replaced (`load_results(RESULTS_DIR / "previous")`); for pairs on one machine, the ablation
-    base's re-run where its removals ran (`load_results(ablation.ONE_MACHINE_DIR)`)."""
-    bullets = []
-    removals = {
-        component(name): seed_differences(results[name], results[ABLATION_BASE])
-        for name in results
-        if name in ABLATIONS and ABLATION_BASE in results
-    }
-    removals = {name: differences for name, differences in removals.items() if len(differences) > 1}
-    if removals:
-        bases = records_of(ABLATION_BASE, results, reruns or {})
-        pairs = {
-            name: one_machine_pairs(records_of(f"{ABLATION_BASE}-no-{name}", results, reruns or {}), bases)
-            for name in removals
-        }
-        failed = {name: untrained(found) for name, found in pairs.items() if found and untrained(found)}
+    record `fast` replaced (`load_results(RESULTS_DIR / "previous")`); for pairs on one machine, the crossed
+    seeds re-run on one machine, base and removals (`load_results(ablation.ONE_MACHINE_DIR)`)."""
+    bullets, removals, one_machine, failures = [], {}, {}, []
+    for name in results if ABLATION_BASE in results else []:
+        if name not in ABLATIONS:
+            continue
         # A run stuck at chance is a failure to report, not a difference to average.
-        one_machine = {name: trained_differences(found) for name, found in pairs.items() if found}
-        if failed:
-            bullets.append(untrained_bullet(failed, results))
+        found = pairings(name, results, reruns or {})
+        if len(trained_differences(found["as recorded"])) > 1:
+            removals[component(name)] = trained_differences(found["as recorded"])
+        if len(trained_differences(found.get("one machine", []))) > 1:
+            one_machine[component(name)] = trained_differences(found["one machine"])
+        failures += [(name, label, pair) for label, pairs in found.items() for pair in untrained(pairs)]
+    if failures:
+        bullets.append(untrained_bullet(failures, results))
+    if removals:
         bullets += ablation_bullets(removals, len(results[ABLATION_BASE]["seeds"]), one_machine)
     if previous and "fast" in previous and "fast" in results:
         bullets.append(replaced_bullet(results["fast"], previous["fast"]))
@@ -68,21 +63,25 @@ def what_mattered(
     return "\n".join(bullets)
 
 
-def untrained_bullet(failed: dict[str, list[tuple]], results: dict[str, dict]) -> str:
-    """The runs of the one-machine pairing that stayed at chance, beside the recorded run of the same seed."""
-    runs = []
-    for name, pairs in failed.items():
-        record = results[f"{ABLATION_BASE}-no-{name}"]
-        recorded = dict(zip(record["seeds"], record["test_accuracy"], strict=True))
-        for seed, value, base_value in pairs:
-            side = f"without {name}" if value < base_value else f"with {name}"
-            runs.append(
-                f"{side}, seed {seed} stayed at chance (test {min(value, base_value):.2f} %; its recorded run "
-                f"on another machine: {recorded[seed]:.2f} %)"
+def untrained_bullet(failures: list[tuple[str, str, tuple]], results: dict[str, dict]) -> str:
+    """Each run that stayed at chance, once (a base run fails every removal's pair): (removal's entry, pairing,
+    (seed, removal, base)) from `ablation.pairings`; one re-run on one machine beside its recorded run."""
+    runs = {}
+    for name, label, (seed, value, base_value) in failures:
+        for entry, accuracy in ((name, value), (ABLATION_BASE, base_value)):
+            if accuracy >= AT_CHANCE_BELOW:
+                continue
+            record = results[entry]
+            recorded = dict(zip(record["seeds"], record["test_accuracy"], strict=True))[seed]
+            where = (
+                f"re-run on one machine, {accuracy:.2f} % (its recorded run, on another machine: {recorded:.2f} %)"
+                if label == "one machine"
+                else f"as recorded, {accuracy:.2f} %"
             )
+            runs[(entry, label, seed)] = f"`{entry}`, seed {seed}, {where}"
     return (
-        f"- **A run that did not train.** Re-run on one machine, {'; '.join(runs)}. Such a run is reported, not "
-        "averaged: the pairing on one machine below leaves it out."
+        f"- **Runs that did not train** (test accuracy below {AT_CHANCE_BELOW:.0f} %, at chance): "
+        f"{'; '.join(runs.values())}. Such a run is reported, not averaged: the pairings below leave it out."
     )
 
 
@@ -99,19 +98,19 @@ def ablation_bullets(
     """Helped, on the line, the GAP head's size, and the rest with what they could hide.
 
     `removals`: component -> removal minus base, one test difference per seed (points), as recorded;
-    `one_machine`: the same with every pair on one machine, where the base's re-run gives it (else None).
+    `one_machine`: the same with every pair on one machine, where re-runs give it (runs at chance left out).
     The rule: lower without it and p < SIGNIFICANCE_LEVEL in every pairing measured: it helped; in one of
-    two pairings only: on the line; otherwise within seed noise."""
+    two paired only: on the line; otherwise within seed noise."""
     one_machine = {name: (one_machine or {}).get(name) for name in removals}
     p_values = {name: paired_t_p_value(differences) for name, differences in removals.items()}
-    pairings = {
+    paired = {
         name: [removals[name]]
         + ([one_machine[name]] if one_machine[name] and one_machine[name] != removals[name] else [])
         for name in removals
     }
     shown = {
         name: [paired_t_p_value(values) < SIGNIFICANCE_LEVEL and statistics.fmean(values) < 0 for values in pairs]
-        for name, pairs in pairings.items()
+        for name, pairs in paired.items()
     }
 
     def reading(name: str) -> str:
@@ -121,8 +120,8 @@ def ablation_bullets(
             f"without it test accuracy was lower on {lower} of {len(differences)} seeds, "
             f"{signed_points(statistics.fmean(differences))} points on average ({format_p_value(p_values[name])}"
         )
-        if len(pairings[name]) > 1:
-            other = pairings[name][1]
+        if len(paired[name]) > 1:
+            other = paired[name][1]
             text += (
                 f" as recorded, where some pairs cross machines; {signed_points(statistics.fmean(other))} points, "
                 f"{format_p_value(paired_t_p_value(other))}, lower on {sum(value < 0 for value in other)} of "
