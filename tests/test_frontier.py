@@ -111,7 +111,9 @@ def test_removals_are_compared_with_the_base_on_the_same_seeds():
     tables = frontier.markdown_tables({"residual": base, "residual-no-skip": removal})
     assert "| skip | 2 | 99.45 +- 0.05 | -0.15 |" in tables
     paired = ablation.paired_differences({"residual": base, "residual-no-skip": removal})
-    assert paired == {"skip": {"test": pytest.approx([-0.1, -0.2]), "val": pytest.approx([-0.1, -0.2]), "at chance": []}}
+    assert paired == {
+        "skip": {"test": pytest.approx([-0.1, -0.2]), "val": pytest.approx([-0.1, -0.2]), "at chance": []}
+    }
     assert ablation.paired_differences({"residual": base, "residual-no-skip": elsewhere}) == {}
     assert "no seed in common" in ablation.full_budget_verdict(
         "skip", {"residual": base, "residual-no-skip": elsewhere}
