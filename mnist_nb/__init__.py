@@ -2,6 +2,5 @@
 
 The lesson core, in the order the notebooks use it: config, data, augmentation, devices, blocks, models,
 anatomy, training, inspection, comparison, checkpoint. Support (`mnist_nb.support`): what the core and the
-notebooks use but do not teach (the files, the figures, the reference model). The lab (`mnist_nb.lab`)
-reproduces the README's figures.
+notebooks use but do not teach (files, figures, the reference model). The lab (`mnist_nb.lab`): the figures.
 """

@@ -53,8 +53,7 @@ class TrainConfig:
     num_epochs: int = 15
     batch_size: int = 128
     # One-cycle: warm up to `learning_rate` over `warmup_fraction` of the steps, then cosine to nearly
-    # zero; the final epoch's model is reported, none is picked. 0.1 unless a recipe says otherwise; the plain
-    # stack without BatchNorm trains at 0.05 (notebooks 01 and 02).
+    # zero; the final epoch's model is reported, none is picked. 0.1 unless set (the plain stack: 0.05).
     learning_rate: float = 0.1
     warmup_fraction: float = 0.2
     momentum: float = 0.9

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from contextlib import contextmanager
 
 import torch
 import torch.nn as nn
@@ -18,13 +19,12 @@ from mnist_nb.config import IMAGE_SIZE, NUM_CLASSES
 from mnist_nb.devices import autocast_for
 
 
-def _run_in_eval_mode(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """One forward pass in eval mode without gradients; the training flag is restored afterwards."""
+@contextmanager
+def _in_eval_mode(model: nn.Module):
+    """Eval mode inside the `with` block; the training flag is restored after it, error or not."""
     was_training = model.training
     try:
-        model.eval()
-        with torch.no_grad():
-            return model(images.to(next(model.parameters()).device))
+        yield model.eval()
     finally:
         model.train(was_training)
 
@@ -55,7 +55,8 @@ def capture_activations(model: nn.Module, images: torch.Tensor, layer_names: Seq
     modules = {name: _module(model, name) for name in layer_names}  # fail on a bad name before hooking any
     handles = [module.register_forward_hook(keep(name)) for name, module in modules.items()]
     try:
-        _run_in_eval_mode(model, images)
+        with _in_eval_mode(model), torch.no_grad():
+            model(images.to(next(model.parameters()).device))
     finally:
         for handle in handles:
             handle.remove()
@@ -72,7 +73,8 @@ def attention_maps(model: nn.Module, images: torch.Tensor) -> dict[str, torch.Te
     }
     if not blocks:
         raise ValueError("this model has no attention modules: use build_model('attention') or build_model('residual')")
-    _run_in_eval_mode(model, images)  # each block keeps its gate in .last_attention
+    with _in_eval_mode(model), torch.no_grad():  # each block keeps its gate in .last_attention
+        model(images.to(next(model.parameters()).device))
     maps = {}
     for name, module in blocks.items():
         gate = module.last_attention.cpu()
@@ -110,10 +112,8 @@ def grad_cam(
         return kept["activations"].clone()  # a non-leaf copy, so an in-place op downstream is allowed
 
     handle = _module(model, target_layer).register_forward_hook(swap)
-    was_training = model.training
     try:
-        model.eval()
-        with torch.enable_grad():
+        with _in_eval_mode(model), torch.enable_grad():
             logits = model(images.to(next(model.parameters()).device))  # [N, 10]
             if classes is None:
                 classes = logits.argmax(1)
@@ -122,7 +122,6 @@ def grad_cam(
             (gradients,) = torch.autograd.grad(score, kept["activations"])
     finally:
         handle.remove()
-        model.train(was_training)
     activations = kept["activations"].detach()
     weights = gradients.mean((2, 3), keepdim=True)  # [N, C, 1, 1]
     cam = (weights * activations).sum(1, keepdim=True)  # [N, 1, h, w]
@@ -141,19 +140,15 @@ def grad_cam(
 def predict(model: nn.Module, loader, *, confidences: bool = False):
     """(predicted labels [N], true labels [N]) on the CPU, in loader order (use shuffle=False); with
     `confidences`, a third tensor [N]: the softmax probability the model gave its prediction."""
-    was_training, device = model.training, next(model.parameters()).device
-    predictions, targets, probabilities = [], [], []
-    try:
-        model.eval()
+    device, predictions, targets, probabilities = next(model.parameters()).device, [], [], []
+    with _in_eval_mode(model):
         for images, labels in loader:
-            with torch.no_grad(), autocast_for(device):
+            with autocast_for(device):
                 logits = model(images.to(device)).float()  # [B, 10]
             top = logits.softmax(1).max(1)
             predictions.append(top.indices.cpu())
             probabilities.append(top.values.cpu())
             targets.append(labels.cpu())
-    finally:
-        model.train(was_training)
     predicted, true = torch.cat(predictions), torch.cat(targets)
     return (predicted, true, torch.cat(probabilities)) if confidences else (predicted, true)
 

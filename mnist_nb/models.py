@@ -93,7 +93,6 @@ MODEL_SPECS: dict[str, ModelSpec] = {
 }
 # The script repository's model has an architecture of its own (mnist_nb/support/reference_model.py).
 REFERENCE_MODEL = "reference"
-SERIES_NAMES = tuple(SERIES_SPECS)
 MODEL_NAMES = (*MODEL_SPECS, REFERENCE_MODEL)
 
 
