@@ -194,7 +194,7 @@ def untrained(pairs: list[tuple]) -> list[tuple]:
 
 def trained_differences(pairs: list[tuple]) -> list[float]:
     """Removal minus base (points) over the (seed, removal, base) pairs in which both runs learned."""
-    return [value - base_value for _, value, base_value in pairs if min(value, base_value) >= AT_CHANCE_BELOW]
+    return [pair[1] - pair[2] for pair in pairs if pair not in untrained(pairs)]
 
 
 def failure_phrase(pair: tuple, removed: str) -> str:

@@ -45,10 +45,11 @@ def what_mattered(
             continue
         # A run stuck at chance is a failure to report, not a difference to average.
         found = pairings(name, results, reruns or {})
-        if len(trained_differences(found["as recorded"])) > 1:
-            removals[component(name)] = trained_differences(found["as recorded"])
-        if len(trained_differences(found.get("one machine", []))) > 1:
-            one_machine[component(name)] = trained_differences(found["one machine"])
+        recorded, on_one = (trained_differences(found.get(label, [])) for label in ("as recorded", "one machine"))
+        if len(recorded) > 1:
+            removals[component(name)] = recorded
+        if len(on_one) > 1:
+            one_machine[component(name)] = on_one
         failures += [(name, label, pair) for label, pairs in found.items() for pair in untrained(pairs)]
     if failures:
         bullets.append(untrained_bullet(failures, results))
