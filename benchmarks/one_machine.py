@@ -1,19 +1,19 @@
-"""The ablation's crossed seeds again, on one machine: the base and every removal, seeds 2-4.
+"""The ablation's crossed seeds again, on one machine: the base and every removal, seeds 2-4 and more.
 
     OMP_NUM_THREADS=1 python benchmarks/one_machine.py                       # train what is missing, record
-    OMP_NUM_THREADS=1 python benchmarks/one_machine.py residual-no-batchnorm --seeds 2  # just this run
+    OMP_NUM_THREADS=1 python benchmarks/one_machine.py residual-no-batchnorm --seeds 5 6  # more seeds
     python benchmarks/one_machine.py --record-only                           # record the finished runs only
 
 The recorded ablation (`python -m mnist_nb frontier --ablation`) trained `residual`'s five seeds and
 its removals' seeds 0-1 on one machine, and the removals' seeds 2-4 on another: those three pairs
 cross machines, and another machine acts like another seed. Here the base and every removal train
-seeds 2-4 again on the machine this runs on, each by its frontier entry's own config, so that every
-pair of those seeds ran on one machine (one CPU model, torch release and VM image: runs repeat
-exactly there). Each run lands in runs/one-machine/NAME/seed-K and is reused when that folder holds a
-finished run of the same config (so two processes, one thread each, can share the list); each name's
-finished seeds are summarized into benchmarks/results/one-machine/NAME.json, which
-`mnist_nb.lab.ablation` pairs with the records. The test set is read once per run, after training,
-as everywhere; nothing is chosen here.
+seeds 2-4 again on the machine this runs on (and further seeds, with --seeds), each by its frontier
+entry's own config, so that every pair of those seeds ran on one machine (one CPU model, torch
+release and VM image: runs repeat exactly there). Each run lands in runs/one-machine/NAME/seed-K and
+is reused when that folder holds a finished run of the same config; two processes, one thread each,
+share the work by taking different names or seeds. Every finished seed of a name is summarized into
+benchmarks/results/one-machine/NAME.json, which `mnist_nb.lab.ablation` pairs with the records. The
+test set is read once per run, after training, as everywhere; nothing is chosen here.
 """
 
 from __future__ import annotations
@@ -43,11 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     names = arguments.names or NAMES
     for name in names:
         config = ENTRIES[name].config
+        # Every finished seed in the name's folder is recorded; only those asked for are trained.
+        found = [int(path.name.removeprefix("seed-")) for path in (RUNS_DIR / name).glob("seed-*")]
         rows = []
-        for seed in arguments.seeds:
+        for seed in sorted(set(arguments.seeds) | set(found)):
             out = RUNS_DIR / name / f"seed-{seed}"
             row = finished_run(out, config.replace(seed=seed))
-            if row is None and not arguments.record_only:
+            if row is None and seed in arguments.seeds and not arguments.record_only:
                 print(f"--- {name}, seed {seed} ---", flush=True)
                 resume = prepare_run_directory(out, config.replace(seed=seed))
                 row = train_and_report(config.replace(seed=seed), out, resume=resume)

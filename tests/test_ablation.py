@@ -125,7 +125,7 @@ def test_with_the_base_rerun_where_the_removal_ran_every_pair_is_on_one_machine(
     expected = paired_t_p_value([-value for value in pairs])
     assert text.endswith(
         f"With every pair on one machine (3 crossed seeds re-run on one machine, "
-        f"benchmarks/results/one-machine/): +0.17 points, paired t-test p = {expected:.3f}."
+        f"benchmarks/results/one-machine/): +0.17 points over 5 seeds, paired t-test p = {expected:.3f}."
     )
     assert "one machine" not in full_budget_verdict("batchnorm", results)  # no re-run: the recorded pairing only
     same = {ABLATION_BASE: base, removal["name"]: removal | {"seed_machines": [INTEL] * 5}}
@@ -159,12 +159,35 @@ def test_a_vm_image_apart_is_another_machine_and_both_sides_rerun_on_one_pair_th
     assert trained_differences(pairs) == pytest.approx([-0.30, -0.25, -0.02, -0.02])
     gains = [0.30, 0.25, 0.02, 0.02]
     assert full_budget_verdict("batchnorm", results, both).endswith(
-        "seed 2, the run without batchnorm (11.35%): did not train (at chance), reported, not averaged; over the "
-        f"other seeds +0.15 points, paired t-test p = {paired_t_p_value(gains):.3f}."
+        "seed 2, the run without batchnorm (11.35%): did not train (at chance), reported, not averaged; the "
+        f"others: +0.15 points over 4 seeds, paired t-test p = {paired_t_p_value(gains):.3f}."
     )
     item = paired_differences(results, reruns=both)["batchnorm"]
     assert item["at chance"] == [("one machine", 2)]
     assert item["one machine"] == pytest.approx([-0.30, -0.25, -0.02, -0.02])
+
+
+def test_further_seeds_rerun_on_one_machine_join_that_pairing_only():
+    """Seeds 5-6 trained on the re-runs' machine, base and removal: the pairing on one machine gains two pairs,
+    the recorded pairing keeps its five; a further seed the base lacks there, or ran elsewhere, is left out."""
+    image = AMD | {"platform": "Linux-fc-v1272"}
+    base = BASE | {"machine": INTEL}
+    removal = fake_summary(f"{ABLATION_BASE}-no-batchnorm", 11_192, [99.20, 99.30, 99.20, 99.25, 99.30])
+    removal |= {"machine": INTEL, "seed_machines": [INTEL, INTEL, AMD, AMD, AMD]}
+    base_rerun = fake_summary(ABLATION_BASE, 11_280, [99.40, 99.30, 99.35, 99.50, 99.45]) | {"seeds": [2, 3, 4, 5, 6]}
+    removal_rerun = fake_summary(removal["name"], 11_192, [99.10, 99.28, 99.33, 99.40, 99.35, 99.0])
+    removal_rerun |= {"seeds": [2, 3, 4, 5, 6, 7], "machine": image}
+    base_rerun["machine"] = image
+    results = {ABLATION_BASE: base, removal["name"]: removal}
+    reruns = {ABLATION_BASE: base_rerun, removal["name"]: removal_rerun}
+    found = pairings(removal["name"], results, reruns)
+    assert [pair[0] for pair in found["as recorded"]] == [0, 1, 2, 3, 4]
+    assert [pair[0] for pair in found["one machine"]] == [0, 1, 2, 3, 4, 5, 6]  # seed 7 has no base run there
+    assert trained_differences(found["one machine"])[5:] == pytest.approx([-0.10, -0.10])
+    text = full_budget_verdict("batchnorm", results, reruns)
+    assert "(3 crossed seeds re-run on one machine, 2 more seeds, benchmarks/results/one-machine/)" in text
+    assert "points over 7 seeds, paired t-test" in text
+    assert len(paired_differences(results, reruns=reruns)["batchnorm"]["one machine"]) == 7
 
 
 def test_runs_at_chance_are_named_on_either_side_and_in_the_recorded_pairing_too():
@@ -179,7 +202,7 @@ def test_runs_at_chance_are_named_on_either_side_and_in_the_recorded_pairing_too
     assert "\n   0  99.50   11.35 +88.15\n" in text  # the table shows every seed as it was
     assert text.splitlines()[-1].startswith(
         "batchnorm: seed 0, the run without batchnorm (11.35%); seed 2, the runs without batchnorm (9.90%) and "
-        "with batchnorm (9.80%): did not train (at chance), reported, not averaged; over the other seeds +0.27 "
+        "with batchnorm (9.80%): did not train (at chance), reported, not averaged; the others: +0.27 "
         "points on average over 3 seeds, paired t-test"
     )
     item = paired_differences(results)["batchnorm"]

@@ -128,11 +128,13 @@ def full_budget_verdict(
     if "one machine" in found:
         one_gains = [-difference for difference in trained_differences(found["one machine"])]
         crossed = sum(crossed_machines(results[name], base))
-        verdict += f".\nWith every pair on one machine ({crossed} crossed seeds re-run on one machine, "
-        verdict += f"benchmarks/results/one-machine/): {_failures(found['one machine'], removed)}"
+        more = len(found["one machine"]) - len(found["as recorded"])
+        verdict += f".\nWith every pair on one machine ({crossed} crossed seeds re-run on one machine"
+        verdict += f"{f', {more} more seeds' if more else ''}, benchmarks/results/one-machine/): "
+        verdict += _failures(found["one machine"], removed)
         if len(one_gains) > 1:
             verdict += (
-                f"{signed_points(statistics.fmean(one_gains))} points, paired t-test "
+                f"{signed_points(statistics.fmean(one_gains))} points over {len(one_gains)} seeds, paired t-test "
                 f"{format_p_value(paired_t_p_value(one_gains))}"
             )
         else:
@@ -158,9 +160,9 @@ def crossed_machines(summary: dict, base: dict) -> list[bool]:
 
 
 def one_machine_pairs(runs: list[dict], bases: list[dict], split: str = "test") -> list[tuple] | None:
-    """(seed, removal's accuracy, base's accuracy) for each seed of the removal's record (`runs[0]`), both
-    trained on one machine: the first such pair among the removal's `runs` and the base's `bases`
-    (`records_of`); None where some seed has none."""
+    """(seed, removal's accuracy, base's accuracy), both trained on one machine, for each seed of the removal's
+    record (`runs[0]`) and each further seed re-run with the base: the first such pair among the removal's
+    `runs` and the base's `bases` (`records_of`); None where some seed of the record has none."""
 
     def by_seed(records: list[dict]) -> dict[int, list[tuple[dict, float]]]:
         found: dict[int, list[tuple[dict, float]]] = {}
@@ -173,16 +175,17 @@ def one_machine_pairs(runs: list[dict], bases: list[dict], split: str = "test") 
         return None
     removal, base = by_seed(runs), by_seed(bases)
     pairs = []
-    for seed in runs[0]["seeds"]:
+    for seed in sorted(removal):
         matches = [
             (seed, value, base_value)
             for machine, value in removal[seed]
             for base_machine, base_value in base.get(seed, [])
             if same_machine(machine, base_machine)
         ]
-        if not matches:
+        if matches:
+            pairs.append(matches[0])
+        elif seed in runs[0]["seeds"]:
             return None
-        pairs.append(matches[0])
     return pairs
 
 
@@ -207,11 +210,8 @@ def failure_phrase(pair: tuple, removed: str) -> str:
 
 def _failures(pairs: list[tuple], removed: str) -> str:
     """The verdict's opening for pairs with a run at chance: each named, the rest weighed without them."""
-    failed = untrained(pairs)
-    if not failed:
-        return ""
-    named = "; ".join(failure_phrase(pair, removed) for pair in failed)
-    return f"{named}: did not train (at chance), reported, not averaged; over the other seeds "
+    named = "; ".join(failure_phrase(pair, removed) for pair in untrained(pairs))
+    return f"{named}: did not train (at chance), reported, not averaged; the others: " if named else ""
 
 
 def pairings(name: str, results: dict[str, dict], reruns: dict[str, dict], base: str = ABLATION_BASE) -> dict:
@@ -231,8 +231,8 @@ def records_of(name: str, results: dict[str, dict], reruns: dict[str, dict]) -> 
 
 def interval(differences: list[float]) -> tuple[float, float]:
     """The 95% confidence interval of the differences' mean: mean +- t(n-1) * sd / sqrt(n)."""
-    half = student_t_critical(len(differences) - 1) * statistics.stdev(differences) / math.sqrt(len(differences))
-    mean = statistics.fmean(differences)
+    mean, count = statistics.fmean(differences), len(differences)
+    half = student_t_critical(count - 1) * statistics.stdev(differences) / math.sqrt(count)
     return mean - half, mean + half
 
 
