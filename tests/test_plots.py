@@ -116,6 +116,19 @@ def test_plot_feature_maps_draws_every_channel_on_one_scale_with_a_colour_bar():
         model_plots.plot_feature_maps(torch.randn(2, 16, 14, 14))
 
 
+def test_plot_maps_gives_each_map_its_own_scale_and_colour_bar():
+    mean, spread = torch.rand(14, 14) * 0.4 + 0.6, torch.rand(14, 14) * 0.08
+    fig = model_plots.plot_maps({"mean": mean, "std": spread}, title="gate")
+    panels = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in panels] == ["mean", "std"] and len(fig.axes) == 4  # two bars
+    assert [ax.images[0].get_clim() for ax in panels] == [
+        pytest.approx((mean.min().item(), mean.max().item())),
+        pytest.approx((spread.min().item(), spread.max().item())),
+    ]
+    with pytest.raises(ValueError, match=r"mean: expected one \[H, W\] map"):
+        model_plots.plot_maps({"mean": torch.rand(1, 14, 14)})
+
+
 def test_overlay_heatmaps_on_one_fixed_scale_with_a_colour_bar_and_the_digit_as_an_outline():
     images = torch.zeros(3, 28, 28, dtype=torch.uint8)
     images[:, 8:20, 12:16] = 255  # a stroke
@@ -152,13 +165,13 @@ def test_plot_misclassified_shows_only_the_wrong_ones():
     predictions[[2, 7]] = torch.tensor([9, 1])
     fig = plots.plot_misclassified(images, predictions, targets)
     assert len(fig.axes) == 2 and image_count(fig) == 2
-    assert titles(fig) == ["true 2 / pred 9", "true 7 / pred 1"]
+    assert titles(fig) == ["true 2 / pred 9\n#2", "true 7 / pred 1\n#7"]  # each named by its index
     assert torch.equal(torch.as_tensor(fig.axes[1].images[0].get_array()), images[7])
     limited = plots.plot_misclassified(images, (targets + 1) % 10, targets, max_images=4)
     assert len(limited.axes) == 4
     confidences = torch.linspace(0.1, 1.0, 10)  # image 7 is surer of its mistake than image 2
-    sorted_fig = plots.plot_misclassified(images, predictions, targets, confidences=confidences)
-    assert titles(sorted_fig) == ["true 7 / pred 1\np = 0.80", "true 2 / pred 9\np = 0.30"]  # what the order is by
+    sorted_fig = plots.plot_misclassified(images, predictions, targets, confidences=confidences)  # sorted by p
+    assert titles(sorted_fig) == ["true 7 / pred 1\n#7, p = 0.80", "true 2 / pred 9\n#2, p = 0.30"]
     assert "most confident first" in sorted_fig._suptitle.get_text()
 
 
@@ -306,6 +319,7 @@ def test_figures_are_not_registered_with_pyplot():
         plots.plot_pixel_histogram(images),
         model_plots.plot_feature_maps(torch.randn(4, 7, 7)),
         model_plots.overlay_heatmaps(images, torch.rand(4, 7, 7)),
+        model_plots.plot_maps({"mean": torch.rand(7, 7)}),
         plots.plot_confusion_matrix(torch.eye(10, dtype=torch.int64)),
         plots.plot_misclassified(images, (labels + 1) % 10, labels),
         figures.plot_frontier({"final": frontier_entry(11_280, [99.5])}, {"tiny": frontier_entry(4_718, [99.3])}),

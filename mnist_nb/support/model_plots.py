@@ -1,4 +1,4 @@
-"""Figures of a model's insides, drawing and not the lesson: feature maps, heatmaps, gradient per layer.
+"""Figures of a model's insides, drawing and not the lesson: feature maps, maps, heatmaps, gradient per layer.
 
 Built as `plots` builds them: a standalone `Figure` per call, without pyplot, from tensors of
 `mnist_nb.inspection` and numbers.
@@ -30,6 +30,23 @@ def plot_feature_maps(activations: torch.Tensor, title=None, num_columns: int = 
         ax.set_title(f"channel {index}", fontsize=9)
     fig.tight_layout()
     fig.colorbar(shown, ax=axes, fraction=0.02, pad=0.01, label="activation")
+    return fig
+
+
+def plot_maps(maps: dict[str, torch.Tensor], title: str | None = None) -> Figure:
+    """A few [H, W] maps of different quantities side by side (a gate's mean over images beside its standard
+    deviation across them), each on its own colour scale with its own bar, titled by its key; the ticks count
+    rows and columns from 0 at the top left, so a position can be named."""
+    fig, axes = subplots(1, len(maps), figsize=(3.4 * len(maps), 3.2), squeeze=False)
+    for ax, (name, values) in zip(axes[0], maps.items(), strict=True):
+        if values.ndim != 2:
+            raise ValueError(f"{name}: expected one [H, W] map, got {list(values.shape)}")
+        shown = ax.imshow(values.detach().cpu().float().numpy(), cmap="viridis")
+        ax.set(title=name, xlabel="column", ylabel="row")
+        fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
     return fig
 
 

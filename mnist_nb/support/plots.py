@@ -204,8 +204,9 @@ def plot_confusion_matrix(matrix: torch.Tensor, title: str | None = None) -> Fig
 
 
 def plot_misclassified(images, predictions, targets, max_images=32, num_columns=8, confidences=None) -> Figure:
-    """The wrongly classified digits, titled 'true 4 / pred 9', the most confident first when `confidences`
-    ([N], the probability of each prediction) is passed. images: [N, 28, 28] or [N, 1, 28, 28]; the rest [N]."""
+    """The wrongly classified digits, titled 'true 4 / pred 9' over '#index' (the digit's place in `images`, so
+    that text and other figures can name it), the most confident first when `confidences` ([N], the
+    probability of each prediction) is passed. images: [N, 28, 28] or [N, 1, 28, 28]; the rest [N]."""
     predictions, targets = predictions.detach().cpu(), targets.detach().cpu()
     wrong = (predictions != targets).nonzero().flatten()
     if confidences is not None:
@@ -219,10 +220,11 @@ def plot_misclassified(images, predictions, targets, max_images=32, num_columns=
     order = "in dataset order"
     if confidences is not None:
         order = "the most confident first (p: the probability of its answer)"
-    title = f"{len(wrong)} of {len(targets)} misclassified, {len(shown)} shown, {order}"
+    title = f"{len(wrong)} of {len(targets)} misclassified, {len(shown)} shown, {order}; #: the digit's index"
     fig = show_digits(images.detach().cpu()[shown], targets[shown], predictions[shown], num_columns, title)
-    if confidences is not None:
-        for ax, confidence in zip(fig.axes, confidences.detach().cpu()[shown].tolist(), strict=True):
-            ax.set_title(f"{ax.get_title()}\np = {confidence:.2f}", fontsize=10, color=ax.title.get_color())
-        fig.tight_layout()
+    sureness = [None] * len(shown) if confidences is None else confidences.detach().cpu()[shown].tolist()
+    for ax, index, confidence in zip(fig.axes, shown.tolist(), sureness, strict=True):
+        below = f"#{index}" if confidence is None else f"#{index}, p = {confidence:.2f}"
+        ax.set_title(f"{ax.get_title()}\n{below}", fontsize=10, color=ax.title.get_color())
+    fig.tight_layout()
     return fig
