@@ -193,6 +193,9 @@ def test_plot_gradient_rms_grouped_bars():
     assert [text.get_text() for text in ax.get_legend().get_texts()] == ["residual", "no skip"]
     heights = [patch.get_height() for patch in ax.patches]
     assert heights == list(residual.values()) + list(plain.values())
+    assert ax.get_ylabel() == "gradient RMS per weight (log)"
+    relative = model_plots.plot_gradient_rms({"residual": residual}, ylabel="relative to the last conv (log)")
+    assert relative.axes[0].get_ylabel() == "relative to the last conv (log)"
     with pytest.raises(ValueError, match="same number"):
         model_plots.plot_gradient_rms({"residual": residual, "shorter": dict(list(plain.items())[:3])})
 

@@ -109,20 +109,7 @@ def full_budget_verdict(
     if gains:
         verdict += f"{signed_points(statistics.fmean(gains))} points on average over {len(gains)} seed"
         verdict += "s" if len(gains) != 1 else ""
-    if len(gains) > 1:
-        p_value, (low, high) = paired_t_p_value(gains), interval(gains)
-        if p_value < SIGNIFICANCE_LEVEL:
-            meaning = (
-                "larger than seed noise: it buys accuracy"
-                if statistics.fmean(gains) > 0
-                else "larger than seed noise: it costs"
-            )
-        else:
-            meaning = f"not shown to be larger than seed noise (p >= {SIGNIFICANCE_LEVEL})"
-        verdict += f", paired t-test {format_p_value(p_value)}: {meaning}"
-        verdict += f"; 95% interval of the mean gain {signed_points(low)} to {signed_points(high)} points"
-    else:
-        verdict += ", too few for a test"
+    verdict += _weighed(gains)
     if len(gains) < ENOUGH_SEEDS:
         verdict += f"; only {len(gains)} seed{'s' if len(gains) != 1 else ''}: a first reading"
     if "one machine" in found:
@@ -132,14 +119,22 @@ def full_budget_verdict(
         verdict += f".\nWith every pair on one machine ({crossed} crossed seeds re-run on one machine"
         verdict += f"{f', {more} more seeds' if more else ''}, benchmarks/results/one-machine/): "
         verdict += _failures(found["one machine"], removed)
-        if len(one_gains) > 1:
-            verdict += (
-                f"{signed_points(statistics.fmean(one_gains))} points over {len(one_gains)} seeds, paired t-test "
-                f"{format_p_value(paired_t_p_value(one_gains))}"
-            )
-        else:
-            verdict += "too few pairs that trained for a test"
+        if one_gains:
+            verdict += f"{signed_points(statistics.fmean(one_gains))} points over {len(one_gains)} seeds"
+        verdict += _weighed(one_gains)
     return "\n".join([*lines, verdict + "."])
+
+
+def _weighed(gains: list[float]) -> str:
+    """The verdict's words for `gains` (with minus without, points): the paired t-test, what it means, the interval."""
+    if len(gains) < 2:
+        return ", too few for a test"
+    p_value, (low, high) = paired_t_p_value(gains), interval(gains)
+    meaning = f"not shown to be larger than seed noise (p >= {SIGNIFICANCE_LEVEL})"
+    if p_value < SIGNIFICANCE_LEVEL:
+        meaning = "larger than seed noise: " + ("it buys accuracy" if statistics.fmean(gains) > 0 else "it costs")
+    interval_text = f"95% interval of the mean gain {signed_points(low)} to {signed_points(high)} points"
+    return f", paired t-test {format_p_value(p_value)}: {meaning}; {interval_text}"
 
 
 def same_machine(first: dict, second: dict) -> bool:

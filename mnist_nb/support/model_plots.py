@@ -78,10 +78,14 @@ def overlay_heatmaps(
 
 
 def plot_gradient_rms(
-    rms: dict[str, dict[str, float]], title: str = "gradient per weight, per conv layer", ylim=None
+    rms: dict[str, dict[str, float]],
+    title: str = "gradient per weight, per conv layer",
+    ylim=None,
+    ylabel: str = "gradient RMS per weight (log)",
 ) -> Figure:
     """Grouped bars, log scale: one group per conv layer (input side left), one bar per run; the legend
-    sits beside the axes, never over a bar. `ylim` (low, high) puts figures to be compared on one scale.
+    sits beside the axes, never over a bar. `ylim` (low, high) puts figures to be compared on one scale;
+    `ylabel` says what the bars are when they are not the RMS itself (each run divided by one of its layers).
 
     rms: run name -> `gradient_rms(...)`. Layers match by position (names differ with and without the
     skip); the ticks show the first run's module names, without a final ".conv" ("block3.first" for
@@ -97,7 +101,7 @@ def plot_gradient_rms(
         ax.bar(positions, list(run_rms.values()), width, label=run)
     names = [layer.removesuffix(".conv") for layer in layers]
     ax.set_xticks(range(len(layers)), names, rotation=60, ha="right", rotation_mode="anchor", fontsize=9)
-    ax.set(yscale="log", ylabel="gradient RMS per weight (log)", title=title, ylim=ylim)
+    ax.set(yscale="log", ylabel=ylabel, title=title, ylim=ylim)
     ax.set_xlabel("conv layer, input side left", fontsize=9)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     fig.tight_layout()
