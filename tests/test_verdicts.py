@@ -75,12 +75,35 @@ def test_a_removal_shown_in_one_pairing_only_is_on_the_line():
         "(p = 0.067 as recorded, where some pairs cross machines;" in line and "with every pair on one machine)" in line
     )
     assert "skip" not in line and "nothing beyond seed noise" not in text
+    # How often seed noise alone gives a p this small somewhere among the 2 components tested.
+    smallest = paired_t_p_value(one_machine)
+    assert f"a p of {smallest:.3f} or less would turn up among them about {1 - (1 - smallest) ** 2:.0%}" in line
     assert "nothing beyond seed noise" in what_mattered(records)  # without the re-run: the recorded pairing only
     # The ablation figure's data: the recorded pairs, and with the re-run the pairs on one machine as well.
     paired = paired_differences(records, reruns={"residual": rerun})
     assert paired["batchnorm"]["test"] == pytest.approx([-0.10, -0.39, -0.18, -0.01, -0.55])
     assert paired["batchnorm"]["one machine"] == pytest.approx(one_machine)
     assert all("one machine" not in item for item in paired_differences(records).values())
+
+
+def test_more_seeds_on_one_machine_give_the_smaller_size_a_component_could_hide():
+    """Seeds 2-4 of `skip` crossed machines; base and removal re-run there on seeds 2-9: ten pairs on one
+    machine, and the size the t-test would have called, from those ten, beside the five recorded."""
+    records = ablation(batchnorm=[-0.30, -0.35, -0.25, -0.40, -0.30], skip=[-0.08, -0.15, 0.08, 0.20, -0.06])
+    records["residual"]["machine"] = INTEL
+    old, new = AMD | {"platform": "Linux-fc-v1045"}, AMD | {"platform": "Linux-fc-v1272"}  # two VM images
+    records["residual-no-skip"] |= {"machine": INTEL, "seed_machines": [INTEL, INTEL, old, old, old]}
+    base = [99.48, 99.61, 99.47, 99.50, 99.52, 99.46, 99.55, 99.49]
+    skip = [99.50, 99.55, 99.49, 99.47, 99.56, 99.44, 99.50, 99.52]
+    reruns = {
+        "residual": fake_summary("residual", 11_280, base) | {"seeds": list(range(2, 10)), "machine": new},
+        "residual-no-skip": fake_summary("residual-no-skip", 11_280, skip)
+        | {"seeds": list(range(2, 10)), "machine": new},
+    }
+    unseen = [line for line in what_mattered(records, reruns=reruns).splitlines() if "could miss" in line][0]
+    ten = [-0.08, -0.15] + [round(a - b, 2) for a, b in zip(skip, base, strict=True)]
+    assert unseen.endswith(f"With every pair on one machine, over more seeds: skip {detectable(ten):.2f} (10 seeds).")
+    assert detectable(ten) < detectable([-0.08, -0.15, 0.08, 0.20, -0.06])
 
 
 def test_a_rerun_stuck_at_chance_is_reported_beside_its_recorded_run_and_left_out_of_the_pairing():

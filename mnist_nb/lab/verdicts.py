@@ -138,11 +138,14 @@ def ablation_bullets(
             "- **What measurably helped.** " + "; ".join(f"{name}: {reading(name)}" for name in helped) + "."
         )
     if on_the_line:
+        smallest = min(paired_t_p_value(values) for name in on_the_line for values in paired[name])
         bullets.append(
             f"- **On the line** (p < {SIGNIFICANCE_LEVEL} in one pairing of the seeds, not the other): "
             + "; ".join(f"{name}: {reading(name)}" for name in on_the_line)
             + f". With {len(removals)} components tested at {SIGNIFICANCE_LEVEL} each, one such result among them is "
-            "what seed noise alone gives now and then."
+            f"what seed noise alone gives now and then; if no component did anything, a p of {smallest:.3f} or less "
+            f"would turn up among them about {1 - (1 - smallest) ** len(removals):.0%} of the time "
+            f"(1 - (1 - p)^{len(removals)})."
         )
     if not helped and not on_the_line:
         closest = min(removals, key=p_values.get)
@@ -178,6 +181,12 @@ def ablation_bullets(
             f"that size is found only about half the time: effects of {min(images)} to {max(images)} test images in "
             f"{TEST_IMAGES:,}, and larger, could be there unseen."
         )
+        more = {name: one_machine[name] for name in unseen if len(one_machine[name] or []) > len(removals[name])}
+        if more:  # the pairing on one machine, over more seeds, sees smaller effects
+            bullets[-1] += " With every pair on one machine, over more seeds: " + ", ".join(
+                f"{name} {detectable(values):.2f} ({len(values)} seeds)" for name, values in more.items()
+            )
+            bullets[-1] += "."
     return bullets
 
 
