@@ -7,6 +7,7 @@ import statistics
 
 import pytest
 
+from mnist_nb.comparison import format_p_value
 from mnist_nb.lab.ablation import ONE_MACHINE_DIR, paired_differences, paired_t_p_value, student_t_p_value
 from mnist_nb.lab.frontier import RESULTS_DIR, load_results
 from mnist_nb.lab.verdicts import detectable, welch_t, what_mattered
@@ -104,6 +105,32 @@ def test_more_seeds_on_one_machine_give_the_smaller_size_a_component_could_hide(
     ten = [-0.08, -0.15] + [round(a - b, 2) for a, b in zip(skip, base, strict=True)]
     assert unseen.endswith(f"With every pair on one machine, over more seeds: skip {detectable(ten):.2f} (10 seeds).")
     assert detectable(ten) < detectable([-0.08, -0.15, 0.08, 0.20, -0.06])
+
+
+def test_the_gap_bullet_reads_both_pairings_and_names_a_cost_beyond_seed_noise():
+    """GAP's removal within seed noise as recorded, higher on every seed on one machine: the bullet gives both,
+    and the cost in test images of the dense head's lead, with how often noise alone gives such a p."""
+    records = ablation(batchnorm=[-0.30, -0.35, -0.25, -0.40, -0.30], gap=[0.02, -0.03, 0.08, 0.23, -0.02])
+    records["residual"]["machine"] = INTEL
+    old, new = AMD | {"platform": "Linux-fc-v1045"}, AMD | {"platform": "Linux-fc-v1272"}
+    records["residual-no-gap"] |= {"machine": INTEL, "seed_machines": [INTEL, INTEL, old, old, old]}
+    base = [99.48, 99.61, 99.47, 99.50, 99.52, 99.46, 99.55, 99.49]
+    gains = [0.06, 0.05, 0.08, 0.07, 0.05, 0.09, 0.06, 0.04]
+    reruns = {
+        name: fake_summary(name, 11_280, values) | {"seeds": list(range(2, 10)), "machine": new}
+        for name, values in (
+            ("residual", base),
+            ("residual-no-gap", [round(b + g, 2) for b, g in zip(base, gains, strict=True)]),
+        )
+    }
+    (line,) = [line for line in what_mattered(records, reruns=reruns).splitlines() if "the GAP head" in line]
+    recorded, ten = [0.02, -0.03, 0.08, 0.23, -0.02], [0.02, -0.03, *gains]
+    assert f"as recorded over 5 seeds: +0.06 points ({format_p_value(paired_t_p_value(recorded))}), within" in line
+    assert (
+        f"with every pair on one machine, over 10 seeds: +{statistics.fmean(ten):.2f} points "
+        f"({format_p_value(paired_t_p_value(ten))}), beyond seed noise" in line
+    )
+    assert "GAP traded about 5 test images in 10,000 for 7,680 fewer parameters" in line
 
 
 def test_a_rerun_stuck_at_chance_is_reported_beside_its_recorded_run_and_left_out_of_the_pairing():

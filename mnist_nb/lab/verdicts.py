@@ -159,12 +159,28 @@ def ablation_bullets(
             count_parameters(build_model(f"{ABLATION_BASE}-no-gap")),
             count_parameters(build_model(ABLATION_BASE)),
         )
-        gap = removals["gap"]
-        verdict = "within seed noise" if p_values["gap"] >= SIGNIFICANCE_LEVEL else "beyond seed noise"
+        readings = []
+        for values, where in zip(paired["gap"], ("", " with every pair on one machine, over"), strict=False):
+            p_value = paired_t_p_value(values)
+            verdict = "within seed noise" if p_value >= SIGNIFICANCE_LEVEL else "beyond seed noise"
+            readings.append(
+                f"{where} {len(values)} seeds: {signed_points(statistics.fmean(values))} points "
+                f"({format_p_value(p_value)}), {verdict}"
+            )
+        smallest = min(map(paired_t_p_value, paired["gap"]))
+        cost = (
+            f". Where beyond it, the dense head scored higher: GAP traded about "
+            f"{round(statistics.fmean(paired['gap'][-1]) * TEST_IMAGES / 100)} test images in {TEST_IMAGES:,} for "
+            f"{dense - pooled:,} fewer parameters; if no component did anything, a p of {smallest:.3f} or less would "
+            f"turn up among the {len(removals)} about {1 - (1 - smallest) ** len(removals):.0%} of the time"
+            if smallest < SIGNIFICANCE_LEVEL and statistics.fmean(paired["gap"][-1]) > 0
+            else ""
+        )
         bullets.append(
             f"- **What bought size: the GAP head.** `{ABLATION_BASE}` has {pooled:,} parameters, {dense:,} with a "
-            f"dense head instead (notebook 04); removing GAP changed test accuracy by "
-            f"{signed_points(statistics.fmean(gap))} points ({format_p_value(p_values['gap'])}), {verdict}."
+            f"dense head instead (notebook 04). Removing GAP changed test accuracy, as recorded over"
+            + ";".join(readings)
+            + f"{cost}."
         )
     named = set(helped) | set(on_the_line) or {min(removals, key=p_values.get)}  # given above
     unseen = [name for name in removals if name not in named and p_values[name] >= SIGNIFICANCE_LEVEL]
@@ -181,7 +197,12 @@ def ablation_bullets(
             f"that size is found only about half the time: effects of {min(images)} to {max(images)} test images in "
             f"{TEST_IMAGES:,}, and larger, could be there unseen."
         )
-        more = {name: one_machine[name] for name in unseen if len(one_machine[name] or []) > len(removals[name])}
+        more = {  # where the pairing on one machine has more seeds and shows nothing either
+            name: values
+            for name in unseen
+            if len(values := one_machine[name] or []) > len(removals[name])
+            and paired_t_p_value(values) >= SIGNIFICANCE_LEVEL
+        }
         if more:  # the pairing on one machine, over more seeds, sees smaller effects
             bullets[-1] += " With every pair on one machine, over more seeds: " + ", ".join(
                 f"{name} {detectable(values):.2f} ({len(values)} seeds)" for name, values in more.items()
