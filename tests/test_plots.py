@@ -304,6 +304,8 @@ def test_plot_ablation_adds_the_pairs_on_one_machine_where_there_are_some():
     legend = [text.get_text() for text in ax.get_legend().get_texts()]
     assert legend[-2:] == ["test, every pair on one machine", "one machine, mean"]
     assert legend.count(legend[-2]) == 1 and legend.count(legend[-1]) == 1
+    ticks = [label.get_text() for label in ax.get_xticklabels()]
+    assert ticks == ["batchnorm\nn=2 (◆ 2)", "skip\nn=2"]  # each pairing's number of seeds: ◆ on one machine
     scatters = [collection for collection in ax.collections if isinstance(collection, PathCollection)]
     (diamonds,) = [collection for collection in scatters if collection.get_label() == legend[-2]]
     assert [round(y, 2) for _, y in diamonds.get_offsets()] == [-0.1, -0.5]

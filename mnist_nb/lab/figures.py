@@ -101,6 +101,7 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
     # A pair left out of the diamonds because one of its runs stayed at chance says so under its name.
     ticks = [
         f"{name}\nn={len(item['test'])}"
+        + (f" (◆ {len(item['one machine'])})" if "one machine" in item else "")
         + "".join(f"\n{label}: seed {seed}\nat chance" for label, seed in item.get("at chance", []))
         for name, item in differences.items()
     ]
