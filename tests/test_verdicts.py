@@ -10,7 +10,7 @@ import pytest
 from mnist_nb.comparison import format_p_value
 from mnist_nb.lab.ablation import ONE_MACHINE_DIR, paired_differences, paired_t_p_value, student_t_p_value
 from mnist_nb.lab.frontier import RESULTS_DIR, load_results
-from mnist_nb.lab.verdicts import detectable, welch_t, what_mattered
+from mnist_nb.lab.verdicts import detectable, untrained_bullet, welch_t, what_mattered
 
 from .test_frontier import fake_summary
 
@@ -78,7 +78,7 @@ def test_a_removal_shown_in_one_pairing_only_is_on_the_line():
     assert "skip" not in line and "nothing beyond seed noise" not in text
     # How often seed noise alone gives a p this small somewhere among the 2 components tested.
     smallest = paired_t_p_value(one_machine)
-    assert f"a p of {smallest:.3f} or less would turn up among them about {1 - (1 - smallest) ** 2:.0%}" in line
+    assert f"a p of {smallest:.4f} or less would turn up among them about {1 - (1 - smallest) ** 2:.1%}" in line
     assert "nothing beyond seed noise" in what_mattered(records)  # without the re-run: the recorded pairing only
     # The ablation figure's data: the recorded pairs, and with the re-run the pairs on one machine as well.
     paired = paired_differences(records, reruns={"residual": rerun})
@@ -149,9 +149,15 @@ def test_a_rerun_stuck_at_chance_is_reported_beside_its_recorded_run_and_left_ou
     recorded = records["residual-no-batchnorm"]["test_accuracy"][2]
     assert text.splitlines()[0] == (
         "- **Runs that did not train** (test accuracy below 20 %, at chance): `residual-no-batchnorm`, seed 2, "
-        f"re-run on one machine, 11.35 % (its recorded run, on another machine: {recorded:.2f} %). Such a run is "
-        "reported, not averaged: the pairings below leave it out."
+        "on one machine, 11.35 % (its recorded run, on another VM image of the same CPU model and torch release: "
+        f"{recorded:.2f} %). Such a run is reported, not averaged: the pairings below leave it out."
     )
+    # On another CPU the recorded run is on another machine; a seed beyond the record has no recorded run.
+    reruns["residual-no-batchnorm"]["machine"] = reruns["residual"]["machine"] = intel | {"platform": "new"}
+    assert "(its recorded run, on another machine: " in what_mattered(records, reruns=reruns).splitlines()[0]
+    failure = [("residual-no-batchnorm", "one machine", (5, 11.35, 99.50))]
+    beyond = untrained_bullet(failure, records, reruns)
+    assert "`residual-no-batchnorm`, seed 5, on one machine, 11.35 %. Such" in beyond
     # A base run at chance fails every removal's pair, and is named once.
     records = ablation(batchnorm=[-0.10, -0.39, -0.18, -0.01, -0.55], skip=[-0.08, -0.15, 0.08, 0.20, -0.06])
     records["residual"]["test_accuracy"][3] = 9.80

@@ -19,6 +19,7 @@ from mnist_nb.lab.ablation import (
     paired_t_p_value,
     pairings,
     same_machine,
+    seed_machine,
     student_t_critical,
     student_t_p_value,
     trained_differences,
@@ -52,7 +53,7 @@ def what_mattered(
             one_machine[component(name)] = on_one
         failures += [(name, label, pair) for label, pairs in found.items() for pair in untrained(pairs)]
     if failures:
-        bullets.append(untrained_bullet(failures, results))
+        bullets.append(untrained_bullet(failures, results, reruns))
     if removals:
         bullets += ablation_bullets(removals, len(results[ABLATION_BASE]["seeds"]), one_machine)
     if previous and "fast" in previous and "fast" in results:
@@ -64,21 +65,27 @@ def what_mattered(
     return "\n".join(bullets)
 
 
-def untrained_bullet(failures: list[tuple[str, str, tuple]], results: dict[str, dict]) -> str:
+def untrained_bullet(
+    failures: list[tuple[str, str, tuple]], results: dict[str, dict], reruns: dict[str, dict] | None = None
+) -> str:
     """Each run that stayed at chance, once (a base run fails every removal's pair): (removal's entry, pairing,
-    (seed, removal, base)) from `ablation.pairings`; one re-run on one machine beside its recorded run."""
+    (seed, removal, base)) from `ablation.pairings`; a run on one machine beside its recorded run, if any,
+    and what differs between the two machines (`reruns`: where the runs on one machine are recorded)."""
     runs = {}
     for name, label, (seed, value, base_value) in failures:
         for entry, accuracy in ((name, value), (ABLATION_BASE, base_value)):
             if accuracy >= AT_CHANCE_BELOW:
                 continue
-            record = results[entry]
-            recorded = dict(zip(record["seeds"], record["test_accuracy"], strict=True))[seed]
-            where = (
-                f"re-run on one machine, {accuracy:.2f} % (its recorded run, on another machine: {recorded:.2f} %)"
-                if label == "one machine"
-                else f"as recorded, {accuracy:.2f} %"
-            )
+            record, where = results[entry], f"as recorded, {accuracy:.2f} %"
+            if label == "one machine":
+                where = f"on one machine, {accuracy:.2f} %"
+            if label == "one machine" and seed in record["seeds"]:
+                index, rerun = record["seeds"].index(seed), (reruns or {}).get(entry)
+                machine = seed_machine(rerun, rerun["seeds"].index(seed)) if rerun and seed in rerun["seeds"] else {}
+                recorded = seed_machine(record, index)
+                same = machine and all(recorded.get(key) == machine.get(key) for key in ("device_name", "torch"))
+                elsewhere = "another VM image of the same CPU model and torch release" if same else "another machine"
+                where += f" (its recorded run, on {elsewhere}: {record['test_accuracy'][index]:.2f} %)"
             runs[(entry, label, seed)] = f"`{entry}`, seed {seed}, {where}"
     return (
         f"- **Runs that did not train** (test accuracy below {AT_CHANCE_BELOW:.0f} %, at chance): "
@@ -143,8 +150,8 @@ def ablation_bullets(
             f"- **On the line** (p < {SIGNIFICANCE_LEVEL} in one pairing of the seeds, not the other): "
             + "; ".join(f"{name}: {reading(name)}" for name in on_the_line)
             + f". With {len(removals)} components tested at {SIGNIFICANCE_LEVEL} each, one such result among them is "
-            f"what seed noise alone gives now and then; if no component did anything, a p of {smallest:.3f} or less "
-            f"would turn up among them about {1 - (1 - smallest) ** len(removals):.0%} of the time "
+            f"what seed noise alone gives now and then; if no component did anything, a p of {smallest:.4f} or less "
+            f"would turn up among them about {1 - (1 - smallest) ** len(removals):.1%} of the time "
             f"(1 - (1 - p)^{len(removals)})."
         )
     if not helped and not on_the_line:
@@ -171,8 +178,8 @@ def ablation_bullets(
         cost = (
             f". Where beyond it, the dense head scored higher: GAP traded about "
             f"{round(statistics.fmean(paired['gap'][-1]) * TEST_IMAGES / 100)} test images in {TEST_IMAGES:,} for "
-            f"{dense - pooled:,} fewer parameters; if no component did anything, a p of {smallest:.3f} or less would "
-            f"turn up among the {len(removals)} about {1 - (1 - smallest) ** len(removals):.0%} of the time"
+            f"{dense - pooled:,} fewer parameters; if no component did anything, a p of {smallest:.4f} or less would "
+            f"turn up among the {len(removals)} about {1 - (1 - smallest) ** len(removals):.1%} of the time"
             if smallest < SIGNIFICANCE_LEVEL and statistics.fmean(paired["gap"][-1]) > 0
             else ""
         )
