@@ -125,6 +125,8 @@ def test_plot_maps_gives_each_map_its_own_scale_and_colour_bar():
         pytest.approx((mean.min().item(), mean.max().item())),
         pytest.approx((spread.min().item(), spread.max().item())),
     ]
+    fixed = model_plots.plot_maps({"mean": mean, "std": spread}, value_ranges={"mean": (0.0, 1.0)})
+    assert [ax.images[0].get_clim() for ax in fixed.axes if ax.images][0] == (0.0, 1.0)
     with pytest.raises(ValueError, match=r"mean: expected one \[H, W\] map"):
         model_plots.plot_maps({"mean": torch.rand(1, 14, 14)})
 
@@ -194,8 +196,17 @@ def test_plot_gradient_rms_grouped_bars():
     heights = [patch.get_height() for patch in ax.patches]
     assert heights == list(residual.values()) + list(plain.values())
     assert ax.get_ylabel() == "gradient RMS per weight (log)"
-    relative = model_plots.plot_gradient_rms({"residual": residual}, ylabel="relative to the last conv (log)")
-    assert relative.axes[0].get_ylabel() == "relative to the last conv (log)"
+    last = list(residual.values())[-1]
+    ratios = {layer: value / last for layer, value in residual.items()}
+    relative = model_plots.plot_gradient_rms({"residual": ratios}, ylabel="relative (log)", baseline=1.0)
+    (ax,) = relative.axes
+    assert ax.get_ylabel() == "relative (log)"
+    # Each bar runs from 1 to its value, up or down; 1 is drawn, and the ticks are labelled.
+    assert [patch.get_y() for patch in ax.patches] == pytest.approx([1.0] * len(ratios))
+    assert [patch.get_y() + patch.get_height() for patch in ax.patches] == pytest.approx(list(ratios.values()))
+    assert any(line.get_ydata()[0] == 1.0 for line in ax.get_lines())
+    assert "1" in [label.get_text() for label in ax.get_yticklabels()]
+    assert not any(label.get_text() for label in ax.get_yticklabels(minor=True))  # no labels between them
     with pytest.raises(ValueError, match="same number"):
         model_plots.plot_gradient_rms({"residual": residual, "shorter": dict(list(plain.items())[:3])})
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from mnist_nb.support.plots import as_pictures, axes_grid, digit_title, subplots
 
@@ -33,15 +34,17 @@ def plot_feature_maps(activations: torch.Tensor, title=None, num_columns: int = 
     return fig
 
 
-def plot_maps(maps: dict[str, torch.Tensor], title: str | None = None) -> Figure:
+def plot_maps(maps: dict[str, torch.Tensor], title: str | None = None, value_ranges: dict | None = None) -> Figure:
     """A few [H, W] maps of different quantities side by side (a gate's mean over images beside its standard
     deviation across them), each on its own colour scale with its own bar, titled by its key; the ticks count
-    rows and columns from 0 at the top left, so a position can be named."""
+    rows and columns from 0 at the top left, so a position can be named. `value_ranges` fixes a map's scale
+    by its key, (low, high): a gate's mean on 0-1, as the gate itself is drawn."""
     fig, axes = subplots(1, len(maps), figsize=(3.4 * len(maps), 3.2), squeeze=False)
     for ax, (name, values) in zip(axes[0], maps.items(), strict=True):
         if values.ndim != 2:
             raise ValueError(f"{name}: expected one [H, W] map, got {list(values.shape)}")
-        shown = ax.imshow(values.detach().cpu().float().numpy(), cmap="viridis")
+        low, high = (value_ranges or {}).get(name, (None, None))
+        shown = ax.imshow(values.detach().cpu().float().numpy(), cmap="viridis", vmin=low, vmax=high)
         ax.set(title=name, xlabel="column", ylabel="row")
         fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
     if title:
@@ -82,10 +85,13 @@ def plot_gradient_rms(
     title: str = "gradient per weight, per conv layer",
     ylim=None,
     ylabel: str = "gradient RMS per weight (log)",
+    baseline: float | None = None,
 ) -> Figure:
     """Grouped bars, log scale: one group per conv layer (input side left), one bar per run; the legend
     sits beside the axes, never over a bar. `ylim` (low, high) puts figures to be compared on one scale;
-    `ylabel` says what the bars are when they are not the RMS itself (each run divided by one of its layers).
+    `ylabel` says what the bars are when they are not the RMS itself. `baseline` (1 for each run divided by
+    one of its layers) draws every bar from that value, up or down, with a line there and labelled ticks:
+    on a log axis a bar from the floor would give its length no meaning.
 
     rms: run name -> `gradient_rms(...)`. Layers match by position (names differ with and without the
     skip); the ticks show the first run's module names, without a final ".conv" ("block3.first" for
@@ -98,10 +104,17 @@ def plot_gradient_rms(
     fig, ax = subplots(figsize=(min(max(6, 0.38 * len(layers) + 2), 10), 4.8))
     for offset, (run, run_rms) in enumerate(rms.items()):
         positions = [index + (offset - (len(rms) - 1) / 2) * width for index in range(len(layers))]
-        ax.bar(positions, list(run_rms.values()), width, label=run)
+        heights = [value - (baseline or 0) for value in run_rms.values()]
+        ax.bar(positions, heights, width, bottom=baseline or 0, label=run)
     names = [layer.removesuffix(".conv") for layer in layers]
     ax.set_xticks(range(len(layers)), names, rotation=60, ha="right", rotation_mode="anchor", fontsize=9)
     ax.set(yscale="log", ylabel=ylabel, title=title, ylim=ylim)
+    if baseline is not None:
+        ax.axhline(baseline, color="black", linewidth=0.8)
+        low, high = ax.get_ylim()
+        ticks = [tick for tick in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50) if low <= tick * baseline <= high]
+        ax.set_yticks([tick * baseline for tick in ticks], [f"{tick:g}" for tick in ticks])
+        ax.yaxis.set_minor_formatter(NullFormatter())  # only the labelled ticks above, no 6 x 10^0 between them
     ax.set_xlabel("conv layer, input side left", fontsize=9)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     fig.tight_layout()
