@@ -93,6 +93,12 @@ def untrained_bullet(
     )
 
 
+def by_chance(p_value: float, tests: int) -> float:
+    """How often, if no component did anything, at least one of `tests` independent tests gives a p of
+    `p_value` or less: 1 - (1 - p)^tests."""
+    return 1 - (1 - p_value) ** tests
+
+
 def detectable(differences: list[float]) -> float:
     """The smallest mean a paired t-test on these differences' spread calls significant: t(n-1) * sd / sqrt(n),
     the half-width of the mean's 95% interval."""
@@ -151,7 +157,7 @@ def ablation_bullets(
             + "; ".join(f"{name}: {reading(name)}" for name in on_the_line)
             + f". With {len(removals)} components tested at {SIGNIFICANCE_LEVEL} each, one such result among them is "
             f"what seed noise alone gives now and then; if no component did anything, a p of {smallest:.4f} or less "
-            f"would turn up among them about {1 - (1 - smallest) ** len(removals):.1%} of the time "
+            f"would turn up among them about {by_chance(smallest, len(removals)):.1%} of the time "
             f"(1 - (1 - p)^{len(removals)})."
         )
     if not helped and not on_the_line:
@@ -179,7 +185,7 @@ def ablation_bullets(
             f". Where beyond it, the dense head scored higher: GAP traded about "
             f"{round(statistics.fmean(paired['gap'][-1]) * TEST_IMAGES / 100)} test images in {TEST_IMAGES:,} for "
             f"{dense - pooled:,} fewer parameters; if no component did anything, a p of {smallest:.4f} or less would "
-            f"turn up among the {len(removals)} about {1 - (1 - smallest) ** len(removals):.1%} of the time"
+            f"turn up among the {len(removals)} about {by_chance(smallest, len(removals)):.1%} of the time"
             if smallest < SIGNIFICANCE_LEVEL and statistics.fmean(paired["gap"][-1]) > 0
             else ""
         )
