@@ -24,6 +24,8 @@ from mnist_nb.support.variants import ABLATIONS
 
 # Fewer paired seeds than this and the sentence says it is a first reading.
 ENOUGH_SEEDS = 5
+# What one machine is, in a record's machine description: the CPU model, the torch release, the VM image.
+MACHINE = ("device_name", "torch", "platform")
 # The crossed seeds re-run on one machine, the base and each removal (benchmarks/one_machine.py).
 ONE_MACHINE_DIR = RESULTS_DIR / "one-machine"
 
@@ -137,10 +139,11 @@ def _weighed(gains: list[float]) -> str:
     return f", paired t-test {format_p_value(p_value)}: {meaning}; {interval_text}"
 
 
-def same_machine(first: dict, second: dict) -> bool:
+def same_machine(first: dict, second: dict, keys: tuple[str, ...] = MACHINE) -> bool:
     """Two machine descriptions with one CPU model, torch release and VM image (the platform string): a run
-    repeats exactly only there, and another of any of the three acts like another seed."""
-    return all(first.get(key) == second.get(key) for key in ("device_name", "torch", "platform"))
+    repeats exactly only there, and another of any of the three acts like another seed. `keys`: a part of
+    `MACHINE` to compare instead (`MACHINE[:2]`: the CPU model and torch release only)."""
+    return all(first.get(key) == second.get(key) for key in keys)
 
 
 def seed_machine(summary: dict, index: int) -> dict:

@@ -15,6 +15,7 @@ from mnist_nb.anatomy import count_parameters
 from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
 from mnist_nb.config import AT_CHANCE_BELOW, TARGET_ACCURACY, TINY_BUDGET
 from mnist_nb.lab.ablation import (
+    MACHINE,
     interval,
     paired_t_p_value,
     pairings,
@@ -83,7 +84,7 @@ def untrained_bullet(
                 index, rerun = record["seeds"].index(seed), (reruns or {}).get(entry)
                 machine = seed_machine(rerun, rerun["seeds"].index(seed)) if rerun and seed in rerun["seeds"] else {}
                 recorded = seed_machine(record, index)
-                same = machine and all(recorded.get(key) == machine.get(key) for key in ("device_name", "torch"))
+                same = machine and same_machine(recorded, machine, keys=MACHINE[:2])  # the VM image apart
                 elsewhere = "another VM image of the same CPU model and torch release" if same else "another machine"
                 where += f" (its recorded run, on {elsewhere}: {record['test_accuracy'][index]:.2f} %)"
             runs[(entry, label, seed)] = f"`{entry}`, seed {seed}, {where}"
