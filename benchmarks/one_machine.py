@@ -3,6 +3,7 @@
     OMP_NUM_THREADS=1 python benchmarks/one_machine.py                       # train what is missing, record
     OMP_NUM_THREADS=1 python benchmarks/one_machine.py residual-no-batchnorm --seeds 5 6  # more seeds
     python benchmarks/one_machine.py --record-only                           # record the finished runs only
+    OMP_NUM_THREADS=1 python benchmarks/one_machine.py residual residual-no-gap --seeds 10 11 --study gap-replication
 
 The recorded ablation (`python -m mnist_nb frontier --ablation`) trained `residual`'s five seeds and
 its removals' seeds 0-1 on one machine, and the removals' seeds 2-4 on another: those three pairs
@@ -13,7 +14,9 @@ release and VM image: runs repeat exactly there). Each run lands in runs/one-mac
 is reused when that folder holds a finished run of the same config; two processes, one thread each,
 share the work by taking different names or seeds. Every finished seed of a name is summarized into
 benchmarks/results/one-machine/NAME.json, which `mnist_nb.lab.ablation` pairs with the records. The
-test set is read once per run, after training, as everywhere; nothing is chosen here.
+test set is read once per run, after training, as everywhere; nothing is chosen here. Another
+--study keeps its runs and records apart (runs/STUDY/, benchmarks/results/STUDY/): a replication on
+fresh seeds, read on its own, stays out of the ablation's pairing.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from mnist_nb.lab.frontier import ABLATION, ABLATION_BASE, ENTRIES
 from mnist_nb.lab.records import summarize
 from mnist_nb.support.checkpoint_files import write_json
 
-RUNS_DIR = Path("runs") / "one-machine"
+RUNS_ROOT = Path("runs")
 NAMES = [ABLATION_BASE] + [entry.name for entry in ABLATION]
 
 
@@ -36,18 +39,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help=f"entries (default: all of {', '.join(NAMES)})")
     parser.add_argument("--seeds", type=int, nargs="+", default=[2, 3, 4], help="default: 2 3 4")
     parser.add_argument("--record-only", action="store_true", help="write the records from finished runs only")
+    parser.add_argument(
+        "--study",
+        default=ONE_MACHINE_DIR.name,
+        help=f"runs/STUDY/ and benchmarks/results/STUDY/ (default: {ONE_MACHINE_DIR.name}, the ablation's pairing)",
+    )
     arguments = parser.parse_args(argv)
     unknown = [name for name in arguments.names if name not in NAMES]
     if unknown:  # before any training
         parser.error(f"unknown entries {', '.join(unknown)}; valid: {', '.join(NAMES)}")
+    if not arguments.study.replace("-", "").isalnum():
+        parser.error(f"--study {arguments.study!r}: use letters, digits and dashes (it names two folders)")
+    runs_dir, records_dir = RUNS_ROOT / arguments.study, ONE_MACHINE_DIR.parent / arguments.study
     names = arguments.names or NAMES
     for name in names:
         config = ENTRIES[name].config
         # Every finished seed in the name's folder is recorded; only those asked for are trained.
-        found = [int(path.name.removeprefix("seed-")) for path in (RUNS_DIR / name).glob("seed-*")]
+        found = [int(path.name.removeprefix("seed-")) for path in (runs_dir / name).glob("seed-*")]
         rows = []
         for seed in sorted(set(arguments.seeds) | set(found)):
-            out = RUNS_DIR / name / f"seed-{seed}"
+            out = runs_dir / name / f"seed-{seed}"
             row = finished_run(out, config.replace(seed=seed))
             if row is None and seed in arguments.seeds and not arguments.record_only:
                 print(f"--- {name}, seed {seed} ---", flush=True)
@@ -56,16 +67,17 @@ def main(argv: list[str] | None = None) -> int:
             if row is not None:
                 rows.append(row)
         if not rows:
-            print(f"{name}: no finished run in {RUNS_DIR / name}")
+            print(f"{name}: no finished run in {runs_dir / name}")
             continue
         summary = {
             "name": name,
-            "description": f"{ENTRIES[name].description}: seeds re-run on one machine (benchmarks/one_machine.py)",
+            "description": f"{ENTRIES[name].description}: seeds re-run on one machine "
+            f"(benchmarks/one_machine.py{'' if records_dir == ONE_MACHINE_DIR else f' --study {arguments.study}'})",
             **summarize(rows),  # with the command that wrote it, and each seed's own
         }
-        write_json(ONE_MACHINE_DIR / f"{name}.json", summary)
+        write_json(records_dir / f"{name}.json", summary)
         tests = ", ".join(f"{value:.2f}" for value in summary["test_accuracy"])
-        print(f"{name}: seeds {summary['seeds']}, test {tests} -> benchmarks/results/one-machine/{name}.json")
+        print(f"{name}: seeds {summary['seeds']}, test {tests} -> benchmarks/results/{arguments.study}/{name}.json")
     return 0
 
 
