@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -91,6 +92,44 @@ def test_notebooks_define_no_helpers():
     for name in SERIES:
         for cell in code_cells(read(name)):
             assert not re.search(r"^\s*(def|class) ", cell.source, re.MULTILINE), f"{name} defines a helper"
+
+
+def stray_strings(source: str) -> list[str]:
+    """String literals that stand alone as statements outside a docstring's place: the second half of a
+    string split over two lines without parentheses, which Python drops without a word."""
+    tree = ast.parse(source)
+    found = []
+    for node in ast.walk(tree):
+        for field in ("body", "orelse", "finalbody"):
+            statements = getattr(node, field, None)
+            if not isinstance(statements, list):
+                continue
+            for index, statement in enumerate(statements):
+                docstring = index == 0 and field == "body" and isinstance(node, DOCUMENTED)
+                if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) and not docstring:
+                    if isinstance(statement.value.value, str):
+                        found.append(statement.value.value)
+    return found
+
+
+DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def test_stray_strings_are_found():
+    split = 'meaning = "on this seed the rate alone does not "\n"explain its lead"'
+    assert stray_strings(split) == ["explain its lead"]
+    assert stray_strings('"""A docstring."""\nmeaning = ("a " "b")') == []
+
+
+def test_no_string_is_lost_to_a_missing_parenthesis():
+    """A sentence split over two lines without parentheses prints its first half only (02 did)."""
+    for name in SERIES:
+        for index, cell in enumerate(read(name).cells):
+            if cell.cell_type == "code":
+                source = "\n".join(line for line in cell.source.splitlines() if not line.startswith(("%", "!")))
+                assert not stray_strings(source), f"{name}, cell {index}: a string stands alone"
+    for path in Path(__file__).resolve().parents[1].glob("[mbt]*/**/*.py"):
+        assert not stray_strings(path.read_text(encoding="utf-8")), f"{path.name}: a string stands alone"
 
 
 @pytest.mark.parametrize("name", SERIES)
