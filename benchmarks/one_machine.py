@@ -9,8 +9,8 @@ The recorded ablation (`python -m mnist_nb frontier --ablation`) trained `residu
 its removals' seeds 0-1 on one machine, and the removals' seeds 2-4 on another: those three pairs
 cross machines, and another machine acts like another seed. Here the base and every removal train
 seeds 2-4 again on the machine this runs on (and further seeds, with --seeds), each by its frontier
-entry's own config, so that every pair of those seeds ran on one machine (one CPU model, torch
-release and VM image: runs repeat exactly there). Each run lands in runs/one-machine/NAME/seed-K and
+entry's own config, so that every pair of those seeds ran on one machine (one processor name,
+torch release and VM image: runs repeat exactly there). Each run lands in runs/one-machine/NAME/seed-K and
 is reused when that folder holds a finished run of the same config; two processes, one thread each,
 share the work by taking different names or seeds. Every finished seed of a name is summarized into
 benchmarks/results/one-machine/NAME.json, which `mnist_nb.lab.ablation` pairs with the records. The

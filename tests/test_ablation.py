@@ -134,7 +134,7 @@ def test_with_the_base_rerun_where_the_removal_ran_every_pair_is_on_one_machine(
 
 
 def test_a_vm_image_apart_is_another_machine_and_both_sides_rerun_on_one_pair_there():
-    """Seeds 2-4 of the removal ran on an AMD VM, the base's re-run on another AMD VM image (same CPU model and
+    """Seeds 2-4 of the removal ran on an AMD VM, the base's re-run on another AMD VM image (same processor name and
     torch): not one machine. Both re-run on that second image: every pair of seeds 2-4 is there."""
     old_image, new_image = AMD | {"platform": "Linux-fc-v1045"}, AMD | {"platform": "Linux-fc-v1272"}
     base = BASE | {"machine": INTEL}

@@ -60,7 +60,7 @@ def test_without_an_effect_the_closest_is_named_with_the_size_it_would_have_need
 
 def test_a_removal_shown_in_one_pairing_only_is_on_the_line():
     """Recorded pairs cross machines on seeds 2-4 (p >= 0.05); the base re-run on the removals' machine (same
-    CPU model and release, no VM image named) pairs them on one machine, where p < 0.05: on the line."""
+    processor name and release, no VM image named) pairs them on one machine, where p < 0.05: on the line."""
     records = ablation(batchnorm=[-0.10, -0.39, -0.18, -0.01, -0.55], skip=[-0.08, -0.15, 0.08, 0.20, -0.06])
     intel, amd = {"device_name": "Intel", "torch": "2.15"}, {"device_name": "AMD", "torch": "2.14"}
     records["residual"]["machine"] = intel
@@ -149,7 +149,7 @@ def test_a_rerun_stuck_at_chance_is_reported_beside_its_recorded_run_and_left_ou
     recorded = records["residual-no-batchnorm"]["test_accuracy"][2]
     assert text.splitlines()[0] == (
         "- **Runs that did not train** (test accuracy below 20 %, at chance): `residual-no-batchnorm`, seed 2, "
-        "on one machine, 11.35 % (its recorded run, on another VM image of the same CPU model and torch release: "
+        "on one machine, 11.35 % (its recorded run, on another AMD VM image with the same torch release: "
         f"{recorded:.2f} %). Such a run is reported, not averaged: the pairings below leave it out."
     )
     # On another CPU the recorded run is on another machine; a seed beyond the record has no recorded run.

@@ -24,7 +24,8 @@ from mnist_nb.support.variants import ABLATIONS
 
 # Fewer paired seeds than this and the sentence says it is a first reading.
 ENOUGH_SEEDS = 5
-# What one machine is, in a record's machine description: the CPU model, the torch release, the VM image.
+# What one machine is, in a record's machine description: the processor's name as the OS gives it (a family such
+# as "AMD EPYC": the exact CPU model is not recorded), the torch release, the VM image.
 MACHINE = ("device_name", "torch", "platform")
 # The crossed seeds re-run on one machine, the base and each removal (benchmarks/one_machine.py).
 ONE_MACHINE_DIR = RESULTS_DIR / "one-machine"
@@ -140,9 +141,9 @@ def _weighed(gains: list[float]) -> str:
 
 
 def same_machine(first: dict, second: dict, keys: tuple[str, ...] = MACHINE) -> bool:
-    """Two machine descriptions with one CPU model, torch release and VM image (the platform string): a run
-    repeats exactly only there, and another of any of the three acts like another seed. `keys`: a part of
-    `MACHINE` to compare instead (`MACHINE[:2]`: the CPU model and torch release only)."""
+    """Two machine descriptions with one processor name, torch release and VM image (the platform string): a
+    run repeats exactly only there, and another of any of the three acts like another seed. `keys`: a part of
+    `MACHINE` to compare instead (`MACHINE[:2]`: the processor name and torch release only)."""
     return all(first.get(key) == second.get(key) for key in keys)
 
 

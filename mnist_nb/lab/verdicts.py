@@ -85,7 +85,8 @@ def untrained_bullet(
                 machine = seed_machine(rerun, rerun["seeds"].index(seed)) if rerun and seed in rerun["seeds"] else {}
                 recorded = seed_machine(record, index)
                 same = machine and same_machine(recorded, machine, keys=MACHINE[:2])  # the VM image apart
-                elsewhere = "another VM image of the same CPU model and torch release" if same else "another machine"
+                name = machine.get("device_name", "")
+                elsewhere = f"another {name} VM image with the same torch release" if same else "another machine"
                 where += f" (its recorded run, on {elsewhere}: {record['test_accuracy'][index]:.2f} %)"
             runs[(entry, label, seed)] = f"`{entry}`, seed {seed}, {where}"
     return (
