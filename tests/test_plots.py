@@ -14,7 +14,8 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from mnist_nb.config import PARAMETER_BUDGET, SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET  # noqa: E402
 from mnist_nb.inspection import gradient_rms  # noqa: E402
-from mnist_nb.lab import figures  # noqa: E402
+from mnist_nb.lab import figures
+from mnist_nb.lab.ablation import interval  # noqa: E402
 from mnist_nb.support import model_plots, plots  # noqa: E402
 
 from .conftest import random_batch, seeded_model  # noqa: E402
@@ -282,48 +283,64 @@ def test_plot_frontier_puts_the_recipe_variants_side_by_side():
     assert chosen in main_colors and tiny not in main_colors
 
 
-def test_plot_ablation_draws_each_seed_its_mean_and_the_noise_band():
+def segments(ax, vertical: bool) -> list:
+    """The segments of `ax`'s line collections: the vertical ones (interval bars) or the horizontal ones (means)."""
+    found = [
+        segment
+        for collection in ax.collections
+        if not isinstance(collection, PathCollection)
+        for segment in collection.get_segments()
+    ]
+    return [segment for segment in found if (segment[0][0] == segment[1][0]) == vertical]
+
+
+def test_plot_ablation_draws_each_seed_its_mean_its_interval_and_the_noise_band():
     differences = {"dropout": {"test": [-0.1, 0.05], "val": [-0.2, -0.3]}, "skip": {"test": [0.3], "val": [0.1]}}
     (ax,) = figures.plot_ablation(differences, 0.23, "residual", 5).axes
     assert [label.get_text() for label in ax.get_xticklabels()] == ["dropout\nn=2", "skip\nn=1"]
     assert [text.get_text() for text in ax.get_legend().get_texts()] == [
         "noise band +-0.23",
-        "test, per seed",
-        "test, mean",
-        "val, per seed",
-        "val, mean",
+        "test, as recorded",
+        "95% interval of the mean",
+        "validation, as recorded",
     ]
-    assert "from residual's 5 seeds" in ax.get_title()
+    assert "from residual's 5 recorded seeds" in ax.get_title()
     (band,) = ax.patches
     extent = band.get_path().get_extents(band.get_patch_transform())
     assert (extent.y0, extent.y1) == pytest.approx((-0.23, 0.23))
-    # A dot per seed, test and validation apart, the seeds of one removal side by side.
+    # A dot per seed, test and validation in lanes apart, the seeds of one removal side by side.
     scatters = [collection for collection in ax.collections if isinstance(collection, PathCollection)]
     dots = [tuple(point) for collection in scatters for point in collection.get_offsets()]
     assert sorted(y for _, y in dots) == sorted([-0.1, 0.05, -0.2, -0.3, 0.3, 0.1])
     assert len({x for x, _ in dots}) == 6
-    # The mean of each removal and split as a short line.
-    short_lines = [collection for collection in ax.collections if not isinstance(collection, PathCollection)]
-    means = [segment[0][1] for collection in short_lines for segment in collection.get_segments()]
+    # The mean of each removal and split as a short line; the 95% interval of a test mean over two seeds or more.
+    means = [segment[0][1] for segment in segments(ax, vertical=False)]
     assert sorted(means) == pytest.approx(sorted([-0.025, -0.25, 0.3, 0.1]))
+    ((low, high),) = [(segment[0][1], segment[1][1]) for segment in segments(ax, vertical=True)]
+    assert (low, high) == pytest.approx(interval([-0.1, 0.05]))
 
 
-def test_plot_ablation_adds_the_pairs_on_one_machine_where_there_are_some():
+def test_plot_ablation_adds_the_pairs_on_one_machine_in_their_own_lane():
     differences = {"batchnorm": {"test": [-0.1, -0.4], "val": [-0.3, -0.4], "one machine": [-0.1, -0.5]}}
     differences["skip"] = {"test": [0.1, 0.0], "val": [0.0, 0.1]}
     (ax,) = figures.plot_ablation(differences, 0.3, "residual", 5).axes
     legend = [text.get_text() for text in ax.get_legend().get_texts()]
-    assert legend[-2:] == ["test, every pair on one machine", "one machine, mean"]
-    assert legend.count(legend[-2]) == 1 and legend.count(legend[-1]) == 1
+    assert legend.count("test, every pair on one machine") == 1 and legend.count("95% interval of the mean") == 1
     ticks = [label.get_text() for label in ax.get_xticklabels()]
     assert ticks == ["batchnorm\nn=2 (◆ 2)", "skip\nn=2"]  # each pairing's number of seeds: ◆ on one machine
-    scatters = [collection for collection in ax.collections if isinstance(collection, PathCollection)]
-    (diamonds,) = [collection for collection in scatters if collection.get_label() == legend[-2]]
-    assert [round(y, 2) for _, y in diamonds.get_offsets()] == [-0.1, -0.5]
-    assert all(abs(x) < 0.1 for x, _ in diamonds.get_offsets())  # in batchnorm's column, between test and val
-    (mean_line,) = [collection for collection in ax.collections if collection.get_label() == legend[-1]]
-    ((start, end),) = mean_line.get_segments()
-    assert start[1] == pytest.approx(-0.3) and abs(start[0]) < 0.1 and abs(end[0]) < 0.1  # between the splits' lines
+    scatters = {collection.get_label(): collection for collection in ax.collections}
+    lanes = {
+        label: [x for x, _ in scatters[label].get_offsets()] for label in scatters if label.startswith(("test", "val"))
+    }
+    diamonds = scatters["test, every pair on one machine"].get_offsets()
+    assert [round(y, 2) for _, y in diamonds] == [-0.1, -0.5]
+    # In batchnorm's column, a lane of their own between the recorded test and validation lanes.
+    assert max(lanes["test, as recorded"][:2]) < min(lanes["test, every pair on one machine"])
+    assert max(lanes["test, every pair on one machine"]) < min(lanes["validation, as recorded"][:2]) < 0.5
+    bars = segments(ax, vertical=True)  # batchnorm as recorded and on one machine, skip as recorded
+    assert len(bars) == 3
+    assert any((segment[0][1], segment[1][1]) == pytest.approx(interval([-0.1, -0.5])) for segment in bars)
+    assert any(abs(segment[0][1] + 0.3) < 1e-9 and abs(segment[0][0]) < 0.14 for segment in segments(ax, False))
 
 
 def test_figures_are_not_registered_with_pyplot():

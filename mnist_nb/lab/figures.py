@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from mnist_nb.config import PARAMETER_BUDGET, SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET
+from mnist_nb.lab.ablation import interval
 from mnist_nb.support.plots import subplots
 
 
@@ -71,34 +72,35 @@ def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = N
 
 
 def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, base: str, base_seeds: int) -> Figure:
-    """Each removal minus `base` on the same seed: dots per seed (test filled, validation hollow), short lines their
-    mean, the noise band +-`band` in grey, and green diamonds (and their mean) for the test pairs on one machine
-    where the records have them, a pair whose run stayed at chance named under the component instead.
-    differences: `ablation.paired_differences`; band: `ablation.noise_band`."""
-    fig, ax = subplots(figsize=(max(5.0, 1.1 * len(differences) + 2), 4.2))
+    """Each removal minus `base` on the same seed, in three lanes per component: the recorded test pairs (blue),
+    the test pairs with every pair on one machine where the records have them (green diamonds), validation
+    (hollow orange). Dots per seed, a short line their mean and, for the two test lanes, a bar its 95% interval
+    (`ablation.interval`); the noise band +-`band` in grey; a pair whose run stayed at chance named under the
+    component instead. differences: `ablation.paired_differences`; band: `ablation.noise_band`."""
+    fig, ax = subplots(figsize=(max(5.0, 1.3 * len(differences) + 2), 4.4))
     ax.axhspan(-band, band, color="gray", alpha=0.2, linewidth=0, label=f"noise band +-{band:.2f}")
     ax.axhline(0, color="black", linewidth=0.8)
-    for offset, split, color, fill in ((-0.15, "test", "C0", "C0"), (0.15, "val", "C1", "none")):
-        for index, values in enumerate(item[split] for item in differences.values()):
-            # Seeds side by side, so that two equal differences stay two dots.
-            xs = [index + offset + 0.05 * (seed - (len(values) - 1) / 2) for seed in range(len(values))]
-            ax.scatter(xs, values, s=24, color=fill, edgecolors=color, label=None if index else f"{split}, per seed")
-            label = None if index else f"{split}, mean"
-            if values:  # none where every run without the component stayed at chance
-                mean = statistics.fmean(values)
-                ax.hlines(mean, index + offset - 0.1, index + offset + 0.1, color=color, lw=2, label=label)
-    # Where pairs crossed machines and those seeds were re-run on one machine: every pair on one machine.
-    first = True
-    for index, item in enumerate(differences.values()):
-        if item.get("one machine"):  # none where every pair there had a run at chance
-            values = item["one machine"]
-            xs = [index + 0.05 * (seed - (len(values) - 1) / 2) for seed in range(len(values))]
-            label = "test, every pair on one machine" if first else None
-            ax.scatter(xs, values, s=22, marker="D", color="C2", label=label)
-            mean_label = "one machine, mean" if first else None
-            ax.hlines(statistics.fmean(values), index - 0.07, index + 0.07, color="C2", lw=2, label=mean_label)
+    lanes = (  # (key, offset, colour, marker, fill, label)
+        ("test", -0.28, "C0", "o", "C0", "test, as recorded"),
+        ("one machine", 0.0, "C2", "D", "C2", "test, every pair on one machine"),
+        ("val", 0.28, "C1", "o", "none", "validation, as recorded"),
+    )
+    for key, offset, color, marker, fill, label in lanes:
+        first = True
+        for index, item in enumerate(differences.values()):
+            values = item.get(key) or []  # none where every pair had a run at chance, or no re-runs
+            if not values:
+                continue
+            # Seeds side by side in the lane, so that two equal differences stay two dots.
+            xs = [index + offset + 0.024 * (seed - (len(values) - 1) / 2) for seed in range(len(values))]
+            ax.scatter(xs, values, s=18, marker=marker, color=fill, edgecolors=color, label=label if first else None)
+            ax.hlines(statistics.fmean(values), index + offset - 0.12, index + offset + 0.12, color=color, lw=2)
+            if key != "val" and len(values) > 1:
+                low, high = interval(values)
+                bar = "95% interval of the mean" if key == "test" and first else None
+                ax.vlines(index + offset + 0.14, low, high, color=color, lw=1.5, label=bar)
             first = False
-    # A pair left out of the diamonds because one of its runs stayed at chance says so under its name.
+    # A pair left out because one of its runs stayed at chance says so under its name.
     ticks = [
         f"{name}\nn={len(item['test'])}"
         + (f" (◆ {len(item['one machine'])})" if "one machine" in item else "")
@@ -106,8 +108,10 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
         for name, item in differences.items()
     ]
     ax.set_xticks(range(len(differences)), ticks)
-    title = f"one component removed from {base}: seeds (dots), mean (lines)\nband: 19 in 20 two-run test differences"
-    ax.set(title=f"{title}, from {base}'s {base_seeds} seeds", ylabel=f"removal minus {base}, same seed (points)")
+    title = f"one component removed from {base}: seeds (dots), their mean (lines) and its 95% interval (bars)"
+    title += f"\nband: 19 in 20 single two-run test differences, from {base}'s {base_seeds} recorded seeds"
+    ax.set(title=title, ylabel=f"removal minus {base}, same seed (points)")
+    ax.title.set_fontsize(10)
     ax.grid(alpha=0.3, axis="y")
     below = 0.16 + 0.065 * (max(tick.count("\n") for tick in ticks) - 1)  # under the longest name's lines
     ax.legend(fontsize=8, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -below), frameon=False)
