@@ -105,6 +105,10 @@ class TrainConfig:
             raise ValueError("invalid TrainConfig: " + "; ".join(problems))
 
     def replace(self, **changes) -> TrainConfig:
+        """A copy with `changes`. A new budget keeps the clean epochs the last ones, never more than it has
+        (`recipe("final").replace(num_epochs=1)`: one epoch, clean), unless `clean_epochs` is changed too."""
+        if "num_epochs" in changes and "clean_epochs" not in changes:
+            changes["clean_epochs"] = min(self.clean_epochs, changes["num_epochs"])
         return dataclasses.replace(self, **changes)
 
     def same_run(self, other: TrainConfig) -> bool:

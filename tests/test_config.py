@@ -126,3 +126,12 @@ def test_describe_lists_every_setting():
     lines = TrainConfig(model_options={"widths": (6, 10)}).describe().splitlines()
     assert len(lines) == len(TrainConfig().to_dict())
     assert any(line.startswith("model_options") and line.endswith("= (('widths', (6, 10)),)") for line in lines)
+
+
+def test_a_shorter_budget_keeps_the_clean_epochs_its_last_ones():
+    final = recipe("final")  # 15 epochs, the last 2 clean
+    assert final.replace(num_epochs=1).clean_epochs == 1  # the one epoch there is
+    assert final.replace(num_epochs=5).clean_epochs == 2
+    assert final.replace(num_epochs=5, clean_epochs=0).clean_epochs == 0  # asked for: kept
+    with pytest.raises(ValueError, match="clean_epochs must be in"):
+        final.replace(num_epochs=5, clean_epochs=6)

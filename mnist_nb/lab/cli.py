@@ -149,9 +149,6 @@ def _config_from(arguments: argparse.Namespace, seed: int) -> TrainConfig:
     }
     if changes["max_batches_per_epoch"] is None:  # smoke mode is read here, at the edge, and passed on
         changes["max_batches_per_epoch"] = smoke_batches()
-    if arguments.epochs is not None and arguments.clean_epochs is None:
-        # The recipe's clean epochs are its last ones, never more than the run has.
-        changes["clean_epochs"] = min(base.clean_epochs, arguments.epochs)
     if arguments.model not in (None, base.model):
         changes["model_options"] = ()  # the recipe's options belong to the recipe's model
     return base.replace(
