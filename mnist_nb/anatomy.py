@@ -44,7 +44,9 @@ def _as_int(value) -> int:
 def receptive_field(model: nn.Module) -> list[ReceptiveFieldRow]:
     """Receptive field after each conv/pool: r_out = r_in + (kernel - 1) * jump, jump *= stride.
 
-    Identity skips do not widen it (the conv path is the wider one); the global head sees all.
+    Identity skips do not widen it (the conv path is the wider one); the global head sees all. Attention's
+    gates are left out: the channel gate pools the whole map, and the spatial gate's 7x7 conv widens what
+    one output can depend on, through a multiplier rather than the main path.
     """
     rows = []
     field, jump, size = 1, 1, IMAGE_SIZE

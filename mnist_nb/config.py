@@ -111,6 +111,10 @@ class TrainConfig:
             changes["clean_epochs"] = min(self.clean_epochs, changes["num_epochs"])
         return dataclasses.replace(self, **changes)
 
+    def is_clean_epoch(self, epoch: int) -> bool:
+        """Epoch `epoch` (from 1) trains on the images as they are: one of the last `clean_epochs`."""
+        return epoch > self.num_epochs - self.clean_epochs
+
     def same_run(self, other: TrainConfig) -> bool:
         """Equal in everything but the device (where a run trains, not what): the one definition of the same
         run, for resuming, reusing a record and a notebook's cached run."""

@@ -25,6 +25,7 @@ from mnist_nb.models import MnistNet, build_model_of
 # Batches of clean images for evaluation and for recalibrating BatchNorm: only memory bounds these.
 EVALUATION_BATCH_SIZE = 1000
 RECALIBRATION_BATCH_SIZE = 500
+WARMUP_START, ANNEAL_END = 0.1, 0.001  # the one-cycle schedule's ends, as multiples of the peak rate
 
 
 def train_one_epoch(model: nn.Module, loader, optimizer, scheduler) -> dict:
@@ -114,9 +115,9 @@ def one_cycle_factor(step: int, total_steps: int, warmup_fraction: float) -> flo
     """
     warmup_steps = max(1, round(warmup_fraction * total_steps))
     if step < warmup_steps:
-        return 0.1 + 0.9 * step / warmup_steps
+        return WARMUP_START + (1 - WARMUP_START) * step / warmup_steps
     progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-    return 0.001 + (1 - 0.001) * 0.5 * (1 + math.cos(math.pi * progress))
+    return ANNEAL_END + (1 - ANNEAL_END) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int):
@@ -167,7 +168,7 @@ def fit(
     train_loader = training_loader(train_set, normalization, config)
     if len(train_loader) == 0:
         raise ValueError(f"{len(train_set)} images make no full batch of {config.batch_size}: lower batch_size")
-    validation_loader = clean_loader(validation_set, EVALUATION_BATCH_SIZE, normalization, config)
+    validation = clean_loader(validation_set, EVALUATION_BATCH_SIZE, normalization, config) if validation_set else None
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, len(train_loader))
     result = TrainingResult(model, config, normalization, device)
@@ -177,7 +178,6 @@ def fit(
     step_model = torch.compile(model) if config.compile else model
 
     for epoch in range(len(result.history) + 1, config.num_epochs + 1):
-        validation = validation_loader if len(validation_set) else None
         row = run_epoch(epoch, result, step_model, train_loader, validation, train_set, optimizer, scheduler)
         result.history.append(row)
         if checkpoint_path is not None:
@@ -263,7 +263,7 @@ def start_epoch(train_loader: TensorLoader, config: TrainConfig, epoch: int) -> 
     """Seed epoch `epoch` (dropout, shuffling, augmentation); the last `clean_epochs` see the images as they are."""
     torch.manual_seed(epoch_seed(config.seed, epoch))
     train_loader.set_epoch(epoch)
-    if epoch > config.num_epochs - config.clean_epochs:
+    if config.is_clean_epoch(epoch):
         train_loader.augmentation = None
 
 

@@ -92,3 +92,22 @@ def test_fit_graphed_on_the_cpu_follows_fit(one_thread):
 def test_graphs_need_cuda():
     with pytest.raises(ValueError, match="pass graphs=False"):
         fit_graphed(CONFIG, synthetic_digits(64), synthetic_digits(10, seed=1), graphs=True, log=None)
+
+
+def test_fit_graphed_recalibrates_batchnorm_without_validation_images(one_thread):
+    """As `fit` does: recalibration needs the training images only (it once also needed validation images)."""
+    import copy
+
+    from mnist_nb.data import ImageSet, clean_loader
+    from mnist_nb.training import RECALIBRATION_BATCH_SIZE, recalibrate_batchnorm
+
+    train = synthetic_digits(640)
+    none = ImageSet(torch.zeros(0, 28, 28, dtype=torch.uint8), torch.zeros(0, dtype=torch.long))
+    result = fit_graphed(CONFIG, train, none, log=None)
+    assert result.final["val_accuracy"] is None
+    # Recalibrated: a second recalibration over the same clean images finds the statistics already there.
+    again = copy.deepcopy(result.model)
+    recalibrate_batchnorm(again, clean_loader(train, RECALIBRATION_BATCH_SIZE, result.normalization, CONFIG))
+    for (name, value), recalibrated in zip(result.model.state_dict().items(), again.state_dict().values(), strict=True):
+        if "running" in name:
+            torch.testing.assert_close(value, recalibrated, msg=name)

@@ -39,8 +39,8 @@ class Entry:
     description: str
 
 
-# The series' last model at 15 epochs: the final recipe until 2026-12-02, and still the recipe of the
-# ablation (each removal is this model minus one component) and of the reference with our recipe.
+# The series' last model at 15 epochs: the recipe of the ablation (each removal is this model minus one
+# component) and of the reference with our recipe.
 SERIES_RECIPE = recipe("series")
 # The entry the ablation is measured against.
 ABLATION_BASE = "residual"

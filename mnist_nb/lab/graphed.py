@@ -32,11 +32,14 @@ from mnist_nb.config import TrainConfig, epoch_seed
 from mnist_nb.data import ImageSet, Normalization, clean_loader
 from mnist_nb.devices import select_device
 from mnist_nb.training import (
+    ANNEAL_END,
     RECALIBRATION_BATCH_SIZE,
+    WARMUP_START,
     TrainingResult,
     build_for_training,
     epoch_row,
     format_epoch,
+    make_optimizer,
     recalibrate_batchnorm,
     training_data,
 )
@@ -46,9 +49,9 @@ def one_cycle_on_device(step: torch.Tensor, total_steps: int, warmup_fraction: f
     """`training.one_cycle_factor` computed from a step counter on the device (float64, 0-dim)."""
     warmup_steps = max(1, round(warmup_fraction * total_steps))
     step = step.double()
-    warming = 0.1 + 0.9 * step / warmup_steps
+    warming = WARMUP_START + (1 - WARMUP_START) * step / warmup_steps
     progress = ((step - warmup_steps) / max(1, total_steps - warmup_steps)).clamp(max=1.0)
-    annealing = 0.001 + (1 - 0.001) * 0.5 * (1 + torch.cos(math.pi * progress))
+    annealing = ANNEAL_END + (1 - ANNEAL_END) * 0.5 * (1 + torch.cos(math.pi * progress))
     return torch.where(step < warmup_steps, warming, annealing)
 
 
@@ -75,14 +78,15 @@ class TrainStep:
                                                                         config.warmup_fraction).float()  # fmt: skip
         self.loss_sum = torch.zeros((), device=device)
         self.correct = torch.zeros((), dtype=torch.long, device=device)
-        # SGD with Nesterov momentum, as `training.make_optimizer`, but fused (one kernel for all
-        # tensors) and reading its learning rate from `self.learning_rate`.
-        decayed = [p for p in model.parameters() if p.ndim > 1]
-        not_decayed = [p for p in model.parameters() if p.ndim <= 1]
+        # SGD with Nesterov momentum and `training.make_optimizer`'s groups (weight decay on weights only),
+        # but fused (one kernel for all tensors) and reading its learning rate from `self.learning_rate`.
+        groups = [
+            {"params": group["params"], "weight_decay": group["weight_decay"]}
+            for group in make_optimizer(model, config).param_groups
+        ]
         self.optimizer = torch.optim.SGD(
-            [{"params": decayed, "weight_decay": config.weight_decay}, {"params": not_decayed, "weight_decay": 0.0}],
-            lr=self.learning_rate, momentum=config.momentum, nesterov=True, fused=True,
-        )  # fmt: skip
+            groups, lr=self.learning_rate, momentum=config.momentum, nesterov=True, fused=True
+        )
         for p in model.parameters():  # zero momentum: the first step then sets it to the gradient, as SGD's does
             self.optimizer.state[p]["momentum_buffer"] = torch.zeros_like(p)
         # On the CPU the step draws augmentation from the loader's generator (as `TensorLoader` does);
@@ -237,14 +241,14 @@ def fit_graphed(
         started = time.perf_counter()
         learning_rate = step.learning_rate.item()
         step.start_epoch(epoch)
-        run_step = clean if epoch > config.num_epochs - config.clean_epochs else augmented
+        run_step = clean if config.is_clean_epoch(epoch) else augmented
         for _ in range(steps_per_epoch):
             run_step()
         seen = steps_per_epoch * config.batch_size
         train = {"loss": step.loss_sum.item() / seen, "accuracy": 100 * step.correct.item() / seen}
         before = None
-        if config.recalibrate_batchnorm and epoch == config.num_epochs and len(validation_set):
-            before = validate()
+        if config.recalibrate_batchnorm and epoch == config.num_epochs:
+            before = validate()  # None without validation images
             loader = clean_loader(train_set, RECALIBRATION_BATCH_SIZE, normalization, config)
             if recalibrate_batchnorm(model, loader, autocast=autocast) == 0:
                 before = None
