@@ -17,8 +17,8 @@ from mnist_nb.lab.frontier import (
     component,
     load_results,
     seed_pairs,
-    signed_points,
 )
+from mnist_nb.lab.records import signed_points
 from mnist_nb.models import SERIES_MODEL
 from mnist_nb.support.variants import ABLATIONS
 

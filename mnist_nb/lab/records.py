@@ -174,6 +174,11 @@ def append_report(path: Path | str, heading: str, command: str, lines: list[str]
         )
 
 
+def signed_points(value: float) -> str:
+    """A difference in points, signed: '+0.25', and '+0.00' rather than '-0.00' for one that rounds to nothing."""
+    return f"{round(value, 2) + 0.0:+.2f}"
+
+
 def race_phrase(race: dict) -> str:
     """A race's record (`fast.json`'s "race", written by benchmarks/script_race.py) in one phrase."""
     bound = "" if race["reached"] else "more than "  # a script run that never got there: its time is a bound

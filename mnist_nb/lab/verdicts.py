@@ -26,8 +26,8 @@ from mnist_nb.lab.ablation import (
     trained_differences,
     untrained,
 )
-from mnist_nb.lab.frontier import ABLATION_BASE, component, seed_differences, signed_points
-from mnist_nb.lab.records import margin_phrase
+from mnist_nb.lab.frontier import ABLATION_BASE, component, seed_differences
+from mnist_nb.lab.records import margin_phrase, signed_points
 from mnist_nb.models import build_model
 from mnist_nb.support.variants import ABLATIONS
 
