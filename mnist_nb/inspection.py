@@ -140,7 +140,7 @@ def grad_cam(
 def predict(model: nn.Module, loader, *, confidences: bool = False):
     """(predicted labels [N], true labels [N]) on the CPU, in loader order (use shuffle=False); with
     `confidences`, a third tensor [N]: the softmax probability the model gave its prediction."""
-    device, predictions, targets, probabilities = next(model.parameters()).device, [], [], []
+    device, predictions, true_labels, probabilities = next(model.parameters()).device, [], [], []
     with _in_eval_mode(model):
         for images, labels in loader:
             with autocast_for(device):
@@ -148,14 +148,14 @@ def predict(model: nn.Module, loader, *, confidences: bool = False):
             top = logits.softmax(1).max(1)
             predictions.append(top.indices.cpu())
             probabilities.append(top.values.cpu())
-            targets.append(labels.cpu())
-    predicted, true = torch.cat(predictions), torch.cat(targets)
-    return (predicted, true, torch.cat(probabilities)) if confidences else (predicted, true)
+            true_labels.append(labels.cpu())
+    predicted, labels = torch.cat(predictions), torch.cat(true_labels)
+    return (predicted, labels, torch.cat(probabilities)) if confidences else (predicted, labels)
 
 
-def confusion_matrix(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def confusion_matrix(predictions: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """int64 [10, 10]: entry [t, p] counts images of true class t predicted as p."""
-    pairs = targets.detach().cpu().long() * NUM_CLASSES + predictions.detach().cpu().long()
+    pairs = labels.detach().cpu().long() * NUM_CLASSES + predictions.detach().cpu().long()
     return torch.bincount(pairs, minlength=NUM_CLASSES * NUM_CLASSES).view(NUM_CLASSES, NUM_CLASSES)
 
 

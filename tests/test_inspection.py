@@ -181,17 +181,17 @@ def test_grad_cam_rejects_a_layer_without_a_spatial_map():
 
 def test_confusion_matrix_matches_a_manual_count():
     generator = torch.Generator().manual_seed(1)
-    targets = torch.randint(0, 10, (200,), generator=generator)
-    predictions = torch.where(torch.rand(200, generator=generator) < 0.7, targets, torch.randint(0, 10, (200,)))
-    matrix = inspection.confusion_matrix(predictions, targets)
+    labels = torch.randint(0, 10, (200,), generator=generator)
+    predictions = torch.where(torch.rand(200, generator=generator) < 0.7, labels, torch.randint(0, 10, (200,)))
+    matrix = inspection.confusion_matrix(predictions, labels)
     manual = torch.zeros(10, 10, dtype=torch.int64)
-    for true, predicted in zip(targets.tolist(), predictions.tolist(), strict=True):
+    for true, predicted in zip(labels.tolist(), predictions.tolist(), strict=True):
         manual[true, predicted] += 1
     assert matrix.dtype == torch.int64 and matrix.shape == (10, 10)
     assert torch.equal(matrix, manual)
-    assert torch.equal(matrix, torch.bincount(targets * 10 + predictions, minlength=100).view(10, 10))
+    assert torch.equal(matrix, torch.bincount(labels * 10 + predictions, minlength=100).view(10, 10))
     assert matrix.sum() == 200
-    assert matrix.diagonal().sum() == (predictions == targets).sum()
+    assert matrix.diagonal().sum() == (predictions == labels).sum()
 
 
 def test_gradient_rms_every_conv_positive_and_model_untouched():

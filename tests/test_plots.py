@@ -163,24 +163,24 @@ def test_plot_confusion_matrix_writes_every_count_and_colours_only_the_mistakes(
 
 def test_plot_misclassified_shows_only_the_wrong_ones():
     images = torch.randint(0, 256, (10, 28, 28), dtype=torch.uint8)
-    targets = torch.arange(10)
-    predictions = targets.clone()
+    labels = torch.arange(10)
+    predictions = labels.clone()
     predictions[[2, 7]] = torch.tensor([9, 1])
-    fig = plots.plot_misclassified(images, predictions, targets)
+    fig = plots.plot_misclassified(images, predictions, labels)
     assert len(fig.axes) == 2 and image_count(fig) == 2
     assert titles(fig) == ["true 2 / pred 9\n#2", "true 7 / pred 1\n#7"]  # each named by its index
     assert torch.equal(torch.as_tensor(fig.axes[1].images[0].get_array()), images[7])
-    limited = plots.plot_misclassified(images, (targets + 1) % 10, targets, max_images=4)
+    limited = plots.plot_misclassified(images, (labels + 1) % 10, labels, max_images=4)
     assert len(limited.axes) == 4
     confidences = torch.linspace(0.1, 1.0, 10)  # image 7 is surer of its mistake than image 2
-    sorted_fig = plots.plot_misclassified(images, predictions, targets, confidences=confidences)  # sorted by p
+    sorted_fig = plots.plot_misclassified(images, predictions, labels, confidences=confidences)  # sorted by p
     assert titles(sorted_fig) == ["true 7 / pred 1\n#7, p = 0.80", "true 2 / pred 9\n#2, p = 0.30"]
     assert "most confident first" in sorted_fig._suptitle.get_text()
 
 
 def test_plot_misclassified_when_none_are_wrong():
-    targets = torch.arange(5)
-    fig = plots.plot_misclassified(torch.zeros(5, 28, 28, dtype=torch.uint8), targets, targets)
+    labels = torch.arange(5)
+    fig = plots.plot_misclassified(torch.zeros(5, 28, 28, dtype=torch.uint8), labels, labels)
     assert image_count(fig) == 0
     assert any("no misclassified" in text.get_text() for ax in fig.axes for text in ax.texts)
 

@@ -59,8 +59,8 @@ def command_evaluate(arguments: argparse.Namespace) -> None:
         from mnist_nb.inspection import predict
         from mnist_nb.support.plots import plot_misclassified
 
-        predictions, targets, confidences = predict(model, test_loader, confidences=True)
-        figure = plot_misclassified(test_set.images, predictions, targets, 48, 12, confidences)
+        predictions, labels, confidences = predict(model, test_loader, confidences=True)
+        figure = plot_misclassified(test_set.images, predictions, labels, 48, 12, confidences)
         arguments.figure.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(arguments.figure, dpi=100, facecolor="white")
         print(f"wrote {arguments.figure}")

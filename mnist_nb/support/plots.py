@@ -203,25 +203,25 @@ def plot_confusion_matrix(matrix: torch.Tensor, title: str | None = None) -> Fig
     return fig
 
 
-def plot_misclassified(images, predictions, targets, max_images=32, num_columns=8, confidences=None) -> Figure:
+def plot_misclassified(images, predictions, labels, max_images=32, num_columns=8, confidences=None) -> Figure:
     """The wrongly classified digits, titled 'true 4 / pred 9' over '#index' (the digit's place in `images`, so
     that text and other figures can name it), the most confident first when `confidences` ([N], the
     probability of each prediction) is passed. images: [N, 28, 28] or [N, 1, 28, 28]; the rest [N]."""
-    predictions, targets = predictions.detach().cpu(), targets.detach().cpu()
-    wrong = (predictions != targets).nonzero().flatten()
+    predictions, labels = predictions.detach().cpu(), labels.detach().cpu()
+    wrong = (predictions != labels).nonzero().flatten()
     if confidences is not None:
         wrong = wrong[confidences.detach().cpu()[wrong].argsort(descending=True)]
     if len(wrong) == 0:
         fig, ax = subplots(figsize=(4, 1.2))
-        ax.text(0.5, 0.5, f"no misclassified images among {len(targets)}", ha="center", va="center")
+        ax.text(0.5, 0.5, f"no misclassified images among {len(labels)}", ha="center", va="center")
         ax.set_axis_off()
         return fig
     shown = wrong[:max_images]
     order = "in dataset order"
     if confidences is not None:
         order = "the most confident first (p: the probability of its answer)"
-    title = f"{len(wrong)} of {len(targets)} misclassified, {len(shown)} shown, {order}; #: the digit's index"
-    fig = show_digits(images.detach().cpu()[shown], targets[shown], predictions[shown], num_columns, title)
+    title = f"{len(wrong)} of {len(labels)} misclassified, {len(shown)} shown, {order}; #: the digit's index"
+    fig = show_digits(images.detach().cpu()[shown], labels[shown], predictions[shown], num_columns, title)
     sureness = [None] * len(shown) if confidences is None else confidences.detach().cpu()[shown].tolist()
     for ax, index, confidence in zip(fig.axes, shown.tolist(), sureness, strict=True):
         below = f"#{index}" if confidence is None else f"#{index}, p = {confidence:.2f}"
