@@ -88,6 +88,18 @@ def test_committed_full_budget_sentences_are_the_records_current_ones():
     assert sorted(checked) == ["attention", "augmentation", "batchnorm", "dropout", "gap", "skip"]
 
 
+def test_committed_replication_sentence_is_the_records_current_one():
+    """04 prints GAP's replication on fresh seeds from its records (09's is checked with its verdicts)."""
+    from mnist_nb.lab.replication import replication_sentence
+
+    (printed,) = [
+        "".join(output.get("text", "") for output in cell.outputs)
+        for cell in code_cells(read("04_global_average_pooling"))
+        if "print(replication_sentence())" in cell.source
+    ]
+    assert printed == replication_sentence() + "\n"
+
+
 def test_notebooks_define_no_helpers():
     for name in SERIES:
         for cell in code_cells(read(name)):
