@@ -301,7 +301,7 @@ def test_plot_ablation_draws_each_seed_its_mean_its_interval_and_the_noise_band(
     assert [text.get_text() for text in ax.get_legend().get_texts()] == [
         "noise band +-0.23",
         "test, as recorded",
-        "95% interval of the mean",
+        "95% interval, as recorded",
         "validation, as recorded",
     ]
     assert "from residual's 5 recorded seeds" in ax.get_title()
@@ -325,7 +325,10 @@ def test_plot_ablation_adds_the_pairs_on_one_machine_in_their_own_lane():
     differences["skip"] = {"test": [0.1, 0.0], "val": [0.0, 0.1]}
     (ax,) = figures.plot_ablation(differences, 0.3, "residual", 5).axes
     legend = [text.get_text() for text in ax.get_legend().get_texts()]
-    assert legend.count("test, every pair on one machine") == 1 and legend.count("95% interval of the mean") == 1
+    assert (
+        legend.count("test, every pair on one machine") == 1
+        and legend.count("95% interval, every pair on one machine") == 1
+    )
     ticks = [label.get_text() for label in ax.get_xticklabels()]
     assert ticks == ["batchnorm\nn=2 (◆ 2)", "skip\nn=2"]  # each pairing's number of seeds: ◆ on one machine
     scatters = {collection.get_label(): collection for collection in ax.collections}

@@ -72,7 +72,7 @@ def test_a_removal_shown_in_one_pairing_only_is_on_the_line():
     line = text.splitlines()[0]
     one_machine = [-0.10, -0.39, -0.21, -0.07, -0.50]  # made up so that p = 0.038
     assert paired_t_p_value(one_machine) < 0.05 <= paired_t_p_value([-0.10, -0.39, -0.18, -0.01, -0.55])
-    assert line.startswith("- **On the line** (p < 0.05 in one pairing of the seeds, not the other): batchnorm:")
+    assert line.startswith("- **On the line** (lower without it, p < 0.05 in one pairing, not the other): batchnorm:")
     assert (
         "(p = 0.067 as recorded, where some pairs cross machines;" in line and "with every pair on one machine)" in line
     )
@@ -132,7 +132,7 @@ def test_the_gap_bullet_reads_both_pairings_and_names_a_cost_beyond_seed_noise()
         f"({format_p_value(paired_t_p_value(ten))}), beyond seed noise" in line
     )
     assert "GAP traded about 5 test images in 10,000 for 7,680 fewer parameters" in line
-    assert "On the line by the rule above, the other way round: the dense head scored higher" in line  # one of two
+    assert "A change on the line (the rule read the other way round): the dense head scored higher" in line
 
 
 def test_a_rerun_stuck_at_chance_is_reported_beside_its_recorded_run_and_left_out_of_the_pairing():

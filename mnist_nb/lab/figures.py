@@ -81,9 +81,9 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
     ax.axhspan(-band, band, color="gray", alpha=0.2, linewidth=0, label=f"noise band +-{band:.2f}")
     ax.axhline(0, color="black", linewidth=0.8)
     lanes = (  # (key, offset, colour, marker, fill, label)
-        ("test", -0.28, "C0", "o", "C0", "test, as recorded"),
+        ("test", -0.3, "C0", "o", "C0", "test, as recorded"),
         ("one machine", 0.0, "C2", "D", "C2", "test, every pair on one machine"),
-        ("val", 0.28, "C1", "o", "none", "validation, as recorded"),
+        ("val", 0.3, "C1", "o", "none", "validation, as recorded"),
     )
     for key, offset, color, marker, fill, label in lanes:
         first = True
@@ -92,13 +92,13 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
             if not values:
                 continue
             # Seeds side by side in the lane, so that two equal differences stay two dots.
-            xs = [index + offset + 0.024 * (seed - (len(values) - 1) / 2) for seed in range(len(values))]
+            xs = [index + offset + 0.02 * (seed - (len(values) - 1) / 2) for seed in range(len(values))]
             ax.scatter(xs, values, s=18, marker=marker, color=fill, edgecolors=color, label=label if first else None)
-            ax.hlines(statistics.fmean(values), index + offset - 0.12, index + offset + 0.12, color=color, lw=2)
-            if key != "val" and len(values) > 1:
+            ax.hlines(statistics.fmean(values), index + offset - 0.1, index + offset + 0.1, color=color, lw=2)
+            if key != "val" and len(values) > 1:  # the interval beside its lane's dots; bold where it misses 0
                 low, high = interval(values)
-                bar = "95% interval of the mean" if key == "test" and first else None
-                ax.vlines(index + offset + 0.14, low, high, color=color, lw=1.5, label=bar)
+                bar = f"95% interval, {label.removeprefix('test, ')}" if first else None
+                ax.vlines(index + offset + 0.13, low, high, color=color, lw=3 if low > 0 or high < 0 else 1, label=bar)
             first = False
     # A pair left out because one of its runs stayed at chance says so under its name.
     ticks = [
@@ -108,7 +108,7 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
         for name, item in differences.items()
     ]
     ax.set_xticks(range(len(differences)), ticks)
-    title = f"one component removed from {base}: seeds (dots), their mean (lines) and its 95% interval (bars)"
+    title = f"one component removed from {base}: seeds (dots), mean (lines), its 95% interval (bars; bold: misses 0)"
     title += f"\nband: 19 in 20 single two-run test differences, from {base}'s {base_seeds} recorded seeds"
     ax.set(title=title, ylabel=f"removal minus {base}, same seed (points)")
     ax.title.set_fontsize(10)

@@ -155,7 +155,7 @@ def ablation_bullets(
     if on_the_line:
         smallest = min(paired_t_p_value(values) for name in on_the_line for values in paired[name])
         bullets.append(
-            f"- **On the line** (p < {SIGNIFICANCE_LEVEL} in one pairing of the seeds, not the other): "
+            f"- **On the line** (lower without it, p < {SIGNIFICANCE_LEVEL} in one pairing, not the other): "
             + "; ".join(f"{name}: {reading(name)}" for name in on_the_line)
             + f". With {len(removals)} components tested at {SIGNIFICANCE_LEVEL} each, one such result among them is "
             f"what seed noise alone gives now and then; if no component did anything, a p of {smallest:.4f} or less "
@@ -183,9 +183,9 @@ def ablation_bullets(
                 f"({format_p_value(p_value)}), {verdict}"
             )
         smallest, beyond = min(gap_p), max(gap_p) < SIGNIFICANCE_LEVEL
-        status = "Beyond seed noise in every pairing" if beyond else "On the line by the rule above"
+        status = "beyond seed noise in every pairing" if beyond else "on the line (the rule read the other way round)"
         cost = (
-            f". {status}, the other way round: the dense head scored higher, and GAP traded about "
+            f". A change {status}: the dense head scored higher, and GAP traded about "
             f"{round(statistics.fmean(paired['gap'][-1]) * TEST_IMAGES / 100)} test images in {TEST_IMAGES:,} for "
             f"{dense - pooled:,} fewer parameters; if no component did anything, a p of {smallest:.4f} or less would "
             f"turn up among the {len(removals)} about {by_chance(smallest, len(removals)):.1%} of the time"
@@ -198,7 +198,7 @@ def ablation_bullets(
             + ";".join(readings)
             + f"{cost}."
         )
-    named = set(helped) | set(on_the_line) or {min(removals, key=p_values.get)}  # given above
+    named = (set(helped) | set(on_the_line) or {min(removals, key=p_values.get)}) | {"gap"}  # given above
     unseen = [name for name in removals if name not in named and p_values[name] >= SIGNIFICANCE_LEVEL]
     if unseen:
         sizes = ", ".join(
@@ -271,7 +271,9 @@ def final_bullet(final: dict, base: dict) -> str:
     floor = max(1, math.floor(freedom))  # the tail at fewer degrees of freedom is the cautious one
     p_value = student_t_p_value(t, floor)
     same = same_machine(final.get("machine", {}), base.get("machine", {}))
-    verdict = "beyond seed noise" if p_value < SIGNIFICANCE_LEVEL else "not beyond seed noise"
+    shown = p_value < SIGNIFICANCE_LEVEL
+    verdict = "beyond seed noise" if shown else "not beyond seed noise"
+    mean = "is measured" if shown else "is not shown to be more than that noise"
     return (
         f"- **The final recipe** ({final['test_accuracy_mean']:.2f} ± {final['test_accuracy_std']:.2f} %, "
         f"{len(final['seeds'])} seeds) against `{ABLATION_BASE}` ({base['test_accuracy_mean']:.2f} ± "
@@ -279,7 +281,7 @@ def final_bullet(final: dict, base: dict) -> str:
         f"{format_p_value(p_value)} at {floor} degrees of freedom ({freedom:.1f} by Welch-Satterthwaite, rounded "
         f"down), {verdict}. Its changes were adopted together and not measured alone"
         + ("" if same else ", and the two records come from different machines, which acts like another seed")
-        + f". Its higher mean is measured; its cause is not. Every seed of it is "
+        + f". Its higher mean {mean}; what causes it, if it is real, is not measured. Every seed of it is "
         f"{'at or above' if min(final['test_accuracy']) >= TARGET_ACCURACY else 'not all above'} "
         f"{TARGET_ACCURACY} % (lowest {min(final['test_accuracy']):.2f})."
     )
