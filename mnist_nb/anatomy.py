@@ -45,8 +45,7 @@ def receptive_field(model: nn.Module) -> list[ReceptiveFieldRow]:
     """Receptive field after each conv/pool: r_out = r_in + (kernel - 1) * jump, jump *= stride.
 
     Identity skips do not widen it (the conv path is the wider one); the global head sees all. Attention's
-    gates are left out: the channel gate pools the whole map, and the spatial gate's 7x7 conv widens what
-    one output can depend on, through a multiplier rather than the main path.
+    gates are left out: they scale the main path's values (the spatial gate's 7x7 conv looks wider).
     """
     rows = []
     field, jump, size = 1, 1, IMAGE_SIZE

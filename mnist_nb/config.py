@@ -75,9 +75,6 @@ class TrainConfig:
     device: str = "auto"
     # NHWC layout: faster for these small convs on a CPU (oneDNN) and what tensor cores prefer (RESULTS.md).
     channels_last: bool = True
-    # torch.compile the step's model: meant to fuse BatchNorm, ReLU and the adds on CUDA; on this project's
-    # CPU the compiled step is slower (benchmarks/RESULTS.md).
-    compile: bool = False
     # None = full epochs; a number limits each epoch (and evaluation) to that many batches.
     max_batches_per_epoch: int | None = None
 
@@ -105,8 +102,7 @@ class TrainConfig:
             raise ValueError("invalid TrainConfig: " + "; ".join(problems))
 
     def replace(self, **changes) -> TrainConfig:
-        """A copy with `changes`. A new budget keeps the clean epochs the last ones, never more than it has
-        (`recipe("final").replace(num_epochs=1)`: one epoch, clean), unless `clean_epochs` is changed too."""
+        """A copy with `changes`; a new `num_epochs` keeps the clean epochs its last ones, at most all of them."""
         if "num_epochs" in changes and "clean_epochs" not in changes:
             changes["clean_epochs"] = min(self.clean_epochs, changes["num_epochs"])
         return dataclasses.replace(self, **changes)
@@ -135,8 +131,7 @@ class TrainConfig:
         return "\n".join(f"{name:<{width}} = {value!r}" for name, value in self.to_dict().items())
 
 
-# The final recipe (the accuracy gate checks it), the fastest to 99.4% on a CPU, the width-10 model under 5,000
-# parameters (the lab's tiny-stem8-30 entry changes its stem and budget to reach 99.4%), and the series'.
+# The final recipe (the accuracy gate checks it), the fastest to 99.4% on a CPU, the width-10 model, the series'.
 RECIPES: dict[str, TrainConfig] = {
     # The series' last model at width 20 (16,887 parameters), channel-only attention after the 7x7 stage
     # (its spatial gate saturated at 1.00 there), 2 clean epochs, then BatchNorm recalibrated.

@@ -11,13 +11,11 @@ The notebooks walk through six models, each adding one idea to the one before, o
     stage3           2 x conv 3x3 16 -> 16   [B, 16,  7,  7]
     head             dense: flatten 784 -> 10, or GAP: mean over 7x7, then 16 -> 10
 
-`print(build_model(name))` reads as that architecture, with the layers each idea adds (BatchNorm in each
-conv block, `dropout2`/`dropout3` after the pools, `attention2`/`attention3` after stages 2 and 3). Every
-other name is `residual`'s spec with some fields changed, and so is any variant you make:
-`build_model("residual", attention=False)`. The final recipe (`config.RECIPES["final"]`) trains
-`residual` at width 20 with channel-only attention after stage 3; `fast` and `tiny` are the other
-recipes' models; the lab's variants (`support/variants.py`) and `reference`
-(`support/reference_model.py`) are built here by name too.
+`print(build_model(name))` reads as that architecture, each idea's layers in place (BatchNorm in the conv
+blocks, dropout after the pools, attention after stages 2 and 3). Every other name is `residual`'s spec
+with some fields changed, as is any variant: `build_model("residual", attention=False)`. The final recipe
+trains `residual` at width 20 with channel-only attention after stage 3; `fast` and `tiny` are the other
+recipes' models; the lab's variants and `reference` (`support/`) are built here by name too.
 """
 
 from __future__ import annotations
@@ -101,9 +99,8 @@ MODEL_NAMES = (*MODEL_SPECS, REFERENCE_MODEL)
 def model_spec(name: str, **changes) -> ModelSpec:
     """The named model's spec, with `changes` (ModelSpec fields) applied: a variant."""
     if name not in MODEL_SPECS:
-        if name == REFERENCE_MODEL:  # built whole, not from the trunk's spec
-            raise ValueError(f"{name!r} has no spec and no model options: build_model({name!r}) builds it")
-        raise ValueError(f"unknown model {name!r}; valid names: {', '.join(MODEL_NAMES)}")
+        problem = "unknown model" if name != REFERENCE_MODEL else "no spec or options (build_model builds it whole):"
+        raise ValueError(f"{problem} {name!r}; valid names: {', '.join(MODEL_NAMES)}")
     fields = {field.name for field in dataclasses.fields(ModelSpec)} - {"description"}
     unknown = sorted(set(changes) - fields)
     if unknown:

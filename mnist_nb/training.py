@@ -174,11 +174,9 @@ def fit(
     result = TrainingResult(model, config, normalization, device)
     if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():
         resume_run(checkpoint_path, result, optimizer, scheduler, log)
-    # What the steps run: `model` itself, or its compiled version, sharing its parameters (saved: `model`).
-    step_model = torch.compile(model) if config.compile else model
 
     for epoch in range(len(result.history) + 1, config.num_epochs + 1):
-        row = run_epoch(epoch, result, step_model, train_loader, validation, train_set, optimizer, scheduler)
+        row = run_epoch(epoch, result, train_loader, validation, train_set, optimizer, scheduler)
         result.history.append(row)
         if checkpoint_path is not None:
             save_checkpoint(
@@ -220,7 +218,6 @@ def resume_run(checkpoint_path: Path | str, result: TrainingResult, optimizer, s
 def run_epoch(
     epoch: int,
     result: TrainingResult,
-    step_model: nn.Module,
     train_loader: TensorLoader,
     validation_loader: TensorLoader | None,
     train_set: ImageSet,
@@ -233,14 +230,14 @@ def run_epoch(
     started = time.perf_counter()
     learning_rate = optimizer.param_groups[0]["lr"]
     start_epoch(train_loader, config, epoch)
-    train = train_one_epoch(step_model, train_loader, optimizer, scheduler)
+    train = train_one_epoch(result.model, train_loader, optimizer, scheduler)
     before = None  # validation before recalibration, kept in the row to show what it changed
     if config.recalibrate_batchnorm and epoch == config.num_epochs:
-        before = evaluate(step_model, validation_loader) if validation_loader is not None else None
+        before = evaluate(result.model, validation_loader) if validation_loader is not None else None
         clean_train_loader = clean_loader(train_set, RECALIBRATION_BATCH_SIZE, result.normalization, config)
         if recalibrate_batchnorm(result.model, clean_train_loader) == 0:
             before = None  # a model without BatchNorm: nothing was recalibrated
-    validation = evaluate(step_model, validation_loader) if validation_loader is not None else None
+    validation = evaluate(result.model, validation_loader) if validation_loader is not None else None
     return epoch_row(epoch, train, validation, before, learning_rate, time.perf_counter() - started)
 
 

@@ -103,14 +103,16 @@ def test_from_dict_ignores_settings_that_no_longer_exist():
         "warmup_fraction": 0.2, "momentum": 0.9, "weight_decay": 0.0005, "label_smoothing": 0.0,
         "augment": True, "rotation_degrees": 10.0, "translate_pixels": 2.0, "scale_range": 0.1,
         "clean_epochs": 3, "recalibrate_batchnorm": True, "validation_size": 5000, "split_seed": 0,
-        "device": "auto", "channels_last": True, "compile": False, "teacher": None,
+        "device": "auto", "channels_last": True, "compile": False, "teacher": None,  # compile: removed too
         "distillation_weight": 0.5, "distillation_temperature": 4.0, "max_batches_per_epoch": None,
     }  # fmt: skip
     config = TrainConfig.from_dict(recorded)
     assert config == TrainConfig(
         model="tiny-stem8", num_epochs=30, learning_rate=0.1, augment=True, clean_epochs=3, recalibrate_batchnorm=True
     )
-    assert not {"teacher", "distillation_weight", "distillation_temperature", "label_smoothing"} & set(config.to_dict())
+    assert not {"teacher", "distillation_weight", "distillation_temperature", "label_smoothing", "compile"} & set(
+        config.to_dict()
+    )
 
 
 def test_same_run_ignores_only_the_device():

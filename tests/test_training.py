@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mnist_nb.checkpoint import load_checkpoint, model_from_checkpoint
+from mnist_nb.checkpoint import load_checkpoint
 from mnist_nb.config import TrainConfig, epoch_seed
 from mnist_nb.data import ImageSet, Normalization, TensorLoader
 from mnist_nb.inspection import predict
@@ -44,15 +44,6 @@ def test_loss_falls_within_seconds_on_cpu():
         assert sum(steps) / len(steps) == pytest.approx(row["train_loss"], rel=1e-5)
         accuracies = row["train_step_accuracies"]
         assert sum(accuracies) / len(accuracies) == pytest.approx(row["train_accuracy"], rel=1e-5)
-
-
-def test_compiled_training_runs_on_cpu_and_checkpoints_the_plain_model(tmp_path):
-    """The torch.compile fast path (real inductor, C++ on the CPU): trains, and saves loadable weights."""
-    config = QUICK.replace(num_epochs=1, max_batches_per_epoch=2, compile=True)
-    result = quick_fit(config, checkpoint_path=tmp_path / "model.pt")
-    assert result.final["train_loss"] > 0 and result.final["val_accuracy"] is not None
-    model, _ = model_from_checkpoint(load_checkpoint(tmp_path / "model.pt"))
-    assert not any(key.startswith("_orig_mod") for key in model.state_dict())
 
 
 def test_same_seed_gives_identical_metrics_on_cpu():

@@ -127,9 +127,6 @@ def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-batches", type=_positive_int, default=None, help="batches per epoch, for quick checks (default: all)"
     )
-    parser.add_argument(
-        "--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile (default: the recipe's)"
-    )
 
 
 def _config_from(arguments: argparse.Namespace, seed: int) -> TrainConfig:
@@ -145,7 +142,6 @@ def _config_from(arguments: argparse.Namespace, seed: int) -> TrainConfig:
         "clean_epochs": arguments.clean_epochs,
         "recalibrate_batchnorm": arguments.recalibrate_batchnorm,
         "max_batches_per_epoch": arguments.max_batches,
-        "compile": arguments.compile,
     }
     if changes["max_batches_per_epoch"] is None:  # smoke mode is read here, at the edge, and passed on
         changes["max_batches_per_epoch"] = smoke_batches()
