@@ -62,6 +62,16 @@ def test_dataset_is_ignored_and_never_tracked():
     assert ignored.returncode == 0
 
 
+def test_the_top_level_holds_only_the_projects_parts():
+    """A stray file (a figure extracted during a review, say) is caught before it lands at the top level."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.splitlines()
+    if not tracked:  # not a git checkout: nothing to check
+        return
+    expected = {".ci", ".github", ".gitignore", "README.md", "benchmarks", "docs", "environment.yml"}
+    expected |= {"mnist_nb", "notebooks", "pyproject.toml", "tests"}
+    assert {path.split("/")[0] for path in tracked} <= expected
+
+
 PACKAGE = ROOT / "mnist_nb"
 MAX_LINES = 300
 
