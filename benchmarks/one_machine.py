@@ -4,6 +4,7 @@
     OMP_NUM_THREADS=1 python benchmarks/one_machine.py residual-no-batchnorm --seeds 5 6  # more seeds
     python benchmarks/one_machine.py --record-only                           # record the finished runs only
     OMP_NUM_THREADS=1 python benchmarks/one_machine.py residual residual-no-gap --seeds 10 11 --study gap-replication
+    OMP_NUM_THREADS=1 python benchmarks/one_machine.py final residual-clean-2 --seeds 10 11 --study final-changes
 
 The recorded ablation (`python -m mnist_nb frontier --ablation`) trained `residual`'s five seeds and
 its removals' seeds 0-1 on one machine, and the removals' seeds 2-4 on another: those three pairs
@@ -16,7 +17,8 @@ share the work by taking different names or seeds. Every finished seed of a name
 benchmarks/results/one-machine/NAME.json, which `mnist_nb.lab.ablation` pairs with the records. The
 test set is read once per run, after training, as everywhere; nothing is chosen here. Another
 --study keeps its runs and records apart (runs/STUDY/, benchmarks/results/STUDY/): a replication on
-fresh seeds, read on its own, stays out of the ablation's pairing.
+fresh seeds, read on its own, stays out of the ablation's pairing. Besides the ablation's names, `final`
+and the final recipe's changes one at a time (`mnist_nb.lab.recipe_changes`) can train.
 """
 
 from __future__ import annotations
@@ -27,16 +29,21 @@ from pathlib import Path
 from mnist_nb.lab.ablation import ONE_MACHINE_DIR
 from mnist_nb.lab.experiments import finished_run, prepare_run_directory, train_and_report
 from mnist_nb.lab.frontier import ABLATION, ABLATION_BASE, ENTRIES
+from mnist_nb.lab.recipe_changes import CHANGES
 from mnist_nb.lab.records import summarize
 from mnist_nb.support.checkpoint_files import write_json
 
 RUNS_ROOT = Path("runs")
-NAMES = [ABLATION_BASE] + [entry.name for entry in ABLATION]
+NAMES = [ABLATION_BASE] + [entry.name for entry in ABLATION]  # the default: the ablation's pairing
+KNOWN = {name: ENTRIES[name] for name in NAMES + ["final"]} | {entry.name: entry for entry in CHANGES}
+OTHERS = [name for name in KNOWN if name not in NAMES]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", help=f"entries (default: all of {', '.join(NAMES)})")
+    parser.add_argument(
+        "names", nargs="*", help=f"entries (default: all of {', '.join(NAMES)}; also {', '.join(OTHERS)})"
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[2, 3, 4], help="default: 2 3 4")
     parser.add_argument("--record-only", action="store_true", help="write the records from finished runs only")
     parser.add_argument(
@@ -45,15 +52,15 @@ def main(argv: list[str] | None = None) -> int:
         help=f"runs/STUDY/ and benchmarks/results/STUDY/ (default: {ONE_MACHINE_DIR.name}, the ablation's pairing)",
     )
     arguments = parser.parse_args(argv)
-    unknown = [name for name in arguments.names if name not in NAMES]
+    unknown = [name for name in arguments.names if name not in KNOWN]
     if unknown:  # before any training
-        parser.error(f"unknown entries {', '.join(unknown)}; valid: {', '.join(NAMES)}")
+        parser.error(f"unknown entries {', '.join(unknown)}; valid: {', '.join(KNOWN)}")
     if not arguments.study.replace("-", "").isalnum():
         parser.error(f"--study {arguments.study!r}: use letters, digits and dashes (it names two folders)")
     runs_dir, records_dir = RUNS_ROOT / arguments.study, ONE_MACHINE_DIR.parent / arguments.study
     names = arguments.names or NAMES
     for name in names:
-        config = ENTRIES[name].config
+        config = KNOWN[name].config
         # Every finished seed in the name's folder is recorded; only those asked for are trained.
         found = [int(path.name.removeprefix("seed-")) for path in (runs_dir / name).glob("seed-*")]
         rows = []
@@ -71,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         summary = {
             "name": name,
-            "description": f"{ENTRIES[name].description}: seeds re-run on one machine "
+            "description": f"{KNOWN[name].description}: seeds trained on one machine "
             f"(benchmarks/one_machine.py{'' if records_dir == ONE_MACHINE_DIR else f' --study {arguments.study}'})",
             **summarize(rows),  # with the command that wrote it, and each seed's own
         }

@@ -1,0 +1,123 @@
+"""The final recipe's four changes, each alone, and the recipe whole, against `residual` on fresh seeds.
+
+`final` is notebook 06's `residual` with four changes (width 20, channel-only attention after stage 3,
+the last 2 of 15 epochs on clean images, BatchNorm recalibrated at the end), adopted together. Its lead
+over `residual` (+0.09 points) comes from records made on different machines (Welch p = 0.064), and no
+change was measured alone. Here `final` and each change alone train seeds 10-19 on one machine, paired
+by seed with `residual`'s runs of those seeds (the GAP replication's, `replication.REPLICATION_DIR`):
+
+    OMP_NUM_THREADS=1 python benchmarks/one_machine.py final residual-width-20 residual-channel-only-7x7 \
+        residual-clean-2 residual-recalibrated --seeds 10 11 12 13 14 15 16 17 18 19 --study final-changes
+
+The rule, committed before they ran (`benchmarks/RESULTS.md`, tenth session): a name raises (lowers) test
+accuracy if its mean difference from `residual` over the ten pairs, every pair on one machine, is above
+(below) 0 with a paired t-test p below its level: `SIGNIFICANCE_LEVEL` for `final`, one test; that level
+divided by four for each single change, four tests (Bonferroni). Otherwise it is not shown to differ.
+Nothing is chosen by it: the recipes stay as they are, whatever it says.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
+from mnist_nb.lab.ablation import interval, paired_t_p_value, same_machine, seed_machine
+from mnist_nb.lab.frontier import ABLATION_BASE, RESULTS_DIR, SERIES_RECIPE, Entry, load_results, seed_pairs
+from mnist_nb.lab.records import signed_points
+from mnist_nb.lab.replication import REPLICATION_DIR, SEEDS
+
+CHANGES_DIR = RESULTS_DIR / "final-changes"
+# `residual` (the series recipe) with one of `final`'s changes each; all four together make `final`.
+CHANGES: tuple[Entry, ...] = (
+    Entry("residual-width-20", SERIES_RECIPE.replace(model_options={"widths": (8, 20)}), 10, "residual at width 20"),
+    Entry(
+        "residual-channel-only-7x7",
+        SERIES_RECIPE.replace(model_options={"spatial_attention_stages": (2,)}),
+        10,
+        "residual with channel-only attention after stage 3 (7x7)",
+    ),
+    Entry("residual-clean-2", SERIES_RECIPE.replace(clean_epochs=2), 10, "residual, its last 2 of 15 epochs clean"),
+    Entry(
+        "residual-recalibrated",
+        SERIES_RECIPE.replace(recalibrate_batchnorm=True),
+        10,
+        "residual with BatchNorm recalibrated after the last epoch",
+    ),
+)
+NAMES = ("final",) + tuple(entry.name for entry in CHANGES)
+
+
+def level(name: str) -> float:
+    """The p a name must beat: the series' level for `final`, a quarter of it for each of the four changes."""
+    return SIGNIFICANCE_LEVEL if name == "final" else SIGNIFICANCE_LEVEL / len(CHANGES)
+
+
+def reading(name: str, records: dict[str, dict], base: dict, split: str = "test") -> dict | None:
+    """One name against `base` over `SEEDS`: its pairs (seed, name's, base's), differences, mean, p, 95%
+    interval, the seeds whose pair crossed machines and the rule's verdict; None until every seed is there."""
+    if name not in records:
+        return None
+    summary = records[name]
+    pairs = [pair for pair in seed_pairs(summary, base, split) if pair[0] in SEEDS]
+    if len(pairs) < len(SEEDS):
+        return None
+    crossed = [
+        seed
+        for seed, *_ in pairs
+        if not same_machine(
+            seed_machine(summary, summary["seeds"].index(seed)), seed_machine(base, base["seeds"].index(seed))
+        )
+    ]
+    differences = [value - base_value for _, value, base_value in pairs]
+    p_value, mean = paired_t_p_value(differences), statistics.fmean(differences)
+    verdict = "not shown to differ"
+    if p_value < level(name) and not crossed:
+        verdict = "higher" if mean > 0 else "lower"
+    return {
+        "pairs": pairs,
+        "differences": differences,
+        "mean": mean,
+        "p_value": p_value,
+        "interval": interval(differences),
+        "crossed": crossed,
+        "verdict": verdict,
+    }
+
+
+def readings(records: dict[str, dict] | None = None, base_records: dict[str, dict] | None = None) -> dict:
+    """Every name's test and validation readings against `residual` (None where seeds are missing).
+    `records`: `load_results(CHANGES_DIR)`; `base_records`: `load_results(REPLICATION_DIR)`."""
+    records = load_results(CHANGES_DIR) if records is None else records
+    base_records = load_results(REPLICATION_DIR) if base_records is None else base_records
+    if ABLATION_BASE not in base_records:
+        return {name: {"test": None, "validation": None} for name in NAMES}
+    base = base_records[ABLATION_BASE]
+    return {
+        name: {"test": reading(name, records, base), "validation": reading(name, records, base, "val")}
+        for name in NAMES
+    }
+
+
+def changes_table(records: dict[str, dict] | None = None, base_records: dict[str, dict] | None = None) -> str:
+    """The readings as a table, test first, then the rule's verdict; a name not yet run says what is missing."""
+    found = readings(records, base_records)
+    lines = [
+        f"against {ABLATION_BASE}, seeds {SEEDS[0]}-{SEEDS[-1]}, every pair on one machine (points):",
+        f"{'':<27}{'test':>7}{'higher':>8}{'p':>8}{'95% interval':>17}{'validation':>12}  verdict (p below)",
+    ]
+    for name in NAMES:
+        test, validation = found[name]["test"], found[name]["validation"]
+        if test is None:
+            lines.append(f"{name:<27}not recorded on every seed yet ({CHANGES_DIR.name})")
+            continue
+        low, high = test["interval"]
+        higher = f"{sum(difference > 0 for difference in test['differences'])} of {len(test['differences'])}"
+        p_value = format_p_value(test["p_value"]).replace("p = ", "").removeprefix("p ")
+        bounds = f"{signed_points(low)} to {signed_points(high)}"
+        lines.append(
+            f"{name:<27}{signed_points(test['mean']):>7}{higher:>8}{p_value:>8}{bounds:>17}"
+            f"{signed_points(validation['mean']):>12}"
+            f"  {test['verdict']} ({level(name):.4g})"
+            + (f", seeds {test['crossed']} crossed machines" if test["crossed"] else "")
+        )
+    return "\n".join(lines)
