@@ -18,13 +18,10 @@ Nothing is chosen by it: the recipes stay as they are, whatever it says.
 
 from __future__ import annotations
 
-import statistics
-
 from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
-from mnist_nb.lab.ablation import interval, paired_t_p_value, same_machine, seed_machine
-from mnist_nb.lab.frontier import ABLATION_BASE, RESULTS_DIR, SERIES_RECIPE, Entry, load_results, seed_pairs
+from mnist_nb.lab.frontier import ABLATION_BASE, RESULTS_DIR, SERIES_RECIPE, Entry, load_results
 from mnist_nb.lab.records import signed_points
-from mnist_nb.lab.replication import REPLICATION_DIR, SEEDS
+from mnist_nb.lab.replication import REPLICATION_DIR, SEEDS, paired_reading
 
 CHANGES_DIR = RESULTS_DIR / "final-changes"
 # `residual` (the series recipe) with one of `final`'s changes each; all four together make `final`.
@@ -53,35 +50,15 @@ def level(name: str) -> float:
 
 
 def reading(name: str, records: dict[str, dict], base: dict, split: str = "test") -> dict | None:
-    """One name against `base` over `SEEDS`: its pairs (seed, name's, base's), differences, mean, p, 95%
-    interval, the seeds whose pair crossed machines and the rule's verdict; None until every seed is there."""
-    if name not in records:
+    """One name against `base` over `SEEDS` (`replication.paired_reading`) with the rule's verdict: "higher",
+    "lower" or "not shown to differ"; None until every seed is there."""
+    found = paired_reading(records[name], base, split) if name in records else None
+    if found is None:
         return None
-    summary = records[name]
-    pairs = [pair for pair in seed_pairs(summary, base, split) if pair[0] in SEEDS]
-    if len(pairs) < len(SEEDS):
-        return None
-    crossed = [
-        seed
-        for seed, *_ in pairs
-        if not same_machine(
-            seed_machine(summary, summary["seeds"].index(seed)), seed_machine(base, base["seeds"].index(seed))
-        )
-    ]
-    differences = [value - base_value for _, value, base_value in pairs]
-    p_value, mean = paired_t_p_value(differences), statistics.fmean(differences)
     verdict = "not shown to differ"
-    if p_value < level(name) and not crossed:
-        verdict = "higher" if mean > 0 else "lower"
-    return {
-        "pairs": pairs,
-        "differences": differences,
-        "mean": mean,
-        "p_value": p_value,
-        "interval": interval(differences),
-        "crossed": crossed,
-        "verdict": verdict,
-    }
+    if found["p_value"] < level(name) and not found["crossed"]:  # every pair on one machine, as the rule asks
+        verdict = "higher" if found["mean"] > 0 else "lower"
+    return found | {"verdict": verdict}
 
 
 def readings(records: dict[str, dict] | None = None, base_records: dict[str, dict] | None = None) -> dict:

@@ -22,36 +22,43 @@ REMOVAL = f"{ABLATION_BASE}-no-gap"
 SEEDS = tuple(range(10, 20))  # fresh: the ablation's pairings read seeds 0-9
 
 
-def replication(records: dict[str, dict] | None = None) -> dict | None:
-    """The fresh seeds' pairs (seed, removal, base), their differences, mean, p, 95% interval and whether the
-    rule calls the finding replicated; None until both records hold every seed of `SEEDS`.
-    `records`: `load_results(REPLICATION_DIR)`, read when not given."""
-    records = load_results(REPLICATION_DIR) if records is None else records
-    if not {ABLATION_BASE, REMOVAL} <= records.keys():
-        return None
-    base, removal = records[ABLATION_BASE], records[REMOVAL]
-    pairs = [pair for pair in seed_pairs(removal, base) if pair[0] in SEEDS]
+def paired_reading(summary: dict, base: dict, split: str = "test") -> dict | None:
+    """`summary` against `base` over `SEEDS`: the pairs (seed, its, base's), the differences (its minus base's),
+    their mean, paired t-test p and 95% interval, and the seeds whose pair crossed machines (a pair across
+    machines acts like two seeds); None until both hold every seed. `split`: "test" or "val"."""
+    pairs = [pair for pair in seed_pairs(summary, base, split) if pair[0] in SEEDS]
     if len(pairs) < len(SEEDS):
         return None
-    # Every pair on one machine, as the rule asks: a pair across machines acts like two seeds.
     crossed = [
         seed
         for seed, *_ in pairs
         if not same_machine(
-            seed_machine(removal, removal["seeds"].index(seed)), seed_machine(base, base["seeds"].index(seed))
+            seed_machine(summary, summary["seeds"].index(seed)), seed_machine(base, base["seeds"].index(seed))
         )
     ]
     differences = [value - base_value for _, value, base_value in pairs]
-    p_value, mean = paired_t_p_value(differences), statistics.fmean(differences)
     return {
         "pairs": pairs,
         "differences": differences,
-        "mean": mean,
-        "p_value": p_value,
+        "mean": statistics.fmean(differences),
+        "p_value": paired_t_p_value(differences),
         "interval": interval(differences),
         "crossed": crossed,
-        "replicated": mean > 0 and p_value < SIGNIFICANCE_LEVEL and not crossed,
     }
+
+
+def replication(records: dict[str, dict] | None = None) -> dict | None:
+    """GAP's cost on the fresh seeds (`paired_reading` of the removal against the base) and whether the rule
+    calls it replicated; None until both records hold every seed of `SEEDS`.
+    `records`: `load_results(REPLICATION_DIR)`, read when not given."""
+    records = load_results(REPLICATION_DIR) if records is None else records
+    if not {ABLATION_BASE, REMOVAL} <= records.keys():
+        return None
+    found = paired_reading(records[REMOVAL], records[ABLATION_BASE])
+    if found is None:
+        return None
+    # Every pair on one machine, as the rule asks.
+    return found | {"replicated": found["mean"] > 0 and found["p_value"] < SIGNIFICANCE_LEVEL and not found["crossed"]}
 
 
 def replication_sentence(records: dict[str, dict] | None = None) -> str:

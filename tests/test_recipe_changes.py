@@ -1,0 +1,88 @@
+"""The final recipe's four changes, each alone on residual: what they are, and the rule stated before they ran."""
+
+from __future__ import annotations
+
+import pytest
+
+from mnist_nb.config import recipe
+from mnist_nb.lab.ablation import paired_t_p_value
+from mnist_nb.lab.frontier import SERIES_RECIPE
+from mnist_nb.lab.recipe_changes import CHANGES, NAMES, changes_table, level, readings
+from mnist_nb.lab.replication import SEEDS
+from mnist_nb.models import build_model
+from tests.test_frontier import fake_summary
+from tests.test_replication import AMD
+
+BASE = [99.45 + 0.01 * (index % 4) for index in range(len(SEEDS))]
+CLEAR = [0.06, 0.02, 0.10, 0.04, 0.08, 0.03, 0.07, 0.05, 0.09, 0.01]  # p well under 0.0125
+NOISY = [0.10, -0.08, 0.05, -0.06, 0.02, -0.01, 0.07, -0.09, 0.04, -0.03]
+
+
+def summary(name: str, differences: list[float], machines: list[dict] | None = None) -> dict:
+    found = fake_summary(name, 0, [b + d for b, d in zip(BASE, differences, strict=True)])
+    return found | {"seeds": list(SEEDS), "machine": AMD} | ({"seed_machines": machines} if machines else {})
+
+
+def base_records() -> dict[str, dict]:
+    return {"residual": fake_summary("residual", 11_280, BASE) | {"seeds": list(SEEDS), "machine": AMD}}
+
+
+def test_the_four_changes_are_residual_one_step_each_towards_final_and_together_are_final():
+    assert NAMES == ("final", *(entry.name for entry in CHANGES)) and len(CHANGES) == 4
+    series = SERIES_RECIPE.to_dict()
+    model_options = {}
+    for entry in CHANGES:
+        changed = {key for key, value in entry.config.to_dict().items() if series[key] != value}
+        assert len(changed) == 1, (entry.name, changed)  # one change each
+        model_options |= dict(entry.config.model_options)
+        build_model(entry.config.model, **dict(entry.config.model_options))  # a real model
+    together = SERIES_RECIPE.replace(model_options=model_options, clean_epochs=2, recalibrate_batchnorm=True)
+    assert together == recipe("final")
+    widths = build_model("residual", **dict(CHANGES[0].config.model_options))
+    assert sum(parameter.numel() for parameter in widths.parameters()) == 16_986  # final's width, both gates
+
+
+def test_final_is_one_test_and_each_change_one_of_four():
+    assert level("final") == 0.05
+    assert all(level(entry.name) == pytest.approx(0.0125) for entry in CHANGES)
+
+
+def test_the_rule_reads_each_name_against_residual_on_the_same_seeds():
+    between = [0.09, -0.01, 0.06, 0.01, 0.07, -0.02, 0.08, 0.02, 0.05, 0.0]  # p between 0.0125 and 0.05
+    assert 0.0125 < paired_t_p_value(between) < 0.05
+    records = {
+        "final": summary("final", between),
+        "residual-width-20": summary("residual-width-20", between),
+        "residual-channel-only-7x7": summary("residual-channel-only-7x7", [-value for value in CLEAR]),
+        "residual-clean-2": summary("residual-clean-2", NOISY),
+        "residual-recalibrated": summary("residual-recalibrated", CLEAR),
+    }
+    found = readings(records, base_records())
+    verdicts = {name: found[name]["test"]["verdict"] for name in NAMES}
+    assert verdicts == {
+        "final": "higher",  # one test at 0.05
+        "residual-width-20": "not shown to differ",  # the same p, one test of four
+        "residual-channel-only-7x7": "lower",
+        "residual-clean-2": "not shown to differ",
+        "residual-recalibrated": "higher",
+    }
+    assert found["final"]["test"]["differences"] == pytest.approx(between)
+    assert found["final"]["validation"]["differences"] == pytest.approx(between)  # fake val = test - 0.2
+    table = changes_table(records, base_records())
+    assert "residual-recalibrated" in table and "+0.06" in table and "10 of 10" in table
+
+
+def test_pairs_across_machines_and_missing_seeds_are_not_read():
+    other = AMD | {"platform": "Linux-fc-v1045"}
+    records = {"final": summary("final", CLEAR, [other] + [AMD] * 9)}
+    partial = summary("residual-clean-2", CLEAR)
+    records["residual-clean-2"] = partial | {
+        "seeds": list(SEEDS[:5]),
+        "test_accuracy": partial["test_accuracy"][:5],
+        "val_accuracy": partial["val_accuracy"][:5],
+    }
+    found = readings(records, base_records())
+    assert found["final"]["test"]["crossed"] == [10] and found["final"]["test"]["verdict"] == "not shown to differ"
+    assert found["residual-clean-2"]["test"] is None and found["residual-width-20"]["test"] is None
+    assert "residual-clean-2           not recorded on every seed yet" in changes_table(records, base_records())
+    assert all(value == {"test": None, "validation": None} for value in readings(records, {}).values())
