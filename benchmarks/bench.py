@@ -21,7 +21,8 @@ The rebuild (benchmarks/reference.py) trains the script's model as the script do
 process: it is what the throughput compares (the same model and optimizer fed by the rebuild's
 per-sample PIL transforms in DataLoader workers and by our uint8 tensors on the device with batched
 affine augmentation), and, without `--reference-script`, what our fast recipe's final-epoch test
-accuracy after its fixed budget (no test-set choices) is timed against, its first epoch at >= 99.4%.
+accuracy after its fixed budget (no test-set choices) is timed against, its first epoch at >= 99.4%
+(our runs then go to runs/frontier/bench-fast, and fast.json, the race's record, is left as it is).
 The rebuild's ratio is not the script's: it stands for the script only where it matches the script on
 the same machine (`--reference-script DIR --rebuild-seeds 1` checks that). Results are appended to
 benchmarks/RESULTS.md with the machine, versions and command.
@@ -30,6 +31,7 @@ benchmarks/RESULTS.md with the machine, versions and command.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -62,7 +64,7 @@ from mnist_nb.config import TARGET_ACCURACY, recipe, smoke_batches  # noqa: E402
 from mnist_nb.data import Normalization, TensorLoader, load_training_split  # noqa: E402
 from mnist_nb.devices import select_device  # noqa: E402
 from mnist_nb.lab.cli import file_argument  # noqa: E402
-from mnist_nb.lab.experiments import train_and_report  # noqa: E402
+from mnist_nb.lab.experiments import prepare_run_directory, seed_directory, train_and_report  # noqa: E402
 from mnist_nb.lab.frontier import ENTRIES, RESULTS_DIR, RUNS_DIR  # noqa: E402
 from mnist_nb.lab.records import (  # noqa: E402
     append_report,
@@ -74,6 +76,7 @@ from mnist_nb.support.checkpoint_files import write_json  # noqa: E402
 from mnist_nb.support.mnist_files import ensure_mnist  # noqa: E402
 
 TARGET = TARGET_ACCURACY
+FAST_RECORD = RESULTS_DIR / "fast.json"  # the race's record of our fast recipe
 
 
 def throughput_reference(root, device, num_batches: int, num_workers: int) -> float:
@@ -225,7 +228,21 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--from-logs rebuilds a race: give --reference-script DIR, without --rebuild-seeds")
     if arguments.rebuild_seeds is None:
         arguments.rebuild_seeds = 0 if arguments.reference_script is not None else 1
+    # A race writes fast.json: one with fewer seeds than the record would cut it, so say so before any run.
+    recorded = fast_record_seeds()
+    if arguments.reference_script is not None and not smoke_batches() and len(recorded) > arguments.seeds:
+        parser.error(
+            f"benchmarks/results/{FAST_RECORD.name} holds {len(recorded)} seeds and a race of {arguments.seeds} would "
+            f"replace it with fewer: pass --seeds {len(recorded)}, or move the record aside first"
+        )
     return arguments
+
+
+def fast_record_seeds() -> list[int]:
+    """The seeds in `fast`'s record (`FAST_RECORD`), none if there is no record yet."""
+    if not FAST_RECORD.is_file():
+        return []
+    return json.loads(FAST_RECORD.read_text(encoding="utf-8"))["seeds"]
 
 
 def throughput_lines(root, device, arguments) -> list[str]:
@@ -292,15 +309,14 @@ def saying_dir(words: list[str]) -> list[str]:
     return [*words[:index], "DIR", *words[index + 1 :]]
 
 
-def write_fast_summary(ours: list[dict], race: dict | None = None) -> dict:
-    """The frontier's "fast" entry: notebook 09 and `python -m mnist_nb frontier` read it; with the race that
-    timed it (`script_race.race_record`)."""
+def write_fast_summary(ours: list[dict], race: dict) -> dict:
+    """The frontier's "fast" entry, with the race that timed it (`script_race.race_record`): notebook 09 and
+    `python -m mnist_nb frontier` read it."""
     summary = {"name": "fast", "description": ENTRIES["fast"].description, **summarize(ours)}
     summary["command"] = " ".join(saying_dir(summary["command"].split()))
-    if race is not None:
-        summary["race"] = race
+    summary["race"] = race
     if not summary["smoke"]:
-        write_json(RESULTS_DIR / "fast.json", summary)
+        write_json(FAST_RECORD, summary)
     return summary
 
 
@@ -370,12 +386,15 @@ def main(argv: list[str] | None = None) -> int:
         ours, theirs = [], []
         for seed in range(arguments.seeds):
             print(f"--- seed {seed}: mnist_nb fast recipe ({fast.model}, {fast.num_epochs} epochs) ---", flush=True)
-            ours.append(train_and_report(fast.replace(seed=seed), RUNS_DIR / "fast" / f"seed-{seed}"))
+            # Apart from the race's runs (runs/fast), and never over a finished run (`prepare_run_directory`).
+            out = seed_directory(RUNS_DIR / "bench-fast", seed)
+            resume = prepare_run_directory(out, fast.replace(seed=seed))
+            ours.append(train_and_report(fast.replace(seed=seed), out, resume=resume))
             print(f"  test {ours[-1]['test_accuracy']:.2f}%  {ours[-1]['train_seconds']:.1f}s", flush=True)
             if seed < arguments.rebuild_seeds:
                 print(f"--- seed {seed}: the rebuild ---", flush=True)
                 theirs.append(reference_time_to_target(root, device, seed, arguments.max_epochs, arguments.workers))
-        summary = write_fast_summary(ours)
+        summary = summarize(ours)  # not fast.json, which holds the race
         our_seconds = (summary["train_seconds_mean"], summary["train_seconds_std"])
         lowest = min(summary["test_accuracy"])
         verdict = f"every seed reaches {TARGET}%" if lowest >= TARGET else f"does NOT reach {TARGET}% on every seed"

@@ -42,6 +42,7 @@ from mnist_nb.config import TARGET_ACCURACY, TrainConfig, recipe, smoke_batches
 from mnist_nb.data import Normalization, load_test_set, load_training_split
 from mnist_nb.devices import select_device
 from mnist_nb.lab.cli import file_argument, folder_argument
+from mnist_nb.lab.experiments import seed_directory
 from mnist_nb.lab.frontier import RUNS_DIR
 from mnist_nb.lab.graphed import TrainStep, evaluate_at_once, fit_graphed
 from mnist_nb.lab.records import append_report, command_line, machine_description, run_record, summarize
@@ -230,12 +231,10 @@ def main(argv: list[str] | None = None) -> int:
         (chosen, autocast), accuracy, seconds = choice
         lines.append(describe(choice, arguments.validation_target))
         test_set = load_test_set().to(device)
-        rows = [
-            train_and_test(
-                chosen.replace(seed=seed), train_set, validation_set, test_set, arguments.out / f"seed-{seed}", autocast
-            )  # fmt: skip
-            for seed in range(arguments.test_seeds)
-        ]
+        rows = []
+        for seed in range(arguments.test_seeds):
+            out = seed_directory(arguments.out, seed)
+            rows.append(train_and_test(chosen.replace(seed=seed), train_set, validation_set, test_set, out, autocast))
         summary = summarize(rows)
         lowest = min(summary["test_accuracy"])
         verdict = "every seed reaches" if lowest >= TARGET else "NOT every seed reaches"

@@ -27,7 +27,7 @@ import argparse
 from pathlib import Path
 
 from mnist_nb.lab.ablation import ONE_MACHINE_DIR
-from mnist_nb.lab.experiments import finished_run, prepare_run_directory, train_and_report
+from mnist_nb.lab.experiments import finished_run, prepare_run_directory, seed_directory, seeds_in, train_and_report
 from mnist_nb.lab.frontier import ABLATION, ABLATION_BASE, ENTRIES
 from mnist_nb.lab.recipe_changes import CHANGES
 from mnist_nb.lab.records import summarize
@@ -62,10 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         config = KNOWN[name].config
         # Every finished seed in the name's folder is recorded; only those asked for are trained.
-        found = [int(path.name.removeprefix("seed-")) for path in (runs_dir / name).glob("seed-*")]
+        found = seeds_in(runs_dir / name)
         rows = []
         for seed in sorted(set(arguments.seeds) | set(found)):
-            out = runs_dir / name / f"seed-{seed}"
+            out = seed_directory(runs_dir / name, seed)
             row = finished_run(out, config.replace(seed=seed))
             if row is None and seed in arguments.seeds and not arguments.record_only:
                 print(f"--- {name}, seed {seed} ---", flush=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+from pathlib import Path
 from typing import NamedTuple
 
 from mnist_nb.anatomy import count_parameters
@@ -29,6 +30,7 @@ from mnist_nb.checkpoint import load_checkpoint, model_from_checkpoint
 from mnist_nb.config import TrainConfig, recipe, smoke_batches
 from mnist_nb.data import Normalization, clean_loader, load_training_split
 from mnist_nb.lab.cli import folder_argument
+from mnist_nb.lab.experiments import seed_directory
 from mnist_nb.models import build_model_of
 from mnist_nb.training import evaluate, fit, recalibrate_batchnorm
 
@@ -137,7 +139,7 @@ def validation_with_precise_batchnorm(model, normalization: Normalization, confi
 
 def check_saved(name: str, seed: int, save: str) -> dict:
     """Validation of a --save'd probe model as trained and with precise BatchNorm statistics."""
-    checkpoint = load_checkpoint(f"{save}/{name}/seed-{seed}/model.pt")
+    checkpoint = load_checkpoint(seed_directory(Path(save) / name, seed) / "model.pt")
     model, normalization = model_from_checkpoint(checkpoint)  # the variant, from the config's model_options
     config = TrainConfig.from_dict(checkpoint["config"])
     _, validation_set = load_training_split(validation_size=config.validation_size, split_seed=config.split_seed)
@@ -162,7 +164,7 @@ def run_probe(
     parameters = count_parameters(build_model_of(config))
     print(f"--- {name}: {parameters:,} parameters, {config.num_epochs} epochs, seed {seed} ---", flush=True)
     # --save keeps the final model (a train checkpoint) for post-hoc checks on validation.
-    checkpoint_path = f"{save}/{name}/seed-{seed}/model.pt" if save else None
+    checkpoint_path = seed_directory(Path(save) / name, seed) / "model.pt" if save else None
     result = fit(config, checkpoint_path=checkpoint_path, log=lambda line: print(line, flush=True))
     precise = validation_with_precise_batchnorm(result.model, result.normalization, result.config)
     return {

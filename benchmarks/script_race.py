@@ -39,6 +39,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from mnist_nb.lab.experiments import seed_directory
 from mnist_nb.support.mnist_files import MNIST_FILES, ensure_mnist, md5_of, raw_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,7 +234,7 @@ def run_script(
 
 
 def run_ours(seed: int, *, threads: int, core: int | None, device: str, out_root: Path, log_dir: Path) -> dict:
-    out = (out_root / f"seed-{seed}").resolve()
+    out = seed_directory(out_root, seed).resolve()
     # Relative to the project root, where it runs: the command recorded in its metrics.json names no machine's path.
     out = Path(os.path.relpath(out, ROOT))
     command = [sys.executable, "-m", "mnist_nb", "train", "--recipe", "fast", "--seed", str(seed)]
@@ -370,7 +371,7 @@ def race_from_logs(log_dir: Path, out_root: Path, *, runs: int, seeds: int, dire
     ours = []
     for seed in range(seeds):
         _, seconds, _ = read_log(log_dir / f"fast-seed-{seed}.log")
-        metrics = json.loads((out_root / f"seed-{seed}" / "metrics.json").read_text(encoding="utf-8"))
+        metrics = json.loads((seed_directory(out_root, seed) / "metrics.json").read_text(encoding="utf-8"))
         ours.append({"seed": seed, "seconds": seconds, "metrics": metrics})
     return {
         "script_runs": script_runs,

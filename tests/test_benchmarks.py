@@ -404,8 +404,9 @@ def test_the_rebuild_headlines_only_where_it_matches_the_script():
     assert not race.rebuild_matches_script([{"epoch": None, "seconds": 900.0}], script)[0]
 
 
-def test_bench_refuses_what_the_race_cannot_do(capsys):
+def test_bench_refuses_what_the_race_cannot_do(capsys, monkeypatch, tmp_path):
     bench = load_benchmark("bench")
+    monkeypatch.setattr(bench, "FAST_RECORD", tmp_path / "fast.json")  # no record: any seed count
     for argv, message in [
         (["--parallel"], "--parallel races the script"),
         (["--reference-script", "x", "--throughput-only"], "does not race the script"),
@@ -421,6 +422,20 @@ def test_bench_refuses_what_the_race_cannot_do(capsys):
     assert bench.parse_arguments(["--reference-seeds", "2"]).rebuild_seeds == 2  # the rebuild's old option name
     arguments = bench.parse_arguments(["--reference-script", "x"])
     assert arguments.reference_runs == 3 and not arguments.parallel and arguments.reference_script == Path("x")
+
+
+def test_a_race_never_cuts_the_record_of_fast(capsys, monkeypatch, tmp_path):
+    bench = load_benchmark("bench")
+    monkeypatch.delenv("MNIST_NB_SMOKE", raising=False)
+    monkeypatch.setattr(bench, "FAST_RECORD", tmp_path / "fast.json")
+    (tmp_path / "fast.json").write_text(json.dumps({"seeds": list(range(10))}), encoding="utf-8")
+    with pytest.raises(SystemExit):
+        bench.parse_arguments(["--reference-script", "x"])  # 3 seeds by default, before any run
+    assert "holds 10 seeds and a race of 3 would replace it with fewer: pass --seeds 10" in capsys.readouterr().err
+    assert bench.parse_arguments(["--reference-script", "x", "--seeds", "10"]).seeds == 10
+    assert bench.parse_arguments(["--seeds", "2"]).seeds == 2  # without the race, fast.json is not written
+    monkeypatch.setenv("MNIST_NB_SMOKE", "1")  # a smoke race writes no record
+    assert bench.parse_arguments(["--reference-script", "x"]).seeds == 3
 
 
 def test_the_checkout_says_whether_the_script_is_as_published(tmp_path):

@@ -112,6 +112,14 @@ def test_a_sweep_resumes_an_interrupted_seed_and_never_overwrites_another_run(mn
     assert any("moved it to" in line for line in lines)
 
 
+def test_a_sweeps_seeds_are_its_seed_folders_not_the_runs_moved_aside(tmp_path):
+    for name in ("seed-0", "seed-3", "seed-3.previous-1", "seed-12", "summary.json"):
+        (tmp_path / name).mkdir()
+    assert experiments.seeds_in(tmp_path) == [0, 3, 12]
+    assert experiments.seed_directory(tmp_path, 12) == tmp_path / "seed-12"
+    assert experiments.seeds_in(tmp_path / "missing") == []
+
+
 def test_prepare_run_directory_moves_aside_what_it_cannot_resume(tmp_path):
     config = recipe("tiny")
     assert experiments.prepare_run_directory(tmp_path / "fresh", config, log=None) is False

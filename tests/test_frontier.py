@@ -14,6 +14,7 @@ from matplotlib.collections import PathCollection  # noqa: E402
 from mnist_nb.config import SMOKE_BATCHES_PER_EPOCH, TrainConfig, recipe  # noqa: E402
 from mnist_nb.lab import ablation, frontier  # noqa: E402
 from mnist_nb.lab.figures import plot_ablation, plot_frontier  # noqa: E402
+from mnist_nb.lab.records import summarize  # noqa: E402
 from mnist_nb.models import MODEL_SPECS, build_model_of  # noqa: E402
 from mnist_nb.support.variants import ABLATIONS  # noqa: E402
 
@@ -81,6 +82,32 @@ def test_smoke_runs_are_never_recorded_as_results(mnist_root, tmp_path):
     assert summary["config"]["max_batches_per_epoch"] == SMOKE_BATCHES_PER_EPOCH
     assert (tmp_path / "runs" / "tiny" / "summary.json").is_file()
     assert not (tmp_path / "results").exists()
+
+
+def test_a_record_grows_and_is_never_cut_and_keeps_the_race_of_its_runs(tmp_path):
+    entry = frontier.Entry("tiny", recipe("tiny").replace(device="cpu"), 2, "test")
+    rows = [
+        {
+            "model": "tiny", "params": 4_844, "epochs": 20, "seed": seed, "device": "cpu", "test_accuracy": 99.4,
+            "val_accuracy": 99.2, "train_seconds": 100.0 + seed, "smoke": False,
+            "config": entry.config.replace(seed=seed).to_dict(), "machine": {"device_name": "AMD EPYC"},
+            "command": "python -m mnist_nb train",
+        }
+        for seed in range(3)
+    ]  # fmt: skip
+    recorded = {"name": "tiny", **summarize(rows), "race": {"ratio": 3.0}}
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "tiny.json").write_text(json.dumps(recorded))
+    # One seed asked for, three recorded: the three are read back from the record, nothing trains.
+    summary = frontier.run_entry(entry, num_seeds=1, results_dir=tmp_path / "results", runs_dir=tmp_path, log=None)
+    written = json.loads((tmp_path / "results" / "tiny.json").read_text())
+    assert summary["seeds"] == written["seeds"] == [0, 1, 2] and written["race"] == {"ratio": 3.0}
+    # A run other than the one the race timed (seed 1, in its run folder) drops the race, not the seeds.
+    (tmp_path / "tiny" / "seed-1").mkdir(parents=True)
+    (tmp_path / "tiny" / "seed-1" / "metrics.json").write_text(json.dumps(rows[1] | {"train_seconds": 50.0}))
+    frontier.run_entry(entry, results_dir=tmp_path / "results", runs_dir=tmp_path, log=None)
+    written = json.loads((tmp_path / "results" / "tiny.json").read_text())
+    assert written["train_seconds"] == [100.0, 50.0, 102.0] and "race" not in written
 
 
 def test_results_load_in_entry_order_and_tables_compare_against_the_base(tmp_path):

@@ -19,6 +19,17 @@ from mnist_nb.support.checkpoint_files import CheckpointError, write_json
 from mnist_nb.training import EVALUATION_BATCH_SIZE, evaluate, fit
 
 
+def seed_directory(out: Path | str, seed: int) -> Path:
+    """Where seed K of a sweep in OUT runs: OUT/seed-K, the one home of that name."""
+    return Path(out) / f"seed-{seed}"
+
+
+def seeds_in(out: Path | str) -> list[int]:
+    """The seeds with a folder in OUT; runs moved aside (OUT/seed-K.previous-N) are not seeds."""
+    names = (path.name.removeprefix("seed-") for path in Path(out).glob("seed-*"))
+    return sorted(int(name) for name in names if name.isdigit())
+
+
 def train_and_report(config: TrainConfig, out: Path, *, resume: bool = False, log=print) -> dict:
     """Train, evaluate once on the test set, write OUT/metrics.json; return the metrics."""
     result = fit(config, checkpoint_path=out / "model.pt", resume=resume, log=log)
@@ -59,7 +70,7 @@ def run_seeds(
     rows = []
     for seed in range(num_seeds):
         seed_config = config.replace(seed=seed)
-        seed_out = out / f"seed-{seed}"
+        seed_out = seed_directory(out, seed)
         previous = finished_run(seed_out, seed_config) if reuse else None
         source = seed_out / "metrics.json"
         if previous is None and seed in earlier:
