@@ -145,6 +145,11 @@ def test_overlay_heatmaps_on_one_fixed_scale_with_a_colour_bar_and_the_digit_as_
         assert heat.get_array().shape == (28, 28) and heat.get_clim() == (0.0, 1.0)  # never stretched
         assert ax.collections  # the digit's outline
     assert titles(fig)[:3] == ["4", "5", "6"]
+    # A map minus its mean is signed: a diverging scale centred on 0, and an outline that shows on white.
+    signed = model_plots.overlay_heatmaps(images, heatmaps - 0.99, value_range=(-0.05, 0.05))
+    (heat,) = signed.axes[0].images
+    assert heat.get_cmap().name == "RdBu_r" and heat.get_clim() == (-0.05, 0.05)
+    assert tuple(signed.axes[0].collections[0].get_edgecolor()[0][:3]) == (0.0, 0.0, 0.0)
 
 
 # ----------------------------------------------------------------------------- errors and gradient flow

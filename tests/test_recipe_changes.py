@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mnist_nb.config import recipe
+from mnist_nb.lab import recipe_changes
 from mnist_nb.lab.ablation import paired_t_p_value
 from mnist_nb.lab.frontier import SERIES_RECIPE
-from mnist_nb.lab.recipe_changes import CHANGES, NAMES, changes_table, level, readings
+from mnist_nb.lab.recipe_changes import CHANGES, NAMES, changes_summary, changes_table, level, readings
 from mnist_nb.lab.replication import SEEDS
 from mnist_nb.models import build_model
 from tests.test_frontier import fake_summary
@@ -84,5 +87,26 @@ def test_pairs_across_machines_and_missing_seeds_are_not_read():
     found = readings(records, base_records())
     assert found["final"]["test"]["crossed"] == [10] and found["final"]["test"]["verdict"] == "not shown to differ"
     assert found["residual-clean-2"]["test"] is None and found["residual-width-20"]["test"] is None
-    assert "residual-clean-2           not recorded on every seed yet" in changes_table(records, base_records())
+    assert "residual-clean-2           5 of 10 seeds recorded so far" in changes_table(records, base_records())
     assert all(value == {"test": None, "validation": None} for value in readings(records, {}).values())
+
+
+def test_the_summary_says_each_verdict_and_what_is_missing():
+    records = {name: summary(name, CLEAR if name != "residual-clean-2" else NOISY) for name in NAMES}
+    text = changes_summary(records, base_records())
+    assert text.count(": higher") == 4 and "`residual-clean-2` +0.00 points (higher on 5 of 10" in text
+    assert "; `residual-recalibrated` +0.0" in text and text.count(": not shown to differ") == 1
+    assert text.endswith("add up to +0.17 points, `final` +0.05")  # 3 x 0.055 + 0.001, and 0.055
+    del records["residual-width-20"]
+    missing = changes_summary(records, base_records())
+    assert missing.endswith("not all recorded yet for residual-width-20; read when they are")
+    assert text.startswith("On seeds 10-19, every pair on one machine")
+
+
+def test_the_records_on_disk_are_read_by_their_names(tmp_path, monkeypatch):
+    for name in NAMES:  # as benchmarks/one_machine.py --study final-changes writes them
+        (tmp_path / f"{name}.json").write_text(json.dumps(summary(name, CLEAR)), encoding="utf-8")
+    monkeypatch.setattr(recipe_changes, "CHANGES_DIR", tmp_path)
+    found = readings(base_records=base_records())
+    assert all(found[name]["test"]["verdict"] == "higher" for name in NAMES)
+    assert "seeds recorded so far" not in changes_table(base_records=base_records())

@@ -133,10 +133,10 @@ def run_entry(
     return summary
 
 
-def load_results(results_dir: Path = RESULTS_DIR) -> dict[str, dict]:
-    """Every recorded summary, by entry name, in the order of FRONTIER then ABLATION."""
+def load_results(results_dir: Path = RESULTS_DIR, names=None) -> dict[str, dict]:
+    """Every recorded summary, by entry name, in the order of FRONTIER then ABLATION (or of `names`)."""
     found = {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in Path(results_dir).glob("*.json")}
-    return {name: found[name] for name in ENTRIES if name in found}
+    return {name: found[name] for name in names or ENTRIES if name in found}
 
 
 def frontier_table(results: dict[str, dict]) -> str:

@@ -63,8 +63,8 @@ def reading(name: str, records: dict[str, dict], base: dict, split: str = "test"
 
 def readings(records: dict[str, dict] | None = None, base_records: dict[str, dict] | None = None) -> dict:
     """Every name's test and validation readings against `residual` (None where seeds are missing).
-    `records`: `load_results(CHANGES_DIR)`; `base_records`: `load_results(REPLICATION_DIR)`."""
-    records = load_results(CHANGES_DIR) if records is None else records
+    `records`: `load_results(CHANGES_DIR, NAMES)`; `base_records`: `load_results(REPLICATION_DIR)`."""
+    records = load_results(CHANGES_DIR, NAMES) if records is None else records
     base_records = load_results(REPLICATION_DIR) if base_records is None else base_records
     if ABLATION_BASE not in base_records:
         return {name: {"test": None, "validation": None} for name in NAMES}
@@ -77,6 +77,7 @@ def readings(records: dict[str, dict] | None = None, base_records: dict[str, dic
 
 def changes_table(records: dict[str, dict] | None = None, base_records: dict[str, dict] | None = None) -> str:
     """The readings as a table, test first, then the rule's verdict; a name not yet run says what is missing."""
+    records = load_results(CHANGES_DIR, NAMES) if records is None else records
     found = readings(records, base_records)
     lines = [
         f"against {ABLATION_BASE}, seeds {SEEDS[0]}-{SEEDS[-1]}, every pair on one machine (points):",
@@ -85,7 +86,8 @@ def changes_table(records: dict[str, dict] | None = None, base_records: dict[str
     for name in NAMES:
         test, validation = found[name]["test"], found[name]["validation"]
         if test is None:
-            lines.append(f"{name:<27}not recorded on every seed yet ({CHANGES_DIR.name})")
+            done = len(set(records.get(name, {}).get("seeds", [])) & set(SEEDS))
+            lines.append(f"{name:<27}{done} of {len(SEEDS)} seeds recorded so far: read when all are")
             continue
         low, high = test["interval"]
         higher = f"{sum(difference > 0 for difference in test['differences'])} of {len(test['differences'])}"
@@ -98,3 +100,30 @@ def changes_table(records: dict[str, dict] | None = None, base_records: dict[str
             + (f", seeds {test['crossed']} crossed machines" if test["crossed"] else "")
         )
     return "\n".join(lines)
+
+
+def _phrase(test: dict) -> str:
+    """One reading in words: the mean difference, how many seeds were higher, p, the interval, the verdict."""
+    low, high = test["interval"]
+    higher = sum(difference > 0 for difference in test["differences"])
+    return (
+        f"{signed_points(test['mean'])} points (higher on {higher} of {len(test['differences'])}, "
+        f"{format_p_value(test['p_value'])}, 95% interval {signed_points(low)} to {signed_points(high)}): "
+        f"{test['verdict']}"
+    )
+
+
+def changes_summary(records: dict[str, dict] | None = None, base_records: dict[str, dict] | None = None) -> str:
+    """The readings in words: `final` against `residual`, then each change alone, each with the rule's verdict."""
+    found = {name: reading["test"] for name, reading in readings(records, base_records).items()}
+    missing = [name for name, test in found.items() if test is None]
+    if missing:
+        return f"Seeds {SEEDS[0]}-{SEEDS[-1]}: not all recorded yet for {', '.join(missing)}; read when they are"
+    singles = "; ".join(f"`{entry.name}` {_phrase(found[entry.name])}" for entry in CHANGES)
+    total = sum(found[entry.name]["mean"] for entry in CHANGES)
+    return (
+        f"On seeds {SEEDS[0]}-{SEEDS[-1]}, every pair on one machine, against `{ABLATION_BASE}` (test accuracy, "
+        f"by the rule stated before the runs: p below {level('final')} for `final`, {level(CHANGES[0].name)} for "
+        f"each change): `final` {_phrase(found['final'])}. Each change alone: {singles}. The four alone add up to "
+        f"{signed_points(total)} points, `final` {signed_points(found['final']['mean'])}"
+    )

@@ -54,15 +54,24 @@ def plot_maps(maps: dict[str, torch.Tensor], title: str | None = None, value_ran
 
 
 def overlay_heatmaps(
-    images, heatmaps, labels=None, title=None, scale_label: str | None = None, num_columns: int | None = None
+    images,
+    heatmaps,
+    labels=None,
+    title=None,
+    scale_label: str | None = None,
+    num_columns: int | None = None,
+    value_range: tuple[float, float] = (0.0, 1.0),
 ) -> Figure:
-    """Heatmaps on one fixed 0-1 scale with a colour bar, the digit as a white outline; rows of `num_columns`.
+    """Heatmaps on one fixed scale with a colour bar, the digit as an outline; rows of `num_columns`.
 
-    images: uint8 [N, 28, 28] or float [N, 1, 28, 28]; heatmaps in [0, 1], [N, h, w] or [N, 1, h, w] (spatial
-    attention, Grad-CAM), resized to 28x28. Never stretched per map: a gate in 0.98-1.00 looks uniform, as it
-    is; and never blended with the digit, so every colour on a panel is one on the colour bar. `scale_label`
-    names what the bar measures (e.g. that Grad-CAM maps are scaled per image).
+    images: uint8 [N, 28, 28] or float [N, 1, 28, 28]; heatmaps [N, h, w] or [N, 1, h, w] (spatial attention,
+    Grad-CAM), resized to 28x28. Never stretched per map: a gate in 0.98-1.00 looks uniform on 0-1, as it is;
+    and never blended with the digit, so every colour on a panel is one on the colour bar. `scale_label`
+    names what the bar measures (e.g. that Grad-CAM maps are scaled per image). A `value_range` around 0,
+    (-a, a), draws signed maps (a map minus its mean) in red above 0 and blue below, the outline in black.
     """
+    low, high = value_range
+    signed = low == -high
     pictures, _ = as_pictures(images)
     heatmaps = heatmaps.detach().cpu().float()
     if heatmaps.ndim == 3:
@@ -70,10 +79,11 @@ def overlay_heatmaps(
     heatmaps = F.interpolate(heatmaps, size=tuple(pictures.shape[-2:]), mode="bilinear", align_corners=False)[:, 0]
     fig, axes = axes_grid(len(pictures), num_columns=num_columns or len(pictures), cell=1.5, title=title)
     for index, ax in enumerate(axes):
-        shown = ax.imshow(heatmaps[index].numpy(), cmap="viridis", vmin=0.0, vmax=1.0)
+        shown = ax.imshow(heatmaps[index].numpy(), cmap="RdBu_r" if signed else "viridis", vmin=low, vmax=high)
         picture = pictures[index].float().numpy()
         # The outline where the ink is half its darkest, uint8 bytes and normalized inputs alike.
-        ax.contour(picture, levels=[(picture.min() + picture.max()) / 2], colors="white", linewidths=0.8)
+        outline = "black" if signed else "white"
+        ax.contour(picture, levels=[(picture.min() + picture.max()) / 2], colors=outline, linewidths=0.8)
         ax.set_title(digit_title(index, labels, None)[0], fontsize=10)
     fig.tight_layout()
     fig.colorbar(shown, ax=axes, fraction=0.02, pad=0.01, label=scale_label)
