@@ -7,7 +7,7 @@ import os
 import nbformat
 import pytest
 
-from mnist_nb.lab.notebook_runner import find_notebooks, format_table, run_notebook, run_series
+from mnist_nb.lab.notebook_runner import find_notebooks, format_table, run_nbval, run_notebook, run_series
 
 
 def write_notebook(path, *sources, key_metric_source=None):
@@ -75,3 +75,14 @@ def test_notebooks_are_found_by_number_topic_or_name():
     assert find_notebooks([number]) == find_notebooks([topic]) == find_notebooks([first.name]) == [first]
     with pytest.raises(ValueError, match="valid names"):
         find_notebooks(["no-such-notebook"])
+
+
+def test_nbval_that_ran_no_notebook_says_why_and_how_to_install_it(tmp_path, monkeypatch):
+    import subprocess
+
+    def no_nbval(command, **options):  # what pytest does without the plugin: a usage error, no report
+        return subprocess.CompletedProcess(command, 4, "", "error: unrecognized arguments: --nbval-lax\n")
+
+    monkeypatch.setattr(subprocess, "run", no_nbval)
+    with pytest.raises(RuntimeError, match=r"exit code 4\).*unrecognized arguments.*pip install -e \"\.\[test\]\""):
+        run_nbval(tmp_path / "report.xml")

@@ -1,7 +1,7 @@
 """What each component of the series' last model buys at the full budget, read from the recorded
 seed-paired ablation (`python -m mnist_nb frontier --ablation`): each removal minus the base on the same
-seed, the noise such a difference has (Student's t, here because only the ablation uses it), notebook 09's
-table, and the sentences notebooks 02-06 close with.
+seed, the noise such a difference has (Student's t and the paired t-test, which the lab's other readings
+import from here), notebook 09's table, and the sentences notebooks 02-06 close with.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def command_evaluate(arguments: argparse.Namespace) -> None:
     test = evaluate(model, test_loader)
     print(
         f"{checkpoint['model_name']}: {count_parameters(model):,} parameters, trained {checkpoint['epoch']} epochs\n"
-        f"test accuracy {test['accuracy']:.2f}%  (loss {test['loss']:.4f}, 10,000 images, {device})"
+        f"test accuracy {test['accuracy']:.2f}%  (loss {test['loss']:.4f}, {len(test_set):,} images, {device})"
     )
     if arguments.figure is not None:  # the test digits it gets wrong, the most confident mistakes first
         from mnist_nb.inspection import predict

@@ -137,7 +137,7 @@ class TrainStep:
 
         return step
 
-    def capture(self, augment: bool, warmup_steps: int = 3) -> Callable[[], None]:
+    def capture(self, augment: bool, eager_steps: int = 3) -> Callable[[], None]:
         """The step recorded as a CUDA graph; returns its replay. Leaves every state as it found it.
 
         Capture needs a few eager steps first (cuDNN picks its kernels, autograd sets up its
@@ -147,7 +147,7 @@ class TrainStep:
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
-            for _ in range(warmup_steps):
+            for _ in range(eager_steps):
                 self.step_in_epoch.zero_()  # any epoch length will do
                 self.run_eagerly(augment)()
         torch.cuda.current_stream().wait_stream(side)
@@ -217,7 +217,9 @@ def fit_graphed(
     if config.max_batches_per_epoch is not None:
         steps_per_epoch = min(steps_per_epoch, config.max_batches_per_epoch)
     if steps_per_epoch == 0:
-        raise ValueError(f"{len(train_set)} training images make no full batch of {config.batch_size}")
+        raise ValueError(
+            f"{len(train_set)} training images make no full batch of {config.batch_size}: lower batch_size"
+        )
     model = build_for_training(config, device)
     model.train()
     step = TrainStep(model, config, train_set, normalization, steps_per_epoch, autocast=autocast)

@@ -197,7 +197,13 @@ def run_nbval(junit_path: Path, notebooks: list[Path] | None = None) -> dict[str
         *[str(path) for path in (notebooks or [directory])],
     ]  # fmt: skip
     environment = {**os.environ, SMOKE_ENVIRONMENT_VARIABLE: "1"}
-    subprocess.run(command, cwd=directory.parent, env=environment, capture_output=True, text=True)
+    finished = subprocess.run(command, cwd=directory.parent, env=environment, capture_output=True, text=True)
+    if not Path(junit_path).is_file():  # pytest stopped before any cell: nbval missing, or a bad argument
+        tail = (finished.stdout + finished.stderr).strip().splitlines()[-3:]
+        raise RuntimeError(
+            f"pytest --nbval-lax ran no notebook (exit code {finished.returncode}): {' | '.join(tail)}; "
+            'nbval comes with the test extra: pip install -e ".[test]"'
+        )
     outcomes = {}
     for case in ElementTree.parse(junit_path).getroot().iter("testcase"):
         failed = case.find("failure") is not None or case.find("error") is not None

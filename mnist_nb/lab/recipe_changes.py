@@ -2,9 +2,10 @@
 
 `final` is notebook 06's `residual` with four changes (width 20, channel-only attention after stage 3,
 the last 2 of 15 epochs on clean images, BatchNorm recalibrated at the end), adopted together. Its lead
-over `residual` (+0.09 points) comes from records made on different machines (Welch p = 0.064), and no
-change was measured alone. Here `final` and each change alone train seeds 10-19 on one machine, paired
-by seed with `residual`'s runs of those seeds (the GAP replication's, `replication.REPLICATION_DIR`):
+over `residual` in their records compares runs made on different machines (notebook 09 weighs it by
+Welch's t-test), and no change was measured alone. Here `final` and each change alone train seeds 10-19
+on one machine, paired by seed with `residual`'s runs of those seeds (the GAP replication's,
+`replication.REPLICATION_DIR`):
 
     OMP_NUM_THREADS=1 python benchmarks/one_machine.py final residual-width-20 residual-channel-only-7x7 \
         residual-clean-2 residual-recalibrated --seeds 10 11 12 13 14 15 16 17 18 19 --study final-changes
