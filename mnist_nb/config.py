@@ -48,7 +48,7 @@ class TrainConfig:
     """The recipe. The defaults are the series' settings; `RECIPES` below starts from them."""
 
     model: str = "residual"
-    # A variant of the named model: ModelSpec fields to change, e.g. {"widths": (8, 10)}.
+    # A variant of the named model: its overrides, `build_model(model, **model_options)`, e.g. {"widths": (8, 10)}.
     model_options: dict | tuple = ()
     num_epochs: int = 15
     batch_size: int = 128

@@ -96,16 +96,16 @@ REFERENCE_MODEL = "reference"
 MODEL_NAMES = (*MODEL_SPECS, REFERENCE_MODEL)
 
 
-def model_spec(name: str, **changes) -> ModelSpec:
-    """The named model's spec, with `changes` (ModelSpec fields) applied: a variant."""
+def model_spec(name: str, **overrides) -> ModelSpec:
+    """The named model's spec with `overrides` (ModelSpec fields) applied: a variant."""
     if name not in MODEL_SPECS:
-        problem = "unknown model" if name != REFERENCE_MODEL else "no spec or options (build_model builds it whole):"
+        problem = "unknown model" if name != REFERENCE_MODEL else "no spec or overrides (build_model builds it whole):"
         raise ValueError(f"{problem} {name!r}; valid names: {', '.join(MODEL_NAMES)}")
     fields = {field.name for field in dataclasses.fields(ModelSpec)} - {"description"}
-    unknown = sorted(set(changes) - fields)
+    unknown = sorted(set(overrides) - fields)
     if unknown:
-        raise ValueError(f"{name}: no model option {', '.join(unknown)}; valid: {', '.join(sorted(fields))}")
-    spec = replace(MODEL_SPECS[name], **changes)
+        raise ValueError(f"{name}: no override {', '.join(unknown)}; valid: {', '.join(sorted(fields))}")
+    spec = replace(MODEL_SPECS[name], **overrides)
     rules = [  # (holds, rule, value)
         (len(spec.widths) == 2, "widths must be (stem, width)", spec.widths),
         (spec.head in ("dense", "gap"), "head must be 'dense' or 'gap'", spec.head),
@@ -125,15 +125,15 @@ def model_description(name: str) -> str:
     return model_spec(name).description
 
 
-def build_model(name: str, **changes) -> MnistNet:
-    """Build a named model; `changes` (ModelSpec fields) make a variant, e.g. build_model("residual", dropout=0)."""
+def build_model(name: str, **overrides) -> MnistNet:
+    """Build a named model; `overrides` (ModelSpec fields) make a variant, e.g. build_model("residual", dropout=0)."""
     if name == REFERENCE_MODEL:
-        if changes:
-            raise ValueError(f"the reference model has no options (got {', '.join(changes)})")
+        if overrides:
+            raise ValueError(f"the reference model has no overrides (got {', '.join(overrides)})")
         from mnist_nb.support.reference_model import reference_stages  # its own architecture, not a trunk
 
         return MnistNet(reference_stages(), name)
-    spec = model_spec(name, **changes)
+    spec = model_spec(name, **overrides)
     bn = spec.batchnorm
     stem_width, width = spec.widths
 

@@ -158,13 +158,13 @@ def test_a_variant_is_built_without_touching_the_registry():
     assert model_spec("residual") == MODEL_SPECS["residual"]
 
 
-def test_bad_options_say_what_is_allowed():
+def test_bad_overrides_say_what_is_allowed():
     # The description is what a model is, not an option of it.
-    with pytest.raises(ValueError, match=r"residual: no model option skip; valid: attention, batchnorm, dropout,"):
+    with pytest.raises(ValueError, match=r"residual: no override skip; valid: attention, batchnorm, dropout,"):
         build_model("residual", skip=False)
-    with pytest.raises(ValueError, match="no model option separable, stage_depths"):
+    with pytest.raises(ValueError, match="no override separable, stage_depths"):
         model_spec("tiny", stage_depths=(2, 1), separable=True)
-    with pytest.raises(ValueError, match="no model option description"):
+    with pytest.raises(ValueError, match="no override description"):
         model_spec("tiny", description="mine")
     # Each broken rule is named, with the value that broke it.
     with pytest.raises(ValueError, match=r"^tiny: widths must be \(stem, width\) \(got \(8, 8, 12, 16\)\)$"):
@@ -173,7 +173,7 @@ def test_bad_options_say_what_is_allowed():
         build_model("residual", head="attention")
     with pytest.raises(ValueError, match=r"spatial_attention_stages must be within \(2, 3\) \(got \(1,\)\)"):
         build_model("residual", spatial_attention_stages=(1,))
-    with pytest.raises(ValueError, match="the reference model has no options"):
+    with pytest.raises(ValueError, match="the reference model has no overrides"):
         build_model(REFERENCE_MODEL, dropout=0.0)
     with pytest.raises(ValueError, match="unknown model 'resnet50'"):
         model_spec("resnet50", dropout=0.0)
