@@ -48,7 +48,7 @@ class ModelSpec:
     dropout: float = 0.0
     head: str = "dense"  # "dense" or "gap"
     attention: bool = False
-    residual: bool = False
+    skip: bool = False  # identity skip connections: each pair of 3x3 convs a `ResidualBlock`
     widths: tuple[int, int] = (8, 16)  # (stem, stages 1 to 3)
     # The stages whose attention also gates positions (with `attention`); the others gate channels only.
     spatial_attention_stages: tuple[int, ...] = (2, 3)
@@ -69,7 +69,7 @@ SERIES_SPECS: dict[str, ModelSpec] = {
         dropout=0.05,
         head="gap",
         attention=True,
-        residual=True,
+        skip=True,
     ),
 }
 # The series' last model (width 16, 11,280 parameters): the base of every variant below.
@@ -138,7 +138,7 @@ def build_model(name: str, **overrides) -> MnistNet:
     stem_width, width = spec.widths
 
     def conv_pair() -> nn.Module:  # [B, width, h, w] -> same shape
-        if spec.residual:
+        if spec.skip:
             return ResidualBlock(width, batchnorm=bn)
         return nn.Sequential(
             OrderedDict(first=ConvBNAct(width, width, batchnorm=bn), second=ConvBNAct(width, width, batchnorm=bn))

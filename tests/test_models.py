@@ -99,7 +99,7 @@ def test_each_ablation_spec_differs_from_the_series_model_in_exactly_its_compone
         "residual-no-augmentation": set(),
         "residual-no-gap": {"head"},
         "residual-no-attention": {"attention"},
-        "residual-no-skip": {"residual"},
+        "residual-no-skip": {"skip"},
     }
     # ABLATIONS decides the registry's entries: each one is the series' last model with its changes.
     for name, changes in ABLATIONS.items():
@@ -160,8 +160,9 @@ def test_a_variant_is_built_without_touching_the_registry():
 
 def test_bad_overrides_say_what_is_allowed():
     # The description is what a model is, not an option of it.
-    with pytest.raises(ValueError, match=r"residual: no override skip; valid: attention, batchnorm, dropout,"):
-        build_model("residual", skip=False)
+    with pytest.raises(ValueError, match=r"residual: no override residual; valid: attention, batchnorm, dropout,"):
+        build_model("residual", residual=False)  # the skips are `skip`; `residual` names the model
+    assert not any(isinstance(block, ResidualBlock) for block in build_model("residual", skip=False).modules())
     with pytest.raises(ValueError, match="no override separable, stage_depths"):
         model_spec("tiny", stage_depths=(2, 1), separable=True)
     with pytest.raises(ValueError, match="no override description"):

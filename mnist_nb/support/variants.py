@@ -20,5 +20,5 @@ ABLATIONS: dict[str, dict] = {
     "residual-no-augmentation": {"description": "residual without augmentation"},
     "residual-no-gap": {"description": "residual with a dense head instead of GAP", "head": "dense"},
     "residual-no-attention": {"description": "residual without attention", "attention": False},
-    "residual-no-skip": {"description": "residual without skip connections", "residual": False},
+    "residual-no-skip": {"description": "residual without skip connections", "skip": False},
 }
