@@ -179,6 +179,9 @@ def test_frontier_and_ablation_plots():
     assert differences["skip"]["val"] == pytest.approx([0.0, -0.08])
     fig = plot_ablation(differences, ablation.noise_band(results["residual"]), "residual", 2)
     assert [label.get_text() for label in fig.axes[0].get_xticklabels()] == ["dropout\nn=2", "skip\nn=2"]
+    assert "n: recorded seeds; ◆: pairs on one machine" in fig.axes[0].get_title()  # the tick labels explained
+    bars = [line for line in fig.axes[0].collections if type(line).__name__ == "LineCollection" and line.get_label()]
+    assert bars and all(width >= 2 for bar in bars for width in bar.get_linewidths())  # visible at GitHub's width
 
 
 def test_conclusions_quote_the_records_and_judge_each_small_entry_on_its_own():

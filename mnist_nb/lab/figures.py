@@ -98,7 +98,7 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
             if key != "val" and len(values) > 1:  # the interval beside its lane's dots; bold where it misses 0
                 low, high = interval(values)
                 bar = f"95% interval, {label.removeprefix('test, ')}" if first else None
-                ax.vlines(index + offset + 0.13, low, high, color=color, lw=3 if low > 0 or high < 0 else 1, label=bar)
+                ax.vlines(index + offset + 0.13, low, high, color=color, lw=4 if low > 0 or high < 0 else 2, label=bar)
             first = False
     # A pair left out because one of its runs stayed at chance says so under its name.
     ticks = [
@@ -110,6 +110,7 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
     ax.set_xticks(range(len(differences)), ticks)
     title = f"one component removed from {base}: seeds (dots), mean (lines), its 95% interval (bars; bold: misses 0)"
     title += f"\nband: 19 in 20 single two-run test differences, from {base}'s {base_seeds} recorded seeds"
+    title += "\nunder each name, n: recorded seeds; ◆: pairs on one machine that trained"
     ax.set(title=title, ylabel=f"removal minus {base}, same seed (points)")
     ax.title.set_fontsize(10)
     ax.grid(alpha=0.3, axis="y")
