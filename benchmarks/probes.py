@@ -123,7 +123,7 @@ def probe_config(name: str, *, seed: int = 0, num_epochs: int | None = None, max
     )
     if num_epochs is None:
         return config
-    return config.replace(num_epochs=num_epochs, clean_epochs=min(config.clean_epochs, num_epochs))
+    return config.replace(num_epochs=num_epochs)  # the clean epochs stay the last ones (`TrainConfig.replace`)
 
 
 def validation_with_precise_batchnorm(model, normalization: Normalization, config) -> dict:
