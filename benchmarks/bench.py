@@ -14,8 +14,8 @@ itself). Our fast recipe (`python -m mnist_nb train --recipe fast --seed K`) run
 with the same thread count, each side alone, or with `--parallel` one run of each at the same time, pinned
 to cores 0 and 1 with one thread each. The report: a table of both sides and the ratio of mean times with
 its spread, also kept in `benchmarks/results/fast.json` ("race"), where notebook 09 reads it.
-`--from-logs` runs nothing: it reads the last race back from its stamped logs (runs/race) and our runs'
-metrics (runs/fast), prints the report and writes the record again.
+`--from-logs` runs nothing: it reads the last race back from its stamped logs (runs/frontier/race) and our runs'
+metrics (runs/frontier/fast), prints the report and writes the record again.
 
 The rebuild (benchmarks/reference.py) trains the script's model as the script does, inside this
 process: it is what the throughput compares (the same model and optimizer fed by the rebuild's
@@ -181,7 +181,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--reference-runs",
         type=positive_int,
         default=3,
-        help="runs of the script in the race (default 3; about 8 min each on one CPU thread)",
+        help="runs of the script in the race (default 3; 4-5 min each on one thread of our AMD VM)",
     )
     parser.add_argument(
         "--parallel",
@@ -207,7 +207,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--from-logs",
         action="store_true",
-        help="run nothing: rebuild the last race's report and fast.json from its logs (runs/race, runs/fast), "
+        help="run nothing: rebuild the last race's report and fast.json from its logs (runs/frontier/race, runs/frontier/fast), "
         "with the same --reference-script, --reference-runs, --seeds and --parallel",
     )
     parser.add_argument("--batches", type=int, default=60, help="batches timed for throughput (default 60)")
@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         ours, theirs = [], []
         for seed in range(arguments.seeds):
             print(f"--- seed {seed}: mnist_nb fast recipe ({fast.model}, {fast.num_epochs} epochs) ---", flush=True)
-            # Apart from the race's runs (runs/fast), and never over a finished run (`prepare_run_directory`).
+            # Apart from the race's runs (runs/frontier/fast), and never over a finished run (`prepare_run_directory`).
             out = seed_directory(RUNS_DIR / "bench-fast", seed)
             resume = prepare_run_directory(out, fast.replace(seed=seed))
             ours.append(train_and_report(fast.replace(seed=seed), out, resume=resume))

@@ -88,7 +88,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {
         widths=(8, 20),
     ),
     # Conv weights scale with width squared: at width 10, 4,718 parameters.
-    "tiny": replace(_SERIES, description="residual at width 10 (<= 5,000 parameters)", widths=(6, 10)),
+    "tiny": replace(_SERIES, description="residual at width 10, a 6-channel stem, <= 5,000 parameters", widths=(6, 10)),
     **{name: replace(_SERIES, **changes) for name, changes in {**FRONTIER_VARIANTS, **ABLATIONS}.items()},
 }
 # The script repository's model has an architecture of its own (mnist_nb/support/reference_model.py).

@@ -124,7 +124,7 @@ def test_with_the_base_rerun_where_the_removal_ran_every_pair_is_on_one_machine(
     text = full_budget_verdict("batchnorm", results, reruns)
     expected = paired_t_p_value([-value for value in pairs])
     assert (
-        f"With every pair on one machine (3 crossed seeds re-run on one machine, "
+        f"With every pair on one machine (3 seeds whose two runs crossed machines, re-run on one, "
         f"benchmarks/results/one-machine/): +0.17 points over 5 seeds, paired t-test p = {expected:.3f}: larger "
         "than seed noise: it buys accuracy; 95% interval of the mean gain"
     ) in text.splitlines()[-1]
@@ -151,7 +151,8 @@ def test_a_vm_image_apart_is_another_machine_and_both_sides_rerun_on_one_pair_th
     pairs = one_machine_pairs(records_of(removal["name"], results, both), records_of(ABLATION_BASE, results, both))
     differences = trained_differences(pairs)
     assert differences == pytest.approx([-0.30, -0.25, -0.30, -0.02, -0.02])  # seeds 0-1 as recorded, 2-4 re-run
-    assert "With every pair on one machine (3 crossed seeds" in full_budget_verdict("batchnorm", results, both)
+    crossed = "With every pair on one machine (3 seeds whose two runs crossed machines"
+    assert crossed in full_budget_verdict("batchnorm", results, both)
     assert "one machine" not in full_budget_verdict("batchnorm", results, base_only)
     # A re-run stuck at chance (it answers one digit for every image) is reported, not averaged.
     removal_rerun["test_accuracy"] = [11.35, 99.28, 99.33]
@@ -186,7 +187,7 @@ def test_further_seeds_rerun_on_one_machine_join_that_pairing_only():
     assert [pair[0] for pair in found["one machine"]] == [0, 1, 2, 3, 4, 5, 6]  # seed 7 has no base run there
     assert trained_differences(found["one machine"])[5:] == pytest.approx([-0.10, -0.10])
     text = full_budget_verdict("batchnorm", results, reruns)
-    assert "(3 crossed seeds re-run on one machine, 2 more seeds, benchmarks/results/one-machine/)" in text
+    assert "(3 seeds whose two runs crossed machines, re-run on one, 2 more seeds, benchmarks/results/one-" in text
     assert "points over 7 seeds, paired t-test" in text
     assert len(paired_differences(results, reruns=reruns)["batchnorm"]["one machine"]) == 7
 

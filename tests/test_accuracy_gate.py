@@ -1,6 +1,6 @@
 """The accuracy gate: the final recipe, from scratch, on the real MNIST, on the CPU, >= 99.4%.
 
-Takes minutes (15 epochs, about 40 s each on one core). Model selection never sees the test set:
+Takes minutes (15 epochs, 17-67 s each on one core, by machine). Model selection never sees the test set:
 `fit` gets only the train/validation split and returns the final-epoch model; the test set is read
 once, after.
 

@@ -91,6 +91,8 @@ def test_plot_curves_training_per_batch_and_validation_per_epoch_on_shared_axes(
     assert list(validation.get_xdata()) == [1, 2] and list(validation.get_ydata()) == [0.5, 0.4]
     # Accuracy is drawn as its error: 100 - accuracy.
     assert set(error.lines[0].get_ydata()) == {20.0} and list(error.lines[1].get_ydata()) == [5.0, 5.0]
+    # The error axis ends at the first tick at or above the data (20% here), not at 100%.
+    assert error.get_ylim() == pytest.approx((0, 20)) and max(error.get_yticks()) == 20
     # Rows without per-batch figures: one training point per epoch; no validation, no validation points.
     assert list(loss.lines[2].get_xdata()) == [1, 2, 3] and len(loss.lines[3].get_xdata()) == 0
     # A model of the series keeps its colour across figures; a second run of it, and any other run, take one unused.
@@ -323,6 +325,30 @@ def test_plot_ablation_draws_each_seed_its_mean_its_interval_and_the_noise_band(
     assert sorted(means) == pytest.approx(sorted([-0.025, -0.25, 0.3, 0.1]))
     ((low, high),) = [(segment[0][1], segment[1][1]) for segment in segments(ax, vertical=True)]
     assert (low, high) == pytest.approx(interval([-0.1, 0.05]))
+
+
+def test_plot_ablation_legend_draws_the_interval_thin_and_says_what_bold_means():
+    """The legend's interval sample is thin even when the first bar is bold (it misses 0), and one entry says what
+    bold means, only where some bar is bold."""
+    bold_first = {
+        "batchnorm": {"test": [-0.30, -0.32, -0.31], "val": [-0.3]},
+        "skip": {"test": [0.1, -0.1], "val": [0.0]},
+    }
+    (ax,) = figures.plot_ablation(bold_first, 0.3, "residual", 5).axes
+    legend = ax.get_legend()
+    handles = dict(zip((text.get_text() for text in legend.get_texts()), legend.legend_handles, strict=True))
+    assert handles["95% interval, as recorded"].get_linewidth() == 2
+    assert handles["bold bar: interval misses 0"].get_linewidth() == 4
+    widths = sorted(
+        collection.get_linewidth()[0]
+        for collection in ax.collections
+        if not isinstance(collection, PathCollection)
+        and len(collection.get_segments()) == 1
+        and collection.get_segments()[0][0][0] == collection.get_segments()[0][1][0]
+    )
+    assert widths == [2, 4]  # skip's bar crosses 0, batchnorm's misses it
+    (ax,) = figures.plot_ablation({"skip": {"test": [0.1, -0.1], "val": [0.0]}}, 0.3, "residual", 5).axes
+    assert "bold bar: interval misses 0" not in [text.get_text() for text in ax.get_legend().get_texts()]
 
 
 def test_plot_ablation_adds_the_pairs_on_one_machine_in_their_own_lane():

@@ -119,7 +119,7 @@ def full_budget_verdict(
         one_gains = [-difference for difference in trained_differences(found["one machine"])]
         crossed = sum(crossed_machines(results[name], base))
         more = len(found["one machine"]) - len(found["as recorded"])
-        verdict += f".\nWith every pair on one machine ({crossed} crossed seeds re-run on one machine"
+        verdict += f".\nWith every pair on one machine ({crossed} seeds whose two runs crossed machines, re-run on one"
         verdict += f"{f', {more} more seeds' if more else ''}, benchmarks/results/one-machine/): "
         verdict += _failures(found["one machine"], removed)
         if one_gains:

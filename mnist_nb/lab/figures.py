@@ -85,8 +85,9 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
         ("one machine", 0.0, "C2", "D", "C2", "test, every pair on one machine"),
         ("val", 0.3, "C1", "o", "none", "validation, as recorded"),
     )
+    bold = False
     for key, offset, color, marker, fill, label in lanes:
-        first = True
+        first, bars = True, False
         for index, item in enumerate(differences.values()):
             values = item.get(key) or []  # none where every pair had a run at chance, or no re-runs
             if not values:
@@ -97,9 +98,13 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
             ax.hlines(statistics.fmean(values), index + offset - 0.1, index + offset + 0.1, color=color, lw=2)
             if key != "val" and len(values) > 1:  # the interval beside its lane's dots; bold where it misses 0
                 low, high = interval(values)
-                bar = f"95% interval, {label.removeprefix('test, ')}" if first else None
-                ax.vlines(index + offset + 0.13, low, high, color=color, lw=4 if low > 0 or high < 0 else 2, label=bar)
+                bars, bold = True, bold or low > 0 or high < 0
+                ax.vlines(index + offset + 0.13, low, high, color=color, lw=4 if low > 0 or high < 0 else 2)
             first = False
+        if bars:  # the legend's bar thin whatever the first component's bar is: bold says "misses 0"
+            ax.plot([], [], color=color, lw=2, label=f"95% interval, {label.removeprefix('test, ')}")
+    if bold:
+        ax.plot([], [], color="black", lw=4, label="bold bar: interval misses 0")
     # A pair left out because one of its runs stayed at chance says so under its name.
     ticks = [
         f"{name}\nn={len(item['test'])}"

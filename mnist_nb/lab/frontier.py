@@ -56,7 +56,7 @@ FRONTIER: tuple[Entry, ...] = (
         10,
         "residual without attention, pooled after the stem, width 20, 7 epochs, the last clean (benchmarks/bench.py)",
     ),
-    Entry("tiny", recipe("tiny"), 5, "residual at width 10, <= 5,000 parameters, 20 epochs"),
+    Entry("tiny", recipe("tiny"), 5, "residual at width 10, a 6-channel stem, <= 5,000 parameters, 20 epochs"),
     # Chosen on validation (benchmarks/RESULTS.md, 2026-11-28): paired by seed with the tiny recipe,
     # +0.14 and -0.04 points, validation loss lower on both seeds.
     Entry(
@@ -81,8 +81,8 @@ FRONTIER: tuple[Entry, ...] = (
         5,
         "tiny-stem8 at 30 epochs instead of 20",
     ),
-    Entry("small", recipe("tiny").replace(model="small"), 5, "residual at width 8, 20 epochs"),
-    Entry("micro", recipe("tiny").replace(model="micro"), 5, "residual at width 6, 20 epochs"),
+    Entry("small", recipe("tiny").replace(model="small"), 5, "residual at width 8, a 4-channel stem, 20 epochs"),
+    Entry("micro", recipe("tiny").replace(model="micro"), 5, "residual at width 6, a 4-channel stem, 20 epochs"),
     # At the script repository's own SGD learning rate, 0.05 (it augments too).
     Entry(
         "reference",

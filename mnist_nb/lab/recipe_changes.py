@@ -82,7 +82,7 @@ def changes_table(records: dict[str, dict] | None = None, base_records: dict[str
     found = readings(records, base_records)
     lines = [
         f"against {ABLATION_BASE}, seeds {SEEDS[0]}-{SEEDS[-1]}, every pair on one machine (points):",
-        f"{'':<27}{'test':>7}{'higher':>8}{'p':>8}{'95% interval':>17}{'validation':>12}  verdict (p below)",
+        f"{'':<27}{'test':>7}{'higher':>9}{'p':>8}{'95% interval':>17}{'validation':>12}  verdict (p below)",
     ]
     for name in NAMES:
         test, validation = found[name]["test"], found[name]["validation"]
@@ -95,7 +95,7 @@ def changes_table(records: dict[str, dict] | None = None, base_records: dict[str
         p_value = format_p_value(test["p_value"]).replace("p = ", "").removeprefix("p ")
         bounds = f"{signed_points(low)} to {signed_points(high)}"
         lines.append(
-            f"{name:<27}{signed_points(test['mean']):>7}{higher:>8}{p_value:>8}{bounds:>17}"
+            f"{name:<27}{signed_points(test['mean']):>7}{higher:>9}{p_value:>8}{bounds:>17}"
             f"{signed_points(validation['mean']):>12}"
             f"  {test['verdict']} ({level(name):.4g})"
             + (f", seeds {test['crossed']} crossed machines" if test["crossed"] else "")

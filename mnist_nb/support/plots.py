@@ -165,11 +165,13 @@ def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVE
                 ax.set_yscale("log")
             else:  # errors reach 0 (a batch without a mistake): linear from 0 to 1%, logarithmic above
                 ax.set_yscale("symlog", linthresh=1.0, linscale=1.0)
-                ax.set_yticks([0, 0.5, 1, 2, 5, 10, 20, 50, 100])
-                ax.set_ylim(bottom=0)
+                ticks = [0, 0.5, 1, 2, 5, 10, 20, 50, 100]
+                top = next((tick for tick in ticks if tick >= ax.dataLim.y1), 100)  # the axis ends above the data
+                ax.set_yticks([tick for tick in ticks if tick <= top])
+                ax.set_ylim(0, top)
             ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # 0.1, 1, 10, not 10^-1
             ax.yaxis.set_minor_formatter(NullFormatter())
-            ylabel = "% wrong (log above 1%)" if metric == "accuracy" else "cross-entropy (log scale)"
+            ylabel = "% wrong (linear below 1%, log above)" if metric == "accuracy" else "cross-entropy (log scale)"
             title = ("error" if metric == "accuracy" else "loss") + ": train thin, validation dots"
             ax.set(title=title, ylabel=ylabel)
         else:

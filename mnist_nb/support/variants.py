@@ -7,8 +7,8 @@ Each entry is a set of `ModelSpec` field changes. Records in `benchmarks/results
 # Notebook 09's frontier beyond the recipes' `fast` and `tiny`: how small 99.4% and 99.0% still go.
 FRONTIER_VARIANTS: dict[str, dict] = {
     "tiny-stem8": {"description": "tiny with an 8-channel stem (<= 5,000 parameters)", "widths": (8, 10)},
-    "small": {"description": "residual at width 8", "widths": (4, 8)},  # 3,088 parameters
-    "micro": {"description": "residual at width 6", "widths": (4, 6)},  # 1,922 parameters
+    "small": {"description": "residual at width 8, a 4-channel stem", "widths": (4, 8)},  # 3,088 parameters
+    "micro": {"description": "residual at width 6, a 4-channel stem", "widths": (4, 6)},  # 1,922 parameters
 }
 
 # The ablation: residual with one component removed. Two removals also change how it is trained
