@@ -207,8 +207,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--from-logs",
         action="store_true",
-        help="run nothing: rebuild the last race's report and fast.json from its logs (runs/frontier/race, runs/frontier/fast), "
-        "with the same --reference-script, --reference-runs, --seeds and --parallel",
+        help="run nothing: rebuild the last race's report and fast.json from its logs (runs/frontier/race, "
+        "runs/frontier/fast), with the same --reference-script, --reference-runs, --seeds and --parallel",
     )
     parser.add_argument("--batches", type=int, default=60, help="batches timed for throughput (default 60)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating throughput rounds, median (default 3)")

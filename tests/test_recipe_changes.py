@@ -96,7 +96,8 @@ def test_the_summary_says_each_verdict_and_what_is_missing():
     text = changes_summary(records, base_records())
     assert text.count(": higher") == 4 and "`residual-clean-2` +0.00 points (higher on 5 of 10" in text
     assert "; `residual-recalibrated` +0.0" in text and text.count(": not shown to differ") == 1
-    assert text.endswith("add up to +0.17 points, `final` +0.05")  # 3 x 0.055 + 0.001, and 0.055
+    assert "add up to +0.17 points, `final` +0.05; their difference, seed by seed, +0.11" in text  # 3 x 0.055 + 0.001
+    assert text.endswith("beyond seed noise: the changes do not simply add")  # p = 0.013 for the excess
     del records["residual-width-20"]
     missing = changes_summary(records, base_records())
     assert missing.endswith("not all recorded yet for residual-width-20; read when they are")

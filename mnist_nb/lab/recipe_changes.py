@@ -20,6 +20,7 @@ Nothing is chosen by it: the recipes stay as they are, whatever it says.
 from __future__ import annotations
 
 from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
+from mnist_nb.lab.ablation import interval, paired_t_p_value
 from mnist_nb.lab.frontier import ABLATION_BASE, RESULTS_DIR, SERIES_RECIPE, Entry, load_results
 from mnist_nb.lab.records import signed_points
 from mnist_nb.lab.replication import REPLICATION_DIR, SEEDS, paired_reading
@@ -122,9 +123,22 @@ def changes_summary(records: dict[str, dict] | None = None, base_records: dict[s
         return f"Seeds {SEEDS[0]}-{SEEDS[-1]}: not all recorded yet for {', '.join(missing)}; read when they are"
     singles = "; ".join(f"`{entry.name}` {_phrase(found[entry.name])}" for entry in CHANGES)
     total = sum(found[entry.name]["mean"] for entry in CHANGES)
+    # Seed by seed, the four single differences summed minus final's: 0 where the changes add exactly.
+    excess = [
+        sum(found[entry.name]["differences"][index] for entry in CHANGES) - final_difference
+        for index, final_difference in enumerate(found["final"]["differences"])
+    ]
+    low, high = interval(excess)
     return (
         f"On seeds {SEEDS[0]}-{SEEDS[-1]}, every pair on one machine, against `{ABLATION_BASE}` (test accuracy, "
         f"by the rule stated before the runs: p below {level('final')} for `final`, {level(CHANGES[0].name)} for "
         f"each change): `final` {_phrase(found['final'])}. Each change alone: {singles}. The four alone add up to "
-        f"{signed_points(total)} points, `final` {signed_points(found['final']['mean'])}"
+        f"{signed_points(total)} points, `final` {signed_points(found['final']['mean'])}; their difference, seed by "
+        f"seed, {signed_points(sum(excess) / len(excess))} points ({format_p_value(paired_t_p_value(excess))}, 95% "
+        f"interval {signed_points(low)} to {signed_points(high)}), "
+        + (
+            "beyond seed noise: the changes do not simply add"
+            if paired_t_p_value(excess) < SIGNIFICANCE_LEVEL
+            else "not beyond seed noise: these seeds cannot tell whether the changes add"
+        )
     )
