@@ -19,6 +19,8 @@ Nothing is chosen by it: the recipes stay as they are, whatever it says.
 
 from __future__ import annotations
 
+import statistics
+
 from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
 from mnist_nb.lab.ablation import interval, paired_t_p_value
 from mnist_nb.lab.frontier import ABLATION_BASE, RESULTS_DIR, SERIES_RECIPE, Entry, load_results
@@ -129,16 +131,17 @@ def changes_summary(records: dict[str, dict] | None = None, base_records: dict[s
         for index, final_difference in enumerate(found["final"]["differences"])
     ]
     low, high = interval(excess)
+    excess_p = paired_t_p_value(excess)
     return (
         f"On seeds {SEEDS[0]}-{SEEDS[-1]}, every pair on one machine, against `{ABLATION_BASE}` (test accuracy, "
         f"by the rule stated before the runs: p below {level('final')} for `final`, {level(CHANGES[0].name)} for "
         f"each change): `final` {_phrase(found['final'])}. Each change alone: {singles}. The four alone add up to "
         f"{signed_points(total)} points, `final` {signed_points(found['final']['mean'])}; their difference, seed by "
-        f"seed, {signed_points(sum(excess) / len(excess))} points ({format_p_value(paired_t_p_value(excess))}, 95% "
-        f"interval {signed_points(low)} to {signed_points(high)}), "
+        f"seed, {signed_points(statistics.fmean(excess))} points ({format_p_value(excess_p)}, 95% interval "
+        f"{signed_points(low)} to {signed_points(high)}), "
         + (
             "beyond seed noise: the changes do not simply add"
-            if paired_t_p_value(excess) < SIGNIFICANCE_LEVEL
+            if excess_p < SIGNIFICANCE_LEVEL
             else "not beyond seed noise: these seeds cannot tell whether the changes add"
         )
     )
