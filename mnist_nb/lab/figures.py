@@ -98,8 +98,9 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
             ax.hlines(statistics.fmean(values), index + offset - 0.1, index + offset + 0.1, color=color, lw=2)
             if key != "val" and len(values) > 1:  # the interval beside its lane's dots; bold where it misses 0
                 low, high = interval(values)
-                bars, bold = True, bold or low > 0 or high < 0
-                ax.vlines(index + offset + 0.13, low, high, color=color, lw=4 if low > 0 or high < 0 else 2)
+                misses_zero = low > 0 or high < 0
+                bars, bold = True, bold or misses_zero
+                ax.vlines(index + offset + 0.13, low, high, color=color, lw=4 if misses_zero else 2)
             first = False
         if bars:  # the legend's bar thin whatever the first component's bar is: bold says "misses 0"
             ax.plot([], [], color=color, lw=2, label=f"95% interval, {label.removeprefix('test, ')}")
