@@ -22,6 +22,7 @@ from __future__ import annotations
 import statistics
 
 from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
+from mnist_nb.config import recipe
 from mnist_nb.lab.ablation import interval, paired_t_p_value
 from mnist_nb.lab.frontier import ABLATION_BASE, RESULTS_DIR, SERIES_RECIPE, Entry, load_results
 from mnist_nb.lab.records import signed_points
@@ -46,6 +47,32 @@ CHANGES: tuple[Entry, ...] = (
     ),
 )
 NAMES = ("final",) + tuple(entry.name for entry in CHANGES)
+
+# The other way round: `final` less one of its changes each, against `final`'s runs of seeds 10-19 above
+# (`final`'s record in `CHANGES_DIR`), trained by the same command with `--study final-less-one`.
+LESS_ONE_DIR = RESULTS_DIR / "final-less-one"
+FINAL_RECIPE = recipe("final")
+LESS_ONE: tuple[Entry, ...] = (
+    Entry(
+        "final-width-16",
+        FINAL_RECIPE.replace(model_options={"widths": (8, 16), "spatial_attention_stages": (2,)}),
+        10,
+        "final at width 16",
+    ),
+    Entry(
+        "final-spatial-7x7",
+        FINAL_RECIPE.replace(model_options={"widths": (8, 20), "spatial_attention_stages": (2, 3)}),
+        10,
+        "final with spatial attention after stage 3 too (7x7)",
+    ),
+    Entry("final-clean-0", FINAL_RECIPE.replace(clean_epochs=0), 10, "final with all 15 epochs augmented"),
+    Entry(
+        "final-not-recalibrated",
+        FINAL_RECIPE.replace(recalibrate_batchnorm=False),
+        10,
+        "final without BatchNorm recalibration after the last epoch",
+    ),
+)
 
 
 def level(name: str) -> float:
