@@ -10,9 +10,21 @@ from mnist_nb.config import recipe
 from mnist_nb.lab import recipe_changes
 from mnist_nb.lab.ablation import paired_t_p_value
 from mnist_nb.lab.frontier import SERIES_RECIPE
-from mnist_nb.lab.recipe_changes import CHANGES, NAMES, changes_summary, changes_table, level, readings
+from mnist_nb.lab.recipe_changes import (
+    CHANGES,
+    LESS_ONE,
+    LESS_ONE_NAMES,
+    NAMES,
+    changes_summary,
+    changes_table,
+    less_one_readings,
+    less_one_summary,
+    less_one_table,
+    level,
+    readings,
+)
 from mnist_nb.lab.replication import SEEDS
-from mnist_nb.models import build_model
+from mnist_nb.models import build_model, model_spec
 from tests.test_frontier import fake_summary
 from tests.test_replication import AMD
 
@@ -111,3 +123,45 @@ def test_the_records_on_disk_are_read_by_their_names(tmp_path, monkeypatch):
     found = readings(base_records=base_records())
     assert all(found[name]["test"]["verdict"] == "higher" for name in NAMES)
     assert "seeds recorded so far" not in changes_table(base_records=base_records())
+
+
+def test_final_less_one_undoes_exactly_one_change_each_back_to_residual():
+    final, series = recipe("final").to_dict(), SERIES_RECIPE.to_dict()
+    undone = []
+    for entry in LESS_ONE:
+        config = entry.config.to_dict()
+        changed = {key for key, value in config.items() if final[key] != value}
+        assert len(changed) == 1, (entry.name, changed)
+        (key,) = changed
+        if key == "model_options":  # one model option, set back to residual's
+            options, final_options = dict(entry.config.model_options), dict(recipe("final").model_options)
+            (option,) = [name for name in options if options[name] != final_options[name]]
+            assert options[option] == getattr(model_spec("residual"), option), (entry.name, option)
+            undone.append(option)
+        else:
+            assert config[key] == series[key], (entry.name, key)
+            undone.append(key)
+        build_model(entry.config.model, **dict(entry.config.model_options))  # a real model
+    assert sorted(undone) == ["clean_epochs", "recalibrate_batchnorm", "spatial_attention_stages", "widths"]
+    assert all(level(name) == pytest.approx(0.0125) for name in LESS_ONE_NAMES)
+
+
+def test_final_less_one_is_read_against_final_and_counts_the_seeds_lower():
+    final_records = {"final": summary("final", [0.0] * len(SEEDS))}
+    records = {
+        "final-width-16": summary("final-width-16", [-value for value in CLEAR]),
+        "final-spatial-7x7": summary("final-spatial-7x7", NOISY),
+        "final-clean-0": summary("final-clean-0", CLEAR[:5] + [-value for value in CLEAR[5:]]),
+    }
+    found = less_one_readings(records, final_records)
+    assert found["final-width-16"]["test"]["verdict"] == "lower"
+    assert found["final-width-16"]["test"]["differences"] == pytest.approx([-value for value in CLEAR])
+    assert found["final-spatial-7x7"]["test"]["verdict"] == "not shown to differ"
+    assert found["final-not-recalibrated"]["test"] is None
+    table = less_one_table(records, final_records)
+    assert "lower" in table.splitlines()[1] and "10 of 10" in table  # width 16 lower on every seed
+    assert "final-not-recalibrated     0 of 10 seeds recorded so far" in table
+    text = less_one_summary(records, final_records)
+    assert "`final-width-16` -0.05 points (lower on 10 of 10" in text and text.count(": lower") == 1
+    assert text.endswith("Not all seeds recorded yet for final-not-recalibrated: read when they are")
+    assert all(value == {"test": None, "validation": None} for value in less_one_readings(records, {}).values())

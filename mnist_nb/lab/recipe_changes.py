@@ -15,6 +15,13 @@ accuracy if its mean difference from `residual` over the ten pairs, every pair o
 (below) 0 with a paired t-test p below its level: `SIGNIFICANCE_LEVEL` for `final`, one test; that level
 divided by four for each single change, four tests (Bonferroni). Otherwise it is not shown to differ.
 Nothing is chosen by it: the recipes stay as they are, whatever it says.
+
+The other way round, `final` less one change each (`LESS_ONE`) asks whether a change still matters beside the
+other three; each trains the same seeds and is paired with `final`'s runs above, by a rule of the same form
+(twelfth session, committed before the runs; four tests at `SIGNIFICANCE_LEVEL` / 4):
+
+    OMP_NUM_THREADS=1 python benchmarks/one_machine.py final-width-16 final-spatial-7x7 final-clean-0 \
+        final-not-recalibrated --seeds 10 11 12 13 14 15 16 17 18 19 --study final-less-one
 """
 
 from __future__ import annotations
@@ -73,10 +80,12 @@ LESS_ONE: tuple[Entry, ...] = (
         "final without BatchNorm recalibration after the last epoch",
     ),
 )
+LESS_ONE_NAMES = tuple(entry.name for entry in LESS_ONE)
 
 
 def level(name: str) -> float:
-    """The p a name must beat: the series' level for `final`, a quarter of it for each of the four changes."""
+    """The p a name must beat: the series' level for `final` (one test), a quarter of it for each change alone
+    and for each `final` less one change (four tests in each study)."""
     return SIGNIFICANCE_LEVEL if name == "final" else SIGNIFICANCE_LEVEL / len(CHANGES)
 
 
@@ -106,26 +115,26 @@ def readings(records: dict[str, dict] | None = None, base_records: dict[str, dic
     }
 
 
-def changes_table(records: dict[str, dict] | None = None, base_records: dict[str, dict] | None = None) -> str:
-    """The readings as a table, test first, then the rule's verdict; a name not yet run says what is missing."""
-    records = load_results(CHANGES_DIR, NAMES) if records is None else records
-    found = readings(records, base_records)
+def _table(heading: str, names: tuple[str, ...], found: dict, records: dict[str, dict], counted: str) -> str:
+    """Readings as a table, test first, then the rule's verdict; a name not yet run says what is missing.
+    `counted`: "higher" or "lower", the seeds counted in the third column."""
     lines = [
-        f"against {ABLATION_BASE}, seeds {SEEDS[0]}-{SEEDS[-1]}, every pair on one machine (points):",
-        f"{'':<27}{'test':>7}{'higher':>9}{'p':>8}{'95% interval':>17}{'validation':>12}  verdict (p below)",
+        heading,
+        f"{'':<27}{'test':>7}{counted:>9}{'p':>8}{'95% interval':>17}{'validation':>12}  verdict (p below)",
     ]
-    for name in NAMES:
+    for name in names:
         test, validation = found[name]["test"], found[name]["validation"]
         if test is None:
             done = len(set(records.get(name, {}).get("seeds", [])) & set(SEEDS))
             lines.append(f"{name:<27}{done} of {len(SEEDS)} seeds recorded so far: read when all are")
             continue
         low, high = test["interval"]
-        higher = f"{sum(difference > 0 for difference in test['differences'])} of {len(test['differences'])}"
+        sign = 1 if counted == "higher" else -1
+        count = f"{sum(sign * difference > 0 for difference in test['differences'])} of {len(test['differences'])}"
         p_value = format_p_value(test["p_value"]).replace("p = ", "").removeprefix("p ")
         bounds = f"{signed_points(low)} to {signed_points(high)}"
         lines.append(
-            f"{name:<27}{signed_points(test['mean']):>7}{higher:>9}{p_value:>8}{bounds:>17}"
+            f"{name:<27}{signed_points(test['mean']):>7}{count:>9}{p_value:>8}{bounds:>17}"
             f"{signed_points(validation['mean']):>12}"
             f"  {test['verdict']} ({level(name):.4g})"
             + (f", seeds {test['crossed']} crossed machines" if test["crossed"] else "")
@@ -133,12 +142,21 @@ def changes_table(records: dict[str, dict] | None = None, base_records: dict[str
     return "\n".join(lines)
 
 
-def _phrase(test: dict) -> str:
-    """One reading in words: the mean difference, how many seeds were higher, p, the interval, the verdict."""
+def changes_table(records: dict[str, dict] | None = None, base_records: dict[str, dict] | None = None) -> str:
+    """The readings against `residual` as a table (`_table`)."""
+    records = load_results(CHANGES_DIR, NAMES) if records is None else records
+    heading = f"against {ABLATION_BASE}, seeds {SEEDS[0]}-{SEEDS[-1]}, every pair on one machine (points):"
+    return _table(heading, NAMES, readings(records, base_records), records, "higher")
+
+
+def _phrase(test: dict, counted: str = "higher") -> str:
+    """One reading in words: the mean difference, on how many seeds it was `counted` ("higher" or "lower"), p,
+    the interval, the verdict."""
     low, high = test["interval"]
-    higher = sum(difference > 0 for difference in test["differences"])
+    sign = 1 if counted == "higher" else -1
+    count = sum(sign * difference > 0 for difference in test["differences"])
     return (
-        f"{signed_points(test['mean'])} points (higher on {higher} of {len(test['differences'])}, "
+        f"{signed_points(test['mean'])} points ({counted} on {count} of {len(test['differences'])}, "
         f"{format_p_value(test['p_value'])}, 95% interval {signed_points(low)} to {signed_points(high)}): "
         f"{test['verdict']}"
     )
@@ -171,4 +189,38 @@ def changes_summary(records: dict[str, dict] | None = None, base_records: dict[s
             if excess_p < SIGNIFICANCE_LEVEL
             else "not beyond seed noise: these seeds cannot tell whether the changes add"
         )
+    )
+
+
+def less_one_readings(records: dict[str, dict] | None = None, final_records: dict[str, dict] | None = None) -> dict:
+    """Each `LESS_ONE` name's test and validation readings against `final` (name minus `final`; None where seeds
+    are missing). `records`: `load_results(LESS_ONE_DIR)`; `final_records`: `load_results(CHANGES_DIR, ("final",))`."""
+    records = load_results(LESS_ONE_DIR, LESS_ONE_NAMES) if records is None else records
+    final_records = load_results(CHANGES_DIR, ("final",)) if final_records is None else final_records
+    if "final" not in final_records:
+        return {name: {"test": None, "validation": None} for name in LESS_ONE_NAMES}
+    final = final_records["final"]
+    return {
+        name: {"test": reading(name, records, final), "validation": reading(name, records, final, "val")}
+        for name in LESS_ONE_NAMES
+    }
+
+
+def less_one_table(records: dict[str, dict] | None = None, final_records: dict[str, dict] | None = None) -> str:
+    """The readings against `final` as a table (`_table`), with each name's mean seconds a run beside."""
+    records = load_results(LESS_ONE_DIR, LESS_ONE_NAMES) if records is None else records
+    heading = f"against final, seeds {SEEDS[0]}-{SEEDS[-1]}, every pair on one machine (points):"
+    return _table(heading, LESS_ONE_NAMES, less_one_readings(records, final_records), records, "lower")
+
+
+def less_one_summary(records: dict[str, dict] | None = None, final_records: dict[str, dict] | None = None) -> str:
+    """The readings against `final` in words, each with the rule's verdict; what is missing, while seeds are."""
+    found = {name: reading["test"] for name, reading in less_one_readings(records, final_records).items()}
+    read = [f"`{name}` {_phrase(test, 'lower')}" for name, test in found.items() if test is not None]
+    missing = [name for name, test in found.items() if test is None]
+    return (
+        f"`final` less one change, against `final` on seeds {SEEDS[0]}-{SEEDS[-1]}, every pair on one machine "
+        f"(test accuracy, by the rule stated before the runs: p below {level(LESS_ONE_NAMES[0])} for each): "
+        + ("; ".join(read) if read else "none read yet")
+        + (f". Not all seeds recorded yet for {', '.join(missing)}: read when they are" if missing else "")
     )
