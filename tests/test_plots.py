@@ -95,10 +95,13 @@ def test_plot_curves_training_per_batch_and_validation_per_epoch_on_shared_axes(
     assert error.get_ylim() == pytest.approx((0, 20)) and max(error.get_yticks()) == 20
     # Rows without per-batch figures: one training point per epoch; no validation, no validation points.
     assert list(loss.lines[2].get_xdata()) == [1, 2, 3] and len(loss.lines[3].get_xdata()) == 0
-    # A model of the series keeps its colour across figures; a second run of it, and any other run, take one unused.
+    # A model of the series keeps its colour and its dots' shape across figures; a second run of it, and any
+    # other run, take a colour no model owns (C3 here, not dropout's C2), with that colour's shape.
     fig = plots.plot_curves({"batchnorm": per_batch, "baseline": per_batch, "baseline lr 0.1": per_batch})
-    assert [line.get_color() for line in fig.axes[0].lines[::2]] == ["C1", "C0", "C2"]
-    assert plots.plot_curves({"dropout, 1,000 images": per_batch}).axes[0].lines[0].get_color() == "C2"
+    assert [line.get_color() for line in fig.axes[0].lines[::2]] == ["C1", "C0", "C3"]
+    alone = plots.plot_curves({"dropout, 1,000 images": per_batch, "batchnorm": per_batch})
+    assert [line.get_color() for line in alone.axes[0].lines[::2]] == ["C2", "C1"]
+    assert fig.axes[0].lines[1].get_marker() == alone.axes[0].lines[3].get_marker() == "s"  # batchnorm's, both times
     (rate,) = plots.plot_curves(histories, metrics=("learning_rate",)).axes
     assert [text.get_text() for text in rate.get_legend().get_texts()] == ["baseline", "old"]
 

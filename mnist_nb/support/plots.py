@@ -89,9 +89,10 @@ def plot_pixel_histogram(images: torch.Tensor) -> Figure:
 # A panel per name: "loss" and "accuracy" draw the train_ and val_ figures on shared axes.
 CURVES = ("loss", "accuracy")
 # The validation dots' shapes, one per run in turn.
-VALIDATION_MARKERS = ("o", "s", "^", "D", "v", "P")
-# One colour per model of the series, in every notebook's curves; other runs take the next colour unused.
+# One colour per model of the series, in every notebook's curves; other runs take a colour no model owns first.
 MODEL_COLOURS = {"baseline": "C0", "batchnorm": "C1", "dropout": "C2", "gap": "C9", "attention": "C4", "residual": "C5"}
+# The validation dots' shape goes with the colour (C0 -> "o", C1 -> "s", ...): a model keeps both across notebooks.
+VALIDATION_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
 
 
 def _as_drawn(metric: str, value: float) -> float:
@@ -117,13 +118,16 @@ def _training_line(history: list[dict], metric: str) -> tuple[list[float], list[
 
 def _run_colours(runs: list[str]) -> dict[str, str]:
     """A run named after a model of the series ("dropout", "dropout, 1,000 images") in that model's colour,
-    unless an earlier run of the figure has it; every other run in the next colour no run of the figure uses."""
+    unless an earlier run of the figure has it; every other run in the next colour that no model owns and no
+    run of the figure uses (then any colour the figure does not use)."""
+    unowned = [f"C{index}" for index in range(10) if f"C{index}" not in MODEL_COLOURS.values()]
     colours: dict[str, str] = {}
     for run in runs:
         model = run.split(",")[0].split()[0] if run.strip() else run
         own = MODEL_COLOURS.get(model)
         if own is None or own in colours.values():
-            own = next(f"C{index}" for index in range(10) if f"C{index}" not in colours.values())
+            free = [colour for colour in [*unowned, *MODEL_COLOURS.values()] if colour not in colours.values()]
+            own = free[0] if free else f"C{len(colours) % 10}"
         colours[run] = own
     return colours
 
@@ -134,7 +138,7 @@ def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVE
 
     "loss" and "accuracy" put training (thin: per batch, a running mean over a tenth of an epoch, on augmented
     images with dropout on, while the weights move) and validation (dots: the end of each epoch, clean images,
-    dropout off; hollow, one shape per run, so that runs ending level stay visible) on shared axes. The loss on
+    dropout off; hollow, one shape per colour, so that runs ending level stay visible) on shared axes. The loss on
     a log scale; accuracy as its error (% wrong), linear from 0 to 1% and logarithmic above, so that a drop from
     10% to 1% wrong and one from 1% to 0.5% both show, and so does a batch without a mistake. Rows without
     validation are left out of it.
@@ -143,7 +147,7 @@ def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVE
     fig, axes = subplots(1, len(metrics), figsize=(4.8 * len(metrics), 3.4), squeeze=False)
     colours = _run_colours(list(histories))
     for ax, metric in zip(axes.flat, metrics, strict=True):
-        for index, (run, history) in enumerate(histories.items()):
+        for run, history in histories.items():
             color = colours[run]
             if metric not in CURVES:
                 epochs, values = [row["epoch"] for row in history], [row[metric] for row in history]
@@ -155,7 +159,7 @@ def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVE
             values = [_as_drawn(metric, row[f"val_{metric}"]) for row in rows]
             # Dots joined by a dotted line: validation exists only at the end of each epoch. Hollow, one shape per
             # run: a run's dot drawn over another's at almost the same value would otherwise hide it.
-            marker = VALIDATION_MARKERS[index % len(VALIDATION_MARKERS)]
+            marker = VALIDATION_MARKERS[int(color.removeprefix("C")) % len(VALIDATION_MARKERS)]
             ax.plot(
                 [row["epoch"] for row in rows], values, ":", marker=marker, color=color, markersize=6,
                 markerfacecolor="none", markeredgewidth=1.3, label=f"{run}, val",
