@@ -178,7 +178,7 @@ def test_the_replaced_recipe_is_paired_by_seed_and_the_machines_are_compared():
     text = what_mattered({"fast": new}, previous={"fast": old})
     assert "10,786 -> 16,338 parameters" in text and "on the same machine, seed for seed (3 seeds)" in text
     assert "test accuracy higher on 3 of 3, +0.10 points (p = " in text and "validation +0.00 points" in text
-    assert "The 5,000 validation images that chose it barely saw" in text
+    assert "On the 5,000 validation images that chose it, the lead is within seed noise" in text
     elsewhere = what_mattered({"fast": new | {"machine": INTEL}}, previous={"fast": old})
     assert "on different machines" in elsewhere
     assert "Where the work is" not in what_mattered({"fast": new})  # no previous record: no claim

@@ -60,7 +60,7 @@ def command_evaluate(arguments: argparse.Namespace) -> None:
         from mnist_nb.support.plots import plot_misclassified
 
         predictions, labels, confidences = predict(model, test_loader, confidences=True)
-        figure = plot_misclassified(test_set.images, predictions, labels, 60, 12, confidences)  # 5 rows at most
+        figure = plot_misclassified(test_set.images, predictions, labels, 24, 8, confidences)  # 3 rows, readable
         arguments.figure.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(arguments.figure, dpi=100, facecolor="white")
         print(f"wrote {arguments.figure}")

@@ -77,7 +77,7 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
     (hollow orange). Dots per seed, a short line their mean and, for the two test lanes, a bar its 95% interval
     (`ablation.interval`); the noise band +-`band` in grey; a pair whose run stayed at chance named under the
     component instead. differences: `ablation.paired_differences`; band: `ablation.noise_band`."""
-    fig, ax = subplots(figsize=(max(5.0, 1.3 * len(differences) + 2), 4.4))
+    fig, ax = subplots(figsize=(max(5.0, 1.3 * len(differences) + 2) + 1.8, 4.4))
     ax.axhspan(-band, band, color="gray", alpha=0.2, linewidth=0, label=f"noise band +-{band:.2f}")
     ax.axhline(0, color="black", linewidth=0.8)
     lanes = (  # (key, offset, colour, marker, fill, label)
@@ -120,7 +120,7 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
     ax.set(title=title, ylabel=f"removal minus {base}, same seed (points)")
     ax.title.set_fontsize(10)
     ax.grid(alpha=0.3, axis="y")
-    below = 0.16 + 0.065 * (max(tick.count("\n") for tick in ticks) - 1)  # under the longest name's lines
-    ax.legend(fontsize=8, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -below), frameon=False)
+    # The legend beside the axes: under them, a component's note of a run at chance would run into it.
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig

@@ -140,15 +140,13 @@ def load_results(results_dir: Path = RESULTS_DIR, names=None) -> dict[str, dict]
 
 
 def frontier_table(results: dict[str, dict]) -> str:
-    """One line per entry: parameters, epochs, seeds, test and validation mean +- std, seconds per run."""
-    lines = [
-        f"{'entry':<26} {'params':>7} {'epochs':>6} {'seeds':>5} {'test %':>14} {'val %':>14} {'s/run':>7}",
-    ]
+    """One line per entry: parameters, epochs, seeds, test and validation mean +- std. No seconds: the entries
+    ran on different machines, alone or side by side (each record names its own), so their times do not compare."""
+    lines = [f"{'entry':<26} {'params':>7} {'epochs':>6} {'seeds':>5} {'test %':>14} {'val %':>14}"]
     for name, summary in results.items():
         lines.append(
             f"{name:<26} {summary['params']:>7,} {summary['epochs']:>6} {len(summary['seeds']):>5} "
-            f"{_mean_and_spread(summary, 'test'):>14} {_mean_and_spread(summary, 'val'):>14} "
-            f"{summary['train_seconds_mean']:>7.0f}"
+            f"{_mean_and_spread(summary, 'test'):>14} {_mean_and_spread(summary, 'val'):>14}"
         )
     return "\n".join(lines)
 

@@ -226,7 +226,7 @@ def plot_misclassified(images, predictions, labels, max_images=32, num_columns=8
     order = "in dataset order"
     if confidences is not None:
         order = "the most confident first (p: the probability of its answer)"
-    title = f"{len(wrong)} of {len(labels)} misclassified, {len(shown)} shown, {order}; #: the digit's index"
+    title = f"{len(wrong)} of {len(labels):,} misclassified, {len(shown)} shown, {order}; #: the digit's index"
     fig = show_digits(images.detach().cpu()[shown], labels[shown], predictions[shown], num_columns, title)
     sureness = [None] * len(shown) if confidences is None else confidences.detach().cpu()[shown].tolist()
     for ax, index, confidence in zip(fig.axes, shown.tolist(), sureness, strict=True):
