@@ -10,7 +10,7 @@ import pytest
 from mnist_nb.comparison import format_p_value
 from mnist_nb.lab.ablation import ONE_MACHINE_DIR, paired_differences, paired_t_p_value, student_t_p_value
 from mnist_nb.lab.frontier import RESULTS_DIR, load_results
-from mnist_nb.lab.recipe_changes import changes_summary
+from mnist_nb.lab.recipe_changes import changes_summary, less_one_summary
 from mnist_nb.lab.replication import replication_sentence
 from mnist_nb.lab.verdicts import detectable, untrained_bullet, welch_t, what_mattered
 
@@ -214,5 +214,6 @@ def test_the_committed_notebook_reads_the_current_records():
     fresh_seeds = (
         f"\n- **Tested again.** {replication_sentence()}."
         f"\n- **The final recipe and its changes, on one machine.** {changes_summary()}."
+        f"\n- **The final recipe less one change.** {less_one_summary()}."
     )
-    assert printed == [expected + fresh_seeds]  # and the two readings on fresh seeds
+    assert printed == [expected + fresh_seeds]  # and the three readings on fresh seeds
