@@ -86,7 +86,9 @@ LESS_ONE_NAMES = tuple(entry.name for entry in LESS_ONE)
 def level(name: str) -> float:
     """The p a name must beat: the series' level for `final` (one test), a quarter of it for each change alone
     and for each `final` less one change (four tests in each study)."""
-    return SIGNIFICANCE_LEVEL if name == "final" else SIGNIFICANCE_LEVEL / len(CHANGES)
+    if name == "final":
+        return SIGNIFICANCE_LEVEL
+    return SIGNIFICANCE_LEVEL / len(LESS_ONE if name in LESS_ONE_NAMES else CHANGES)
 
 
 def reading(name: str, records: dict[str, dict], base: dict, split: str = "test") -> dict | None:
@@ -207,7 +209,7 @@ def less_one_readings(records: dict[str, dict] | None = None, final_records: dic
 
 
 def less_one_table(records: dict[str, dict] | None = None, final_records: dict[str, dict] | None = None) -> str:
-    """The readings against `final` as a table (`_table`), with each name's mean seconds a run beside."""
+    """The readings against `final` as a table (`_table`); each record holds its seconds a run."""
     records = load_results(LESS_ONE_DIR, LESS_ONE_NAMES) if records is None else records
     heading = f"against final, seeds {SEEDS[0]}-{SEEDS[-1]}, every pair on one machine (points):"
     return _table(heading, LESS_ONE_NAMES, less_one_readings(records, final_records), records, "lower")
