@@ -117,6 +117,12 @@ def readings(records: dict[str, dict] | None = None, base_records: dict[str, dic
     }
 
 
+def _count(test: dict, counted: str) -> int:
+    """The seeds whose difference is `counted`: "higher" (above 0) or "lower" (below 0); a tie is neither."""
+    sign = 1 if counted == "higher" else -1
+    return sum(sign * difference > 0 for difference in test["differences"])
+
+
 def _table(heading: str, names: tuple[str, ...], found: dict, records: dict[str, dict], counted: str) -> str:
     """Readings as a table, test first, then the rule's verdict; a name not yet run says what is missing.
     `counted`: "higher" or "lower", the seeds counted in the third column."""
@@ -131,8 +137,7 @@ def _table(heading: str, names: tuple[str, ...], found: dict, records: dict[str,
             lines.append(f"{name:<27}{done} of {len(SEEDS)} seeds recorded so far: read when all are")
             continue
         low, high = test["interval"]
-        sign = 1 if counted == "higher" else -1
-        count = f"{sum(sign * difference > 0 for difference in test['differences'])} of {len(test['differences'])}"
+        count = f"{_count(test, counted)} of {len(test['differences'])}"
         p_value = format_p_value(test["p_value"]).replace("p = ", "").removeprefix("p ")
         bounds = f"{signed_points(low)} to {signed_points(high)}"
         lines.append(
@@ -155,10 +160,8 @@ def _phrase(test: dict, counted: str = "higher") -> str:
     """One reading in words: the mean difference, on how many seeds it was `counted` ("higher" or "lower"), p,
     the interval, the verdict."""
     low, high = test["interval"]
-    sign = 1 if counted == "higher" else -1
-    count = sum(sign * difference > 0 for difference in test["differences"])
     return (
-        f"{signed_points(test['mean'])} points ({counted} on {count} of {len(test['differences'])}, "
+        f"{signed_points(test['mean'])} points ({counted} on {_count(test, counted)} of {len(test['differences'])}, "
         f"{format_p_value(test['p_value'])}, 95% interval {signed_points(low)} to {signed_points(high)}): "
         f"{test['verdict']}"
     )

@@ -88,7 +88,6 @@ def plot_pixel_histogram(images: torch.Tensor) -> Figure:
 
 # A panel per name: "loss" and "accuracy" draw the train_ and val_ figures on shared axes.
 CURVES = ("loss", "accuracy")
-# The validation dots' shapes, one per run in turn.
 # One colour per model of the series, in every notebook's curves; other runs take a colour no model owns first.
 MODEL_COLOURS = {"baseline": "C0", "batchnorm": "C1", "dropout": "C2", "gap": "C9", "attention": "C4", "residual": "C5"}
 # The validation dots' shape goes with the colour (C0 -> "o", C1 -> "s", ...): a model keeps both across notebooks.
@@ -158,7 +157,7 @@ def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVE
             rows = [row for row in history if row.get(f"val_{metric}") is not None]
             values = [_as_drawn(metric, row[f"val_{metric}"]) for row in rows]
             # Dots joined by a dotted line: validation exists only at the end of each epoch. Hollow, one shape per
-            # run: a run's dot drawn over another's at almost the same value would otherwise hide it.
+            # colour: a run's dot drawn over another's at almost the same value would otherwise hide it.
             marker = VALIDATION_MARKERS[int(color.removeprefix("C")) % len(VALIDATION_MARKERS)]
             ax.plot(
                 [row["epoch"] for row in rows], values, ":", marker=marker, color=color, markersize=6,
