@@ -17,8 +17,9 @@ share the work by taking different names or seeds. Every finished seed of a name
 benchmarks/results/one-machine/NAME.json, which `mnist_nb.lab.ablation` pairs with the records. The
 test set is read once per run, after training, as everywhere; nothing is chosen here. Another
 --study keeps its runs and records apart (runs/STUDY/, benchmarks/results/STUDY/): a replication on
-fresh seeds, read on its own, stays out of the ablation's pairing. Besides the ablation's names, `final`
-the final recipe's changes one at a time, and `final` less one of them (`mnist_nb.lab.recipe_changes`) can train.
+fresh seeds, read on its own, stays out of the ablation's pairing. Besides the ablation's names, `final`, the
+final recipe's changes one at a time, `final` less one of them, and `final` less both end-of-training changes
+(`mnist_nb.lab.recipe_changes`) can train.
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ from pathlib import Path
 from mnist_nb.lab.ablation import ONE_MACHINE_DIR
 from mnist_nb.lab.experiments import finished_run, prepare_run_directory, seed_directory, seeds_in, train_and_report
 from mnist_nb.lab.frontier import ABLATION, ABLATION_BASE, ENTRIES
-from mnist_nb.lab.recipe_changes import CHANGES, LESS_ONE
+from mnist_nb.lab.recipe_changes import CHANGES, LESS_BOTH, LESS_ONE
 from mnist_nb.lab.records import summarize
 from mnist_nb.support.checkpoint_files import write_json
 
 RUNS_ROOT = Path("runs")
 NAMES = [ABLATION_BASE] + [entry.name for entry in ABLATION]  # the default: the ablation's pairing
-KNOWN = {name: ENTRIES[name] for name in NAMES + ["final"]} | {entry.name: entry for entry in CHANGES + LESS_ONE}
+KNOWN = {name: ENTRIES[name] for name in NAMES + ["final"]} | {
+    entry.name: entry for entry in CHANGES + LESS_ONE + (LESS_BOTH,)
+}
 OTHERS = [name for name in KNOWN if name not in NAMES]
 
 

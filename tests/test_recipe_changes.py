@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -12,6 +13,7 @@ from mnist_nb.lab.ablation import paired_t_p_value
 from mnist_nb.lab.frontier import SERIES_RECIPE
 from mnist_nb.lab.recipe_changes import (
     CHANGES,
+    LESS_BOTH,
     LESS_ONE,
     LESS_ONE_NAMES,
     NAMES,
@@ -31,6 +33,7 @@ from tests.test_replication import AMD
 BASE = [99.45 + 0.01 * (index % 4) for index in range(len(SEEDS))]
 CLEAR = [0.06, 0.02, 0.10, 0.04, 0.08, 0.03, 0.07, 0.05, 0.09, 0.01]  # p well under 0.0125
 NOISY = [0.10, -0.08, 0.05, -0.06, 0.02, -0.01, 0.07, -0.09, 0.04, -0.03]
+BETWEEN = [-0.06, 0.02, -0.05, 0.01, -0.04, -0.03, 0.01, -0.05, -0.01, -0.03]  # p = 0.032: under 0.05, over 0.0125
 
 
 def summary(name: str, differences: list[float], machines: list[dict] | None = None) -> dict:
@@ -146,6 +149,14 @@ def test_final_less_one_undoes_exactly_one_change_each_back_to_residual():
     assert all(level(name) == pytest.approx(0.0125) for name in LESS_ONE_NAMES)
 
 
+def test_final_less_both_undoes_the_two_end_of_training_changes_and_is_one_test():
+    final, series, config = recipe("final").to_dict(), SERIES_RECIPE.to_dict(), LESS_BOTH.config.to_dict()
+    changed = {key for key, value in config.items() if final[key] != value}
+    assert changed == {"clean_epochs", "recalibrate_batchnorm"}
+    assert all(config[key] == series[key] for key in changed)
+    assert level(LESS_BOTH.name) == pytest.approx(0.05)  # one test at the series' level, not a fifth of four
+
+
 def test_final_less_one_is_read_against_final_and_counts_the_seeds_lower():
     final_records = {"final": summary("final", [0.0] * len(SEEDS))}
     records = {
@@ -160,8 +171,24 @@ def test_final_less_one_is_read_against_final_and_counts_the_seeds_lower():
     assert found["final-not-recalibrated"]["test"] is None
     table = less_one_table(records, final_records)
     assert "lower" in table.splitlines()[1] and "10 of 10" in table  # width 16 lower on every seed
-    assert "final-not-recalibrated     0 of 10 seeds recorded so far" in table
+    assert re.search(r"^final-not-recalibrated +0 of 10 seeds recorded so far", table, re.MULTILINE)
     text = less_one_summary(records, final_records)
     assert "`final-width-16` -0.05 points (lower on 10 of 10" in text and text.count(": lower") == 1
-    assert text.endswith("Not all seeds recorded yet for final-not-recalibrated: read when they are")
+    assert "Both end-of-training changes" not in text  # not read until its ten seeds are in
+    assert text.endswith(
+        "Not all seeds recorded yet for final-not-recalibrated, final-clean-0-not-recalibrated: read when they are"
+    )
+    # Both end-of-training changes out: one test, so p = 0.032 is lower, where one of four changes would not be.
+    records[LESS_BOTH.name] = summary(LESS_BOTH.name, BETWEEN)
+    records["final-not-recalibrated"] = summary("final-not-recalibrated", BETWEEN)
+    found = less_one_readings(records, final_records)
+    assert found[LESS_BOTH.name]["test"]["verdict"] == "lower"
+    assert found["final-not-recalibrated"]["test"]["verdict"] == "not shown to differ"
+    table = less_one_table(records, final_records).splitlines()
+    assert table[-1].startswith(LESS_BOTH.name) and table[-1].endswith("lower (0.05)")
+    text = less_one_summary(records, final_records)
+    assert text.endswith(
+        f"(p below 0.05, one test): `{LESS_BOTH.name}` -0.02 points (lower on 7 of 10, p = 0.032, "
+        "95% interval -0.04 to +0.00): lower"
+    )
     assert all(value == {"test": None, "validation": None} for value in less_one_readings(records, {}).values())

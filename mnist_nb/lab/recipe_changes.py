@@ -22,6 +22,9 @@ other three; each trains the same seeds and is paired with `final`'s runs above,
 
     OMP_NUM_THREADS=1 python benchmarks/one_machine.py final-width-16 final-spatial-7x7 final-clean-0 \
         final-not-recalibrated --seeds 10 11 12 13 14 15 16 17 18 19 --study final-less-one
+
+and `LESS_BOTH` (thirteenth session, committed before its runs) takes both end-of-training changes out at once,
+one test at `SIGNIFICANCE_LEVEL`, by the same command with its name.
 """
 
 from __future__ import annotations
@@ -81,12 +84,23 @@ LESS_ONE: tuple[Entry, ...] = (
     ),
 )
 LESS_ONE_NAMES = tuple(entry.name for entry in LESS_ONE)
+# Neither end-of-training change is shown to matter alone inside `final`, and both end training on BatchNorm
+# statistics of clean images: do they do one job? Both taken out at once, one test at the series' level against
+# `final` (thirteenth session's rule, committed before the runs). Lower means that together they matter, so each
+# stands in for the other; otherwise neither is shown to matter inside `final`, alone or together.
+LESS_BOTH = Entry(
+    "final-clean-0-not-recalibrated",
+    FINAL_RECIPE.replace(clean_epochs=0, recalibrate_batchnorm=False),
+    10,
+    "final with all 15 epochs augmented and without BatchNorm recalibration",
+)
+LESS_ONE_STUDY = LESS_ONE_NAMES + (LESS_BOTH.name,)  # the names trained and read with --study final-less-one
 
 
 def level(name: str) -> float:
-    """The p a name must beat: the series' level for `final` (one test), a quarter of it for each change alone
-    and for each `final` less one change (four tests in each study)."""
-    if name == "final":
+    """The p a name must beat: the series' level for `final` and for `final` less both end-of-training changes
+    (one test each), a quarter of it for each change alone and each `final` less one change (four tests in each)."""
+    if name in ("final", LESS_BOTH.name):
         return SIGNIFICANCE_LEVEL
     return SIGNIFICANCE_LEVEL / len(LESS_ONE if name in LESS_ONE_NAMES else CHANGES)
 
@@ -126,22 +140,23 @@ def _count(test: dict, counted: str) -> int:
 def _table(heading: str, names: tuple[str, ...], found: dict, records: dict[str, dict], counted: str) -> str:
     """Readings as a table, test first, then the rule's verdict; a name not yet run says what is missing.
     `counted`: "higher" or "lower", the seeds counted in the third column."""
+    width = max(27, max(len(name) for name in names) + 2)
     lines = [
         heading,
-        f"{'':<27}{'test':>7}{counted:>9}{'p':>8}{'95% interval':>17}{'validation':>12}  verdict (p below)",
+        f"{'':<{width}}{'test':>7}{counted:>9}{'p':>8}{'95% interval':>17}{'validation':>12}  verdict (p below)",
     ]
     for name in names:
         test, validation = found[name]["test"], found[name]["validation"]
         if test is None:
             done = len(set(records.get(name, {}).get("seeds", [])) & set(SEEDS))
-            lines.append(f"{name:<27}{done} of {len(SEEDS)} seeds recorded so far: read when all are")
+            lines.append(f"{name:<{width}}{done} of {len(SEEDS)} seeds recorded so far: read when all are")
             continue
         low, high = test["interval"]
         count = f"{_count(test, counted)} of {len(test['differences'])}"
         p_value = format_p_value(test["p_value"]).replace("p = ", "").removeprefix("p ")
         bounds = f"{signed_points(low)} to {signed_points(high)}"
         lines.append(
-            f"{name:<27}{signed_points(test['mean']):>7}{count:>9}{p_value:>8}{bounds:>17}"
+            f"{name:<{width}}{signed_points(test['mean']):>7}{count:>9}{p_value:>8}{bounds:>17}"
             f"{signed_points(validation['mean']):>12}"
             f"  {test['verdict']} ({level(name):.4g})"
             + (f", seeds {test['crossed']} crossed machines" if test["crossed"] else "")
@@ -198,34 +213,43 @@ def changes_summary(records: dict[str, dict] | None = None, base_records: dict[s
 
 
 def less_one_readings(records: dict[str, dict] | None = None, final_records: dict[str, dict] | None = None) -> dict:
-    """Each `LESS_ONE` name's test and validation readings against `final` (name minus `final`; None where seeds
-    are missing). `records`: `load_results(LESS_ONE_DIR)`; `final_records`: `load_results(CHANGES_DIR, ("final",))`."""
-    records = load_results(LESS_ONE_DIR, LESS_ONE_NAMES) if records is None else records
+    """Each `LESS_ONE_STUDY` name's test and validation readings against `final` (name minus `final`; None where
+    seeds are missing). `records`: `load_results(LESS_ONE_DIR)`; `final_records`: `load_results(CHANGES_DIR,
+    ("final",))`."""
+    records = load_results(LESS_ONE_DIR, LESS_ONE_STUDY) if records is None else records
     final_records = load_results(CHANGES_DIR, ("final",)) if final_records is None else final_records
     if "final" not in final_records:
-        return {name: {"test": None, "validation": None} for name in LESS_ONE_NAMES}
+        return {name: {"test": None, "validation": None} for name in LESS_ONE_STUDY}
     final = final_records["final"]
     return {
         name: {"test": reading(name, records, final), "validation": reading(name, records, final, "val")}
-        for name in LESS_ONE_NAMES
+        for name in LESS_ONE_STUDY
     }
 
 
 def less_one_table(records: dict[str, dict] | None = None, final_records: dict[str, dict] | None = None) -> str:
-    """The readings against `final` as a table (`_table`); each record holds its seconds a run."""
-    records = load_results(LESS_ONE_DIR, LESS_ONE_NAMES) if records is None else records
+    """The readings against `final` as a table (`_table`), both end-of-training changes out last; each record
+    holds its seconds a run."""
+    records = load_results(LESS_ONE_DIR, LESS_ONE_STUDY) if records is None else records
     heading = f"against final, seeds {SEEDS[0]}-{SEEDS[-1]}, every pair on one machine (points):"
-    return _table(heading, LESS_ONE_NAMES, less_one_readings(records, final_records), records, "lower")
+    return _table(heading, LESS_ONE_STUDY, less_one_readings(records, final_records), records, "lower")
 
 
 def less_one_summary(records: dict[str, dict] | None = None, final_records: dict[str, dict] | None = None) -> str:
     """The readings against `final` in words, each with the rule's verdict; what is missing, while seeds are."""
     found = {name: reading["test"] for name, reading in less_one_readings(records, final_records).items()}
-    read = [f"`{name}` {_phrase(test, 'lower')}" for name, test in found.items() if test is not None]
+    read = [f"`{name}` {_phrase(found[name], 'lower')}" for name in LESS_ONE_NAMES if found[name] is not None]
     missing = [name for name, test in found.items() if test is None]
+    both = found[LESS_BOTH.name]
     return (
         f"`final` less one change, against `final` on seeds {SEEDS[0]}-{SEEDS[-1]}, every pair on one machine "
         f"(test accuracy, by the rule stated before the runs: p below {level(LESS_ONE_NAMES[0])} for each): "
         + ("; ".join(read) if read else "none read yet")
+        + (
+            f". Both end-of-training changes out (p below {level(LESS_BOTH.name)}, one test): `{LESS_BOTH.name}` "
+            + _phrase(both, "lower")
+            if both is not None
+            else ""
+        )
         + (f". Not all seeds recorded yet for {', '.join(missing)}: read when they are" if missing else "")
     )
