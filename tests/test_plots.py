@@ -250,7 +250,7 @@ def test_plot_frontier_draws_the_targets_from_config():
     (band,) = ax.patches
     # A Rectangle in recent matplotlib, a Polygon in older releases: compare the path's extent in data x.
     assert band.get_path().get_extents(band.get_patch_transform()).x1 == pytest.approx(TINY_BUDGET)
-    assert f"<= {TINY_BUDGET:,} parameters " in texts
+    assert f"≤ {TINY_BUDGET:,} parameters " in texts
     # Each model is named beside its point, with its epochs and seeds: no legend to decode.
     assert ax.get_legend() is None
     assert "final\n15 ep, n=2" in texts and "tiny\n20 ep, n=3" in texts

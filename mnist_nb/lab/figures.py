@@ -23,8 +23,8 @@ def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = N
     # triangle with its mean written out, so the differences near 99.4% keep the height of the panel.
     floor = SMALL_ACCURACY - 0.2
     floor_mark = floor + 0.03  # where such a model's triangle sits
-    panels = {"ncols": 2, "sharey": True, "width_ratios": (6.5, 0.95 * len(variants))} if variants else {}
-    fig, axes = subplots(figsize=(7.3 + 0.95 * len(variants), 4.6), squeeze=False, **panels)
+    panels = {"ncols": 2, "sharey": True, "width_ratios": (6.5, 1.1 * len(variants))} if variants else {}
+    fig, axes = subplots(figsize=(7.3 + 1.1 * len(variants), 4.6), squeeze=False, **panels)
     colors = {name: f"C{index % 10}" for index, name in enumerate({**results, **variants})}
     # (panel, x, name, entry): the main panel at the parameter count, the strip by position.
     points = [(axes[0, 0], entry["params"], name, entry) for name, entry in results.items()]
@@ -40,7 +40,7 @@ def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = N
         # Named on the left; on the right where the next smaller model is close (within 30%), and for the largest.
         right = index == len(ordered) - 1 or (index > 0 and ordered[index - 1][1]["params"] * 1.3 > entry["params"])
         label = f"{name}\n{entry['epochs']} ep, n={len(entry['seeds'])}"
-        place = {"xytext": (12 if right else -12, 0), "ha": "left" if right else "right", "va": "center", "fontsize": 8}
+        place = {"xytext": (12 if right else -12, 0), "ha": "left" if right else "right", "va": "center", "fontsize": 9}
         xy = entry["params"], max(entry["test_accuracy_mean"], floor_mark)
         if entry["test_accuracy_mean"] < floor:  # above its triangle on the floor
             label += f"\n{entry['test_accuracy_mean']:.2f}%, below"
@@ -53,19 +53,19 @@ def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = N
     ax.set_xticks(ticks, [f"{tick // 1000}k" for tick in ticks])
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.axvspan(ax.get_xlim()[0], TINY_BUDGET, color="tab:green", alpha=0.06)
-    band = {"transform": ax.get_xaxis_transform(), "ha": "right", "va": "top", "fontsize": 8, "color": "tab:green"}
-    ax.text(TINY_BUDGET, 0.98, f"<= {TINY_BUDGET:,} parameters ", **band)
+    band = {"transform": ax.get_xaxis_transform(), "ha": "right", "va": "top", "fontsize": 9, "color": "tab:green"}
+    ax.text(TINY_BUDGET, 0.98, f"≤ {TINY_BUDGET:,} parameters ", **band)
     for panel in axes.flat:  # the targets in both panels; the grid across the main panel's log scale too
         panel.axhline(TARGET_ACCURACY, color="gray", linestyle="--", linewidth=1)
         panel.axhline(SMALL_ACCURACY, color="gray", linestyle=":", linewidth=1)
         panel.grid(alpha=0.3, which="both", axis="both" if panel is ax else "y")
     ax.set_ylim(bottom=floor)
     for level in (TARGET_ACCURACY, SMALL_ACCURACY):
-        ax.text(ax.get_xlim()[0], level, f" {level}%", va="bottom", fontsize=8, color="gray")
-    ax.set(xlabel="parameters (log scale)", ylabel="test accuracy %", title="mean +- std per model, dots are seeds")
+        ax.text(ax.get_xlim()[0], level, f" {level}%", va="bottom", fontsize=9, color="gray")
+    ax.set(xlabel="parameters (log scale)", ylabel="test accuracy %", title="mean ± std per model, dots are seeds")
     if variants:
         labels = [f"{name}\n{s['params']:,} p\n{s['epochs']} ep, n={len(s['seeds'])}" for name, s in variants.items()]
-        axes[0, 1].set_xticks(range(len(variants)), labels, fontsize=8)
+        axes[0, 1].set_xticks(range(len(variants)), labels, fontsize=9)
         axes[0, 1].set(xlim=(-0.6, len(variants) - 0.4), title="recipes, by name")
     fig.tight_layout()
     return fig
