@@ -214,6 +214,6 @@ def test_the_committed_notebook_reads_the_current_records():
     fresh_seeds = (
         f"\n- **Tested again.** {replication_sentence()}."
         f"\n- **The final recipe and its changes, on one machine.** {changes_summary()}."
-        f"\n- **The final recipe less one change.** {less_one_summary()}."
+        f"\n- **The final recipe less one change, and less both end-of-training changes.** {less_one_summary()}."
     )
     assert printed == [expected + fresh_seeds]  # and the three readings on fresh seeds
