@@ -86,8 +86,9 @@ LESS_ONE: tuple[Entry, ...] = (
 LESS_ONE_NAMES = tuple(entry.name for entry in LESS_ONE)
 # Neither end-of-training change is shown to matter alone inside `final`, and both end training on BatchNorm
 # statistics of clean images: do they do one job? Both taken out at once, one test at the series' level against
-# `final` (thirteenth session's rule, committed before the runs). Lower means that together they matter, so each
-# stands in for the other; otherwise neither is shown to matter inside `final`, alone or together.
+# `final` (thirteenth session's rule, committed before the runs). Lower means that together they matter though
+# neither alone is shown to (consistent with each standing in for the other, which this test does not show);
+# otherwise neither is shown to matter inside `final`, alone or together.
 LESS_BOTH = Entry(
     "final-clean-0-not-recalibrated",
     FINAL_RECIPE.replace(clean_epochs=0, recalibrate_batchnorm=False),
