@@ -23,8 +23,9 @@ def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = N
     # triangle with its mean written out, so the differences near 99.4% keep the height of the panel.
     floor = SMALL_ACCURACY - 0.2
     floor_mark = floor + 0.03  # where such a model's triangle sits
-    panels = {"ncols": 2, "sharey": True, "width_ratios": (6.5, 1.1 * len(variants))} if variants else {}
-    fig, axes = subplots(figsize=(7.3 + 1.1 * len(variants), 4.6), squeeze=False, **panels)
+    strip = 1.1 * len(variants)  # inches for the second panel: room for each variant's 9 pt name under its tick
+    panels = {"ncols": 2, "sharey": True, "width_ratios": (6.5, strip)} if variants else {}
+    fig, axes = subplots(figsize=(7.3 + strip, 4.6), squeeze=False, **panels)
     colors = {name: f"C{index % 10}" for index, name in enumerate({**results, **variants})}
     # (panel, x, name, entry): the main panel at the parameter count, the strip by position.
     points = [(axes[0, 0], entry["params"], name, entry) for name, entry in results.items()]
