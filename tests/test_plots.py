@@ -150,6 +150,9 @@ def test_overlay_heatmaps_on_one_fixed_scale_with_a_colour_bar_and_the_digit_as_
         assert heat.get_array().shape == (28, 28) and heat.get_clim() == (0.0, 1.0)  # never stretched
         assert ax.collections  # the digit's outline
     assert titles(fig)[:3] == ["4", "5", "6"]
+    read = model_plots.overlay_heatmaps(images, heatmaps, labels=[4, 5, 6], predictions=[4, 9, 6])
+    assert titles(read)[:3] == ["true 4 / pred 4", "true 5 / pred 9", "true 6 / pred 6"]
+    assert read.axes[1].title.get_color() != read.axes[0].title.get_color()  # the wrong one stands out
     # A map minus its mean is signed: a diverging scale centred on 0, and an outline that shows on white.
     signed = model_plots.overlay_heatmaps(images, heatmaps - 0.99, value_range=(-0.05, 0.05))
     (heat,) = signed.axes[0].images

@@ -61,11 +61,13 @@ def overlay_heatmaps(
     scale_label: str | None = None,
     num_columns: int | None = None,
     value_range: tuple[float, float] = (0.0, 1.0),
+    predictions=None,
 ) -> Figure:
     """Heatmaps on one fixed scale with a colour bar, the digit as an outline; rows of `num_columns`.
 
     images: uint8 [N, 28, 28] or float [N, 1, 28, 28]; heatmaps [N, h, w] or [N, 1, h, w] (spatial attention,
-    Grad-CAM), resized to 28x28. Never stretched per map: a gate in 0.98-1.00 looks uniform on 0-1, as it is;
+    Grad-CAM), resized to 28x28. Titles as `show_digits` gives them: the label, or with `predictions`
+    'true 3 / pred 5' (red when wrong). Never stretched per map: a gate in 0.98-1.00 looks uniform on 0-1, as it is;
     and never blended with the digit, so every colour on a panel is one on the colour bar. `scale_label`
     names what the bar measures (e.g. that Grad-CAM maps are scaled per image). A `value_range` around 0,
     (-a, a), draws signed maps (a map minus its mean) in red above 0 and blue below, the outline in black.
@@ -84,7 +86,8 @@ def overlay_heatmaps(
         # The outline where the ink is half its darkest, uint8 bytes and normalized inputs alike.
         outline = "black" if signed else "white"
         ax.contour(picture, levels=[(picture.min() + picture.max()) / 2], colors=outline, linewidths=0.8)
-        ax.set_title(digit_title(index, labels, None)[0], fontsize=10)
+        text, color = digit_title(index, labels, predictions)
+        ax.set_title(text, fontsize=10, color=color)
     fig.tight_layout()
     fig.colorbar(shown, ax=axes, fraction=0.02, pad=0.01, label=scale_label)
     return fig
