@@ -221,8 +221,9 @@ def markdown_tables(results: dict[str, dict], base: str = ABLATION_BASE) -> str:
     return "\n".join(lines)
 
 
-def conclusions(results: dict[str, dict], base: str = ABLATION_BASE) -> str:
-    """Notebook 09's "What we learned" figures as markdown bullets, every number read from the records."""
+def conclusions(results: dict[str, dict]) -> str:
+    """Notebook 09's "Size and time" as markdown bullets, every number read from the records: the entries
+    under the parameter budget, the smallest at 99.0 %, the reference, and `fast`'s race."""
 
     def measured(name: str) -> str:
         summary = results[name]
@@ -232,6 +233,10 @@ def conclusions(results: dict[str, dict], base: str = ABLATION_BASE) -> str:
             + (f" ({_single_seeds(summary)}), " if len(summary["seeds"]) > 1 else ", ")
             + f"validation {_mean_and_spread(summary, 'val')} %"
         )
+
+    def briefly(name: str) -> str:  # for an entry whose full line is printed above
+        summary = results[name]
+        return f"`{name}` ({summary['params']:,} parameters, test {summary['test_accuracy_mean']:.2f} %)"
 
     bullets = []
     under = sorted(
@@ -247,39 +252,26 @@ def conclusions(results: dict[str, dict], base: str = ABLATION_BASE) -> str:
     if reaching:
         smallest = min(reaching, key=lambda name: results[name]["params"])
         below = [
-            measured(name)
+            briefly(name)
             for name, summary in results.items()
             if summary["params"] < results[smallest]["params"] and name not in reaching
         ]
         bullets.append(
             f"- **How small for {SMALL_ACCURACY} %.** The smallest entry at >= {SMALL_ACCURACY} % on average is "
-            f"{measured(smallest)}; its weakest seed {min(results[smallest]['test_accuracy']):.2f} %."
+            f"{briefly(smallest)}, its weakest seed {min(results[smallest]['test_accuracy']):.2f} %."
             + (f" Below it: {'; '.join(below)}." if below else "")
         )
     if "reference" in results:
         bullets.append(f"- **The reference**: {measured('reference')}: {_target_verdict(results['reference'])}.")
     if "fast" in results:
         bullets.append(_time_bullet(results["fast"]))
-    removals = [name for name in results if name in ABLATIONS]
-    if removals and base in results:
-        based_on = results[base]
-        changes = ", ".join(
-            f"{component(name)} {change_against(results[name], based_on, 'test')} "
-            f"(validation {change_against(results[name], based_on, 'val')})"
-            for name in removals
-        )
-        bullets.append(
-            f"- **The ablation**, change in test accuracy when the component is removed, against `{base}` on the "
-            f"same seeds, in points: {changes}. `{base}`'s own test sd over its "
-            f"{len(based_on['seeds'])} seeds is {based_on['test_accuracy_std']:.2f}."
-        )
     return "\n".join(bullets)
 
 
 def _target_verdict(summary: dict) -> str:
-    """Past the line only by a margin beyond seed noise; above it by less, on the line."""
+    """Past the line only by a margin beyond seed noise; above it by less, level with it."""
     phrase = margin_phrase(summary)
-    verdict = "**reaches**" if phrase.endswith("beyond seed noise") else "**on the line** at"
+    verdict = "**reaches**" if phrase.endswith("beyond seed noise") else "**level with**"
     verdict = verdict if summary["test_accuracy_mean"] >= TARGET_ACCURACY else "does not reach"
     return f"{verdict} {TARGET_ACCURACY} % on average: {phrase}"
 
@@ -294,5 +286,5 @@ def _time_bullet(fast: dict) -> str:
     head = f"- **Time.** `fast`: {_mean_and_spread(fast, 'test')} % ({seeds}), "
     if "race" not in fast:
         return head + f"{fast['train_seconds_mean']:.0f} s of training ({where})."
-    training = f"{fast['train_seconds_mean']:.0f} s of it training"
+    training = f"{fast['train_seconds_mean']:.0f} s of `fast`'s run training"
     return head + f"{race_phrase(fast['race'])} ({where}, {training}; `benchmarks/bench.py`)."

@@ -187,7 +187,8 @@ def race_phrase(race: dict) -> str:
     return (
         f"{race['our_seconds_mean']:.1f} s a run from start to exit; the script itself, run unchanged, "
         f"{bound}{race['script_seconds_mean']:.1f} s to its first epoch at >= {race['target']} % (mean of "
-        f"{len(race['script_runs'])} runs): **{bound}{race['ratio']:.2f}x** faster ({low:.2f}-{high:.2f}x){beside}"
+        f"{len(race['script_runs'])} runs): **{bound}{race['ratio']:.2f}x** faster ({low:.2f}-{high:.2f}x from its "
+        f"fastest run against our slowest to its slowest against our fastest){beside}"
     )
 
 
