@@ -257,6 +257,9 @@ def test_plot_frontier_draws_the_targets_from_config():
     # Each model is named beside its point, with its epochs and seeds: no legend to decode.
     assert ax.get_legend() is None
     assert "final\n15 ep, n=2" in texts and "tiny\n20 ep, n=3" in texts
+    # A model whose mean sits on the 99.4% line (tiny: 99.407) is named above it, not struck through by it.
+    named = {text.get_text().split("\n")[0]: text for text in ax.texts}
+    assert named["tiny"].get_va() == "bottom" and named["final"].get_va() == "center"
     # One dot per seed at the entry's parameter count.
     scatters = [collection for collection in ax.collections if isinstance(collection, PathCollection)]
     dots = [tuple(point) for collection in scatters for point in collection.get_offsets()]
@@ -316,6 +319,7 @@ def test_plot_ablation_draws_each_seed_its_mean_its_interval_and_the_noise_band(
         "test, as recorded",
         "95% interval, as recorded",
         "validation, as recorded",
+        "mean of the seeds",
     ]
     assert "from residual's 5 recorded seeds" in ax.get_title()
     (band,) = ax.patches
@@ -343,8 +347,12 @@ def test_plot_ablation_legend_draws_the_interval_thin_and_says_what_bold_means()
     (ax,) = figures.plot_ablation(bold_first, 0.3, "residual", 5).axes
     legend = ax.get_legend()
     handles = dict(zip((text.get_text() for text in legend.get_texts()), legend.legend_handles, strict=True))
-    assert handles["95% interval, as recorded"].get_linewidth() == 2
-    assert handles["bold bar: interval misses 0"].get_linewidth() == 4
+    # Drawn upright, as the bars are, and the mean flat, as its lines are.
+    interval, bold, mean = (
+        handles[name] for name in ["95% interval, as recorded", "bold bar: interval misses 0", "mean of the seeds"]
+    )
+    assert interval.get_marker() == bold.get_marker() == "|" and mean.get_marker() == "_"
+    assert interval.get_markeredgewidth() == 2 and bold.get_markeredgewidth() == 4
     widths = sorted(
         collection.get_linewidth()[0]
         for collection in ax.collections
