@@ -88,16 +88,23 @@ def test_committed_full_budget_sentences_are_the_records_current_ones():
     assert sorted(checked) == ["attention", "augmentation", "batchnorm", "dropout", "gap", "skip"]
 
 
-def test_committed_replication_sentence_is_the_records_current_one():
-    """04 prints GAP's replication on fresh seeds from its records (09's is checked with its verdicts)."""
+def test_committed_study_readings_are_the_records_current_ones():
+    """04 and 09 print GAP's replication on fresh seeds, 07 and 09 the final recipe's changes, from their records:
+    a record that changes without these notebooks re-executed would leave their pages reading old numbers."""
+    from mnist_nb.lab.recipe_changes import changes_table
     from mnist_nb.lab.replication import replication_sentence
 
-    (printed,) = [
-        "".join(output.get("text", "") for output in cell.outputs)
-        for cell in code_cells(read("04_global_average_pooling"))
-        if "print(replication_sentence())" in cell.source
-    ]
-    assert printed == replication_sentence() + "\n"
+    for reading, notebooks in [
+        (replication_sentence, ["04_global_average_pooling", "09_frontier"]),
+        (changes_table, ["07_final_training", "09_frontier"]),
+    ]:
+        for name in notebooks:
+            (printed,) = [
+                "".join(output.get("text", "") for output in cell.outputs)
+                for cell in code_cells(read(name))
+                if f"print({reading.__name__}())" in cell.source
+            ]
+            assert printed == reading() + "\n", f"{name}: {reading.__name__} is stale"
 
 
 def test_notebooks_define_no_helpers():
