@@ -127,7 +127,9 @@ def test_with_the_base_rerun_where_the_removal_ran_every_pair_is_on_one_machine(
         f"With every pair on one machine (3 seeds whose two runs crossed machines, re-run on one, "
         f"benchmarks/results/one-machine/): +0.17 points over 5 seeds, paired t-test p = {expected:.3f}: larger "
         "than seed noise: it buys accuracy; 95% interval of the mean gain"
-    ) in text.splitlines()[-1]
+    ) in text.splitlines()[-2]
+    by_seed = "Gain by seed, every pair on one machine: 0 +0.30, 1 +0.25, 2 +0.20, 3 +0.05, 4 +0.05."
+    assert text.splitlines()[-1] == by_seed  # seed by seed too: a mean can hide a pattern
     assert "one machine" not in full_budget_verdict("batchnorm", results)  # no re-run: the recorded pairing only
     same = {ABLATION_BASE: base, removal["name"]: removal | {"seed_machines": [INTEL] * 5}}
     assert "one machine" not in full_budget_verdict("batchnorm", same, {ABLATION_BASE: rerun})  # nothing crossed
@@ -164,6 +166,7 @@ def test_a_vm_image_apart_is_another_machine_and_both_sides_rerun_on_one_pair_th
         "seed 2, the run without batchnorm (11.35%): did not train (at chance), reported, not averaged; the "
         f"others: +0.15 points over 4 seeds, paired t-test p = {paired_t_p_value(gains):.3f}: not shown"
     ) in full_budget_verdict("batchnorm", results, both)
+    assert "on one machine: 0 +0.30, 1 +0.25, 3 +0.02, 4 +0.02." in full_budget_verdict("batchnorm", results, both)
     item = paired_differences(results, reruns=both)["batchnorm"]
     assert item["at chance"] == [("one machine", 2)]
     assert item["one machine"] == pytest.approx([-0.30, -0.25, -0.02, -0.02])

@@ -11,13 +11,7 @@ import statistics
 
 from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
 from mnist_nb.config import AT_CHANCE_BELOW
-from mnist_nb.lab.frontier import (
-    ABLATION_BASE,
-    RESULTS_DIR,
-    component,
-    load_results,
-    seed_pairs,
-)
+from mnist_nb.lab.frontier import ABLATION_BASE, RESULTS_DIR, component, load_results, seed_pairs
 from mnist_nb.lab.records import signed_points
 from mnist_nb.models import SERIES_MODEL
 from mnist_nb.support.variants import ABLATIONS
@@ -125,6 +119,9 @@ def full_budget_verdict(
         if one_gains:
             verdict += f"{signed_points(statistics.fmean(one_gains))} points over {len(one_gains)} seeds"
         verdict += _weighed(one_gains)
+        trained = [pair for pair in found["one machine"] if pair not in untrained(found["one machine"])]
+        by_seed = ", ".join(f"{seed} {signed_points(with_it - without)}" for seed, without, with_it in trained)
+        verdict += f".\nGain by seed, every pair on one machine: {by_seed}"  # a mean can hide a pattern
     return "\n".join([*lines, verdict + "."])
 
 
