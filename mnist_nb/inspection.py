@@ -162,7 +162,7 @@ def confusion_matrix(predictions: torch.Tensor, labels: torch.Tensor) -> torch.T
 def gradient_rms(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> dict[str, float]:
     """Root mean square, per weight, of each conv's cross-entropy gradient, by module name.
 
-    Per weight: a whole tensor's norm grows with its size (sqrt(n); a 7x7 gate conv has 98 weights, a stage
+    Per weight: a whole tensor's norm grows with its size (sqrt(n); a 7x7 gate conv has 98 weights, a 16 -> 16
     conv 2,304) whatever the gradient flow. One training-mode pass on a deep copy, dropout from a forked,
     seeded RNG: the model and the caller's random stream stay as they were. images: [N, 1, 28, 28]; labels: [N].
     """
