@@ -38,6 +38,7 @@ def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = N
         ax.scatter([x] * len(entry["test_accuracy"]), entry["test_accuracy"], s=12, alpha=0.5, color=colors[name])
         ax.errorbar(x, entry["test_accuracy_mean"], entry["test_accuracy_std"], fmt="o", capsize=4, color=colors[name])
     ax, ordered = axes[0, 0], sorted(results.items(), key=lambda item: item[1]["params"])
+    halo = [withStroke(linewidth=3, foreground="white")]  # over a grid line, a name stays whole
     for index, (name, entry) in enumerate(ordered):
         # Named on the left; on the right where the next smaller model is close (within 30%), and for the largest.
         right = index == len(ordered) - 1 or (index > 0 and ordered[index - 1][1]["params"] * 1.3 > entry["params"])
@@ -49,7 +50,6 @@ def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = N
         if entry["test_accuracy_mean"] < floor:  # above its triangle on the floor
             label += f"\n{entry['test_accuracy_mean']:.2f}%, below"
             place |= {"xytext": (0, 8), "ha": "center", "va": "bottom"}
-        halo = [withStroke(linewidth=3, foreground="white")]  # over a grid line, a name stays whole
         ax.annotate(label, xy, textcoords="offset points", color=colors[name], path_effects=halo, **place)
     # A fixed, readable frame: 1k to 20k parameters (wider when a point lies outside).
     params = [entry["params"] for entry in results.values()]
