@@ -36,8 +36,8 @@ class ConvBNAct(nn.Sequential):
 
 
 class ResidualBlock(nn.Module):
-    """out = ReLU(x + body(x)), body = conv-BN-ReLU, conv-BN. The identity skip has no parameters, gives
-    gradients a path around the convolutions, and starts the block close to the identity."""
+    """out = ReLU(x + body(x)), body = conv-BN-ReLU, conv-BN. The identity skip has no parameters and gives
+    gradients a path around the convolutions (the block starts as the identity only if body's last BN scale is 0)."""
 
     def __init__(self, channels: int, *, batchnorm: bool = True) -> None:
         super().__init__()
@@ -58,7 +58,7 @@ class ResidualBlock(nn.Module):
 
 class GlobalAveragePool(nn.Module):
     """[B, C, H, W] -> [B, C], the mean over all positions: no parameters, and the classifier no longer
-    depends on where in the image a feature fired."""
+    depends on where on the last grid a feature fired (the convs before it still see positions)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.adaptive_avg_pool2d(x, 1).flatten(1)

@@ -290,8 +290,9 @@ def format_epoch(row: dict, num_epochs: int) -> str:
         f"{validation}  lr {row['learning_rate']:.4f}  {row['seconds']:.1f}s"
     )
     if "val_accuracy_before_recalibration" in row:
-        line += (
-            f"\n  BatchNorm statistics recalibrated on clean training images: validation before "
-            f"loss {row['val_loss_before_recalibration']:.4f} acc {row['val_accuracy_before_recalibration']:6.2f}%"
+        line += (  # the epoch's figures are the recalibrated model's: the change reads before -> after
+            f"\n  BatchNorm statistics recalibrated on clean training images: validation loss "
+            f"{row['val_loss_before_recalibration']:.4f} -> {row['val_loss']:.4f}, acc "
+            f"{row['val_accuracy_before_recalibration']:.2f}% -> {row['val_accuracy']:.2f}%"
         )
     return line

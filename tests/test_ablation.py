@@ -8,21 +8,20 @@ import random
 import pytest
 
 from mnist_nb.lab.ablation import (
+    _by_the_rule,
     ablation_table,
     failure_phrase,
     full_budget_verdict,
-    interval,
     noise_band,
     one_machine_pairs,
     paired_differences,
-    paired_t_p_value,
     pairings,
     records_of,
-    student_t_critical,
     trained_differences,
     untrained,
 )
 from mnist_nb.lab.frontier import ABLATION_BASE, load_results
+from mnist_nb.lab.t_tests import interval, paired_t_p_value, student_t_critical
 
 from .test_frontier import fake_summary
 
@@ -62,8 +61,8 @@ def test_the_verdict_is_a_table_of_seeds_and_one_line_from_a_paired_t_test_on_th
     verdict_line = "batchnorm: +0.27 points on average over 5 seeds, paired t-test p < 0.001: "
     # Gains 0.30, 0.25, 0.25, 0.25, 0.30 (sd 0.0274): 0.27 +- 2.776 * 0.0274 / sqrt(5) = 0.236 to 0.304.
     interval_part = "; 95% interval of the mean gain +0.24 to +0.30 points."
-    assert lines[-1] == verdict_line + "larger than seed noise: it buys accuracy" + interval_part
-    assert "larger than seed noise: it costs" in verdict([99.80, 99.85, 99.75, 99.80, 99.90])
+    assert lines[-1] == verdict_line + "larger than seed noise in this pairing: a gain" + interval_part
+    assert "larger than seed noise in this pairing: a cost" in verdict([99.80, 99.85, 99.75, 99.80, 99.90])
     assert "not shown to be larger than seed noise" in verdict([99.48, 99.57, 99.45, 99.46, 99.62])
     # One seed far off, the others not: the mean moves, the t-test weighs it against the pairs' spread.
     split = verdict([99.20, 99.55, 99.45, 99.50, 99.60])
@@ -126,13 +125,24 @@ def test_with_the_base_rerun_where_the_removal_ran_every_pair_is_on_one_machine(
     assert (
         f"With every pair on one machine (3 seeds whose two runs crossed machines, re-run on one, "
         f"benchmarks/results/one-machine/): +0.17 points over 5 seeds, paired t-test p = {expected:.3f}: larger "
-        "than seed noise: it buys accuracy; 95% interval of the mean gain"
-    ) in text.splitlines()[-2]
+        "than seed noise in this pairing: a gain; 95% interval of the mean gain"
+    ) in text.splitlines()[-3]
     by_seed = "Gain by seed, every pair on one machine: 0 +0.30, 1 +0.25, 2 +0.20, 3 +0.05, 4 +0.05."
-    assert text.splitlines()[-1] == by_seed  # seed by seed too: a mean can hide a pattern
+    assert text.splitlines()[-2] == by_seed  # seed by seed too: a mean can hide a pattern
+    # Both pairings below 0.05, one sign: the series' rule, which reads the two together, calls it an effect.
+    assert text.splitlines()[-1].endswith("in neither: within seed noise): it buys accuracy.")
     assert "one machine" not in full_budget_verdict("batchnorm", results)  # no re-run: the recorded pairing only
     same = {ABLATION_BASE: base, removal["name"]: removal | {"seed_machines": [INTEL] * 5}}
     assert "one machine" not in full_budget_verdict("batchnorm", same, {ABLATION_BASE: rerun})  # nothing crossed
+
+
+def test_the_rule_reads_both_pairings_together():
+    shown, noise = [0.30, 0.25, 0.25, 0.25, 0.30], [0.10, -0.05, 0.02, 0.08, -0.03]
+    assert _by_the_rule(shown, shown).endswith(": it buys accuracy")
+    assert _by_the_rule([-value for value in shown], [-value for value in shown]).endswith(": it costs")
+    assert _by_the_rule(noise, shown).endswith(": on the line")  # below 0.05 in one pairing only
+    assert _by_the_rule(shown, [-value for value in shown]).endswith(": on the line")  # both shown, opposite signs
+    assert _by_the_rule(noise, noise).endswith(": within seed noise")
 
 
 def test_a_vm_image_apart_is_another_machine_and_both_sides_rerun_on_one_pair_there():

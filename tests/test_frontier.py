@@ -172,7 +172,7 @@ def test_frontier_and_ablation_plots():
     main, strip = plot_frontier({"residual": results["residual"]}, {"tiny": results["tiny"]}).axes
     assert main.get_xscale() == "log"
     assert [text.get_text() for text in main.texts if "\n" in text.get_text()] == ["residual\n15 ep, n=2"]
-    assert [label.get_text() for label in strip.get_xticklabels()] == ["tiny\n4,844 p\n15 ep, n=3"]
+    assert [label.get_text() for label in strip.get_xticklabels()] == ["tiny\n4,844 params\n15 ep, n=3"]
     differences = ablation.paired_differences(results)
     assert list(differences) == ["dropout", "skip"]
     assert differences["dropout"]["test"] == pytest.approx([-0.1, -0.15])

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from mnist_nb.config import PARAMETER_BUDGET, SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET  # noqa: E402
 from mnist_nb.inspection import gradient_rms  # noqa: E402
 from mnist_nb.lab import figures
-from mnist_nb.lab.ablation import interval  # noqa: E402
+from mnist_nb.lab.t_tests import interval  # noqa: E402
 from mnist_nb.support import model_plots, plots  # noqa: E402
 
 from .conftest import random_batch, seeded_model  # noqa: E402
@@ -80,7 +80,7 @@ def test_plot_curves_training_per_batch_and_validation_per_epoch_on_shared_axes(
     labels = [text.get_text() for text in fig.axes[-1].get_legend().get_texts()]
     assert labels == ["baseline, train", "baseline, val", "old, train", "old, val"]
     loss, error = fig.axes
-    assert loss.get_yscale() == "log" and error.get_yscale() == "symlog"  # errors reach 0: linear up to 1%
+    assert loss.get_yscale() == "log" and error.get_yscale() == "symlog"  # errors reach 0: linear up to 0.1%
     train, validation = loss.lines[0], loss.lines[1]
     assert train.get_color() == validation.get_color()  # one colour per run
     # Validation dots: hollow, one shape per run, so that two runs ending level both stay visible.
@@ -91,8 +91,12 @@ def test_plot_curves_training_per_batch_and_validation_per_epoch_on_shared_axes(
     assert list(validation.get_xdata()) == [1, 2] and list(validation.get_ydata()) == [0.5, 0.4]
     # Accuracy is drawn as its error: 100 - accuracy.
     assert set(error.lines[0].get_ydata()) == {20.0} and list(error.lines[1].get_ydata()) == [5.0, 5.0]
-    # The error axis ends at the first tick at or above the data (20% here), not at 100%.
-    assert error.get_ylim() == pytest.approx((0, 20)) and max(error.get_yticks()) == 20
+    # The error axis spans the ticks around the data (5% to 20% here), not 0 to 100%.
+    assert error.get_ylim() == pytest.approx((5, 20)) and list(error.get_yticks()) == [5, 10, 20]
+    # A stretch without a mistake (0% wrong): the axis then reaches down to 0, below its log part.
+    perfect = [row(1, 1.0, [0.1] * 20) | {"train_step_accuracies": [100.0] * 20}]
+    (_, zero_error) = plots.plot_curves({"baseline": perfect}).axes
+    assert zero_error.get_ylim()[0] == 0 and 0 in zero_error.get_yticks()
     # Rows without per-batch figures: one training point per epoch; no validation, no validation points.
     assert list(loss.lines[2].get_xdata()) == [1, 2, 3] and len(loss.lines[3].get_xdata()) == 0
     # A model of the series keeps its colour and its dots' shape across figures; a second run of it, and any
@@ -120,6 +124,21 @@ def test_plot_feature_maps_draws_every_channel_on_one_scale_with_a_colour_bar():
     assert {ax.images[0].get_clim() for ax in fixed.axes if ax.images} == {(0.0, 5.0)}
     with pytest.raises(ValueError, match=r"\[0\]"):
         model_plots.plot_feature_maps(torch.randn(2, 16, 14, 14))
+
+
+def test_plot_feature_maps_of_two_images_puts_each_channel_above_itself():
+    activations = torch.stack([torch.zeros(8, 7, 7), torch.ones(8, 7, 7)])  # [2, 8, 7, 7]: "a" all 0, "b" all 1
+    fig = model_plots.plot_feature_maps(activations, num_columns=5, image_names=["a", "b"])
+    panels = [ax for ax in fig.axes if ax.images]
+    assert len(panels) == 16 and len(fig.axes) == 17  # 8 channels x 2 images, and one colour bar
+    # Rows: a 0-4, b 0-4, a 5-7, b 5-7: channel 5 of "a" comes right after channel 4 of "b".
+    values = [ax.images[0].get_array().mean() for ax in panels]
+    assert values == [0.0] * 5 + [1.0] * 5 + [0.0] * 3 + [1.0] * 3
+    assert [ax.get_title() for ax in panels if ax.get_title()] == [f"channel {c}" for c in range(8)]
+    names = [text.get_text() for ax in panels for text in ax.texts]
+    assert names == ["a", "b", "a", "b"]  # every row named on its left
+    with pytest.raises(ValueError, match="2 image names"):
+        model_plots.plot_feature_maps(torch.randn(3, 8, 7, 7), image_names=["a", "b"])
 
 
 def test_plot_maps_gives_each_map_its_own_scale_and_colour_bar():
@@ -189,6 +208,9 @@ def test_plot_misclassified_shows_only_the_wrong_ones():
     sorted_fig = plots.plot_misclassified(images, predictions, labels, confidences=confidences)  # sorted by p
     assert titles(sorted_fig) == ["true 7 / pred 1\n#7, p = 0.80", "true 2 / pred 9\n#2, p = 0.30"]
     assert "most confident first" in sorted_fig._suptitle.get_text()
+    assert sorted_fig._suptitle.get_text().endswith("#: the digit's index")
+    named = plots.plot_misclassified(images, predictions, labels, set_name="test")
+    assert named._suptitle.get_text().endswith("#: the digit's index in the test set")  # which set # counts in
 
 
 def test_plot_misclassified_when_none_are_wrong():
@@ -287,7 +309,7 @@ def test_plot_frontier_puts_the_recipe_variants_side_by_side():
     main, strip = figures.plot_frontier(results, variants).axes
     assert main.get_shared_y_axes().joined(main, strip)  # one accuracy scale for both panels
     labels = [label.get_text() for label in strip.get_xticklabels()]
-    assert labels == ["tiny\n4,718 p\n20 ep, n=2", "tiny-stem8-30\n4,920 p\n30 ep, n=2"]
+    assert labels == ["tiny\n4,718 params\n20 ep, n=2", "tiny-stem8-30\n4,920 params\n30 ep, n=2"]
     scatters = [collection for collection in strip.collections if isinstance(collection, PathCollection)]
     dots = sorted(tuple(point) for collection in scatters for point in collection.get_offsets())
     assert dots == [(0, 99.2), (0, 99.3), (1, 99.35), (1, 99.45)]  # apart, by position

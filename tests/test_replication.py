@@ -6,9 +6,9 @@ import statistics
 
 import pytest
 
-from mnist_nb.lab.ablation import paired_t_p_value
 from mnist_nb.lab.records import signed_points
 from mnist_nb.lab.replication import REMOVAL, SEEDS, replication, replication_sentence
+from mnist_nb.lab.t_tests import paired_t_p_value
 from tests.test_frontier import fake_summary
 
 AMD = {"device_name": "AMD EPYC", "torch": "2.14.1", "platform": "Linux-fc-v1272"}

@@ -258,6 +258,8 @@ def test_recalibrate_batchnorm_option_recomputes_the_final_statistics_and_keeps_
     assert final["val_loss_before_recalibration"] == plain.final["val_loss"]
     assert final["val_loss"] != plain.final["val_loss"]
     assert "recalibrated on clean training images" in lines[-1]
+    before, after = final["val_accuracy_before_recalibration"], final["val_accuracy"]
+    assert lines[-1].endswith(f"acc {before:.2f}% -> {after:.2f}%")  # read in the order it happened
     assert not torch.equal(recalibrated.model.stem.norm.running_var, plain.model.stem.norm.running_var)
 
 

@@ -8,10 +8,11 @@ import statistics
 import pytest
 
 from mnist_nb.comparison import format_p_value
-from mnist_nb.lab.ablation import ONE_MACHINE_DIR, paired_differences, paired_t_p_value, student_t_p_value
+from mnist_nb.lab.ablation import ONE_MACHINE_DIR, paired_differences
 from mnist_nb.lab.frontier import RESULTS_DIR, load_results
 from mnist_nb.lab.recipe_changes import changes_summary, less_one_summary
 from mnist_nb.lab.replication import replication_sentence
+from mnist_nb.lab.t_tests import paired_t_p_value, student_t_p_value
 from mnist_nb.lab.verdicts import detectable, untrained_bullet, welch_t, what_mattered
 
 from .test_frontier import fake_summary

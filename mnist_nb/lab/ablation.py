@@ -1,7 +1,7 @@
 """What each component of the series' last model buys at the full budget, read from the recorded
 seed-paired ablation (`python -m mnist_nb frontier --ablation`): each removal minus the base on the same
-seed, the noise such a difference has (Student's t and the paired t-test, which the lab's other readings
-import from here), notebook 09's table, and the sentences notebooks 02-06 close with.
+seed, the noise such a difference has (`lab.t_tests`), notebook 09's table, and the sentences notebooks 02-06
+close with.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
 from mnist_nb.config import AT_CHANCE_BELOW
 from mnist_nb.lab.frontier import ABLATION_BASE, RESULTS_DIR, component, load_results, seed_pairs
 from mnist_nb.lab.records import signed_points
+from mnist_nb.lab.t_tests import interval, paired_t_p_value, student_t_critical
 from mnist_nb.models import SERIES_MODEL
 from mnist_nb.support.variants import ABLATIONS
 
@@ -23,50 +24,6 @@ ENOUGH_SEEDS = 5
 MACHINE = ("device_name", "torch", "platform")
 # The crossed seeds re-run on one machine, the base and each removal (benchmarks/one_machine.py).
 ONE_MACHINE_DIR = RESULTS_DIR / "one-machine"
-
-
-def student_t_p_value(t: float, freedom: int) -> float:
-    """Two-sided tail of Student's t: the chance of a |T| at least |t| with `freedom` degrees of freedom."""
-    # P(|T| < t) for integer degrees of freedom, in closed form (Abramowitz and Stegun 26.7.3-4).
-    angle = math.atan(abs(t) / math.sqrt(freedom))
-    sine, cosine = math.sin(angle), math.cos(angle)
-    power, coefficient, total = freedom % 2, 1.0, 0.0
-    while power <= freedom - 2:  # the series runs over cos^power, power = freedom - 2, freedom - 4, ... >= 0
-        total += coefficient * cosine**power
-        coefficient *= (power + 1) / (power + 2)
-        power += 2
-    inside = (2 / math.pi) * (angle + sine * total) if freedom % 2 else sine * total
-    return min(1.0, max(0.0, 1.0 - inside))
-
-
-def student_t_critical(freedom: int, level: float = SIGNIFICANCE_LEVEL) -> float:
-    """The t that |T| exceeds with probability `level` (2.776 for 4 degrees of freedom at 0.05)."""
-    low, high = 0.0, 1000.0
-    for _ in range(100):  # bisection: the tail falls as t grows
-        middle = (low + high) / 2
-        if student_t_p_value(middle, freedom) > level:
-            low = middle
-        else:
-            high = middle
-    return (low + high) / 2
-
-
-def paired_t_p_value(differences: list[float]) -> float:
-    """Two-sided paired t-test: the chance, if neither model were better, of a mean difference this far
-    from 0 measured against the spread of the differences.
-
-    `differences` are one model's accuracy minus another's, one per seed, each pair trained on the
-    same seed. With n pairs, t = mean / (sd / sqrt(n)) follows Student's t with n - 1 degrees of freedom
-    when neither model is better; the p-value is the chance of a |t| at least this large. (Five seeds
-    are too few for a two-sided sign test, whose smallest p-value is 2 / 2**5 = 0.0625.)
-    """
-    count = len(differences)
-    if count < 2:
-        raise ValueError("a paired t-test needs at least two pairs")
-    mean, spread = statistics.fmean(differences), statistics.stdev(differences)  # sample sd, n - 1
-    if spread == 0:
-        return 1.0 if mean == 0 else 0.0
-    return student_t_p_value(mean / (spread / math.sqrt(count)), count - 1)
 
 
 def full_budget_verdict(
@@ -122,7 +79,22 @@ def full_budget_verdict(
         trained = [pair for pair in found["one machine"] if pair not in untrained(found["one machine"])]
         by_seed = ", ".join(f"{seed} {signed_points(with_it - without)}" for seed, without, with_it in trained)
         verdict += f".\nGain by seed, every pair on one machine: {by_seed}"  # a mean can hide a pattern
+        verdict += f".\n{_by_the_rule(gains, one_gains)}"
     return "\n".join([*lines, verdict + "."])
+
+
+def _by_the_rule(gains: list[float], one_gains: list[float]) -> str:
+    """The series' reading of the two pairings together (notebook 09): p below SIGNIFICANCE_LEVEL in both, one
+    sign: an effect; in one of the two: on the line; in neither: within seed noise."""
+    shown = [len(values) > 1 and paired_t_p_value(values) < SIGNIFICANCE_LEVEL for values in (gains, one_gains)]
+    signs = {statistics.fmean(values) > 0 for values in (gains, one_gains) if values}
+    reading = "on the line" if any(shown) else "within seed noise"
+    if all(shown) and len(signs) == 1:
+        reading = "it buys accuracy" if signs == {True} else "it costs"
+    return (
+        f"By the series' rule (p < {SIGNIFICANCE_LEVEL} in both pairings: an effect; in one: on the line; in "
+        f"neither: within seed noise): {reading}"
+    )
 
 
 def _weighed(gains: list[float]) -> str:
@@ -132,7 +104,7 @@ def _weighed(gains: list[float]) -> str:
     p_value, (low, high) = paired_t_p_value(gains), interval(gains)
     meaning = f"not shown to be larger than seed noise (p >= {SIGNIFICANCE_LEVEL})"
     if p_value < SIGNIFICANCE_LEVEL:
-        meaning = "larger than seed noise: " + ("it buys accuracy" if statistics.fmean(gains) > 0 else "it costs")
+        meaning = "larger than seed noise in this pairing: " + ("a gain" if statistics.fmean(gains) > 0 else "a cost")
     interval_text = f"95% interval of the mean gain {signed_points(low)} to {signed_points(high)} points"
     return f", paired t-test {format_p_value(p_value)}: {meaning}; {interval_text}"
 
@@ -223,13 +195,6 @@ def pairings(name: str, results: dict[str, dict], reruns: dict[str, dict], base:
 def records_of(name: str, results: dict[str, dict], reruns: dict[str, dict]) -> list[dict]:
     """`name`'s record, then its seeds re-run on one machine (`reruns`: `load_results(ONE_MACHINE_DIR)`)."""
     return [record for record in (results.get(name), reruns.get(name)) if record]
-
-
-def interval(differences: list[float]) -> tuple[float, float]:
-    """The 95% confidence interval of the differences' mean: mean +- t(n-1) * sd / sqrt(n)."""
-    mean, count = statistics.fmean(differences), len(differences)
-    half = student_t_critical(count - 1) * statistics.stdev(differences) / math.sqrt(count)
-    return mean - half, mean + half
 
 
 def paired_differences(

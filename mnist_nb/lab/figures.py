@@ -12,7 +12,7 @@ from matplotlib.patheffects import withStroke
 from matplotlib.ticker import NullFormatter
 
 from mnist_nb.config import PARAMETER_BUDGET, SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET
-from mnist_nb.lab.ablation import interval
+from mnist_nb.lab.t_tests import interval
 from mnist_nb.support.plots import subplots
 
 
@@ -69,7 +69,9 @@ def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = N
         ax.text(ax.get_xlim()[0], level, f" {level}%", va="bottom", fontsize=9, color="gray")
     ax.set(xlabel="parameters (log scale)", ylabel="test accuracy %", title="mean ± std per model, dots are seeds")
     if variants:
-        labels = [f"{name}\n{s['params']:,} p\n{s['epochs']} ep, n={len(s['seeds'])}" for name, s in variants.items()]
+        labels = [
+            f"{name}\n{s['params']:,} params\n{s['epochs']} ep, n={len(s['seeds'])}" for name, s in variants.items()
+        ]
         axes[0, 1].set_xticks(range(len(variants)), labels, fontsize=9)
         axes[0, 1].set(xlim=(-0.6, len(variants) - 0.4), title="recipes, by name")
     fig.tight_layout()

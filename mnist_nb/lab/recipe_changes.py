@@ -33,10 +33,10 @@ import statistics
 
 from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
 from mnist_nb.config import recipe
-from mnist_nb.lab.ablation import interval, paired_t_p_value
 from mnist_nb.lab.frontier import ABLATION_BASE, RESULTS_DIR, SERIES_RECIPE, Entry, load_results
 from mnist_nb.lab.records import signed_points
 from mnist_nb.lab.replication import REPLICATION_DIR, SEEDS, paired_reading
+from mnist_nb.lab.t_tests import interval, paired_t_p_value
 
 CHANGES_DIR = RESULTS_DIR / "final-changes"
 # `residual` (the series recipe) with one of `final`'s changes each; all four together make `final`.
@@ -162,6 +162,12 @@ def _table(heading: str, names: tuple[str, ...], found: dict, records: dict[str,
             f"  {test['verdict']} ({level(name):.4g})"
             + (f", seeds {test['crossed']} crossed machines" if test["crossed"] else "")
         )
+    # The interval is the usual 95% one while a verdict may be held to a lower level: say so under the table.
+    lines.append(
+        f"(test: the mean difference in test accuracy; {counted}: the seeds on that side; p: paired t-test on the "
+        "differences; the 95% interval of the mean is not adjusted, so a verdict held below 0.05 can read 'not shown' "
+        "though that interval excludes 0; validation: the same mean on the validation split, not tested)"
+    )
     return "\n".join(lines)
 
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 import statistics
 
 from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
-from mnist_nb.lab.ablation import interval, paired_t_p_value, same_machine, seed_machine
+from mnist_nb.lab.ablation import same_machine, seed_machine
 from mnist_nb.lab.frontier import ABLATION_BASE, RESULTS_DIR, load_results, seed_pairs
 from mnist_nb.lab.records import signed_points
+from mnist_nb.lab.t_tests import interval, paired_t_p_value
 
 REPLICATION_DIR = RESULTS_DIR / "gap-replication"
 REMOVAL = f"{ABLATION_BASE}-no-gap"

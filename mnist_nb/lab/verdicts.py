@@ -14,20 +14,10 @@ import statistics
 from mnist_nb.anatomy import count_parameters
 from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
 from mnist_nb.config import AT_CHANCE_BELOW, TARGET_ACCURACY, TINY_BUDGET
-from mnist_nb.lab.ablation import (
-    MACHINE,
-    interval,
-    paired_t_p_value,
-    pairings,
-    same_machine,
-    seed_machine,
-    student_t_critical,
-    student_t_p_value,
-    trained_differences,
-    untrained,
-)
+from mnist_nb.lab.ablation import MACHINE, pairings, same_machine, seed_machine, trained_differences, untrained
 from mnist_nb.lab.frontier import ABLATION_BASE, component, seed_differences
 from mnist_nb.lab.records import margin_phrase, signed_points
+from mnist_nb.lab.t_tests import interval, paired_t_p_value, student_t_critical, student_t_p_value
 from mnist_nb.models import build_model
 from mnist_nb.support.variants import ABLATIONS
 

@@ -14,23 +14,44 @@ from matplotlib.ticker import NullFormatter
 from mnist_nb.support.plots import as_pictures, axes_grid, digit_title, subplots
 
 
-def plot_feature_maps(activations: torch.Tensor, title=None, num_columns: int = 10, value_range=None) -> Figure:
+def plot_feature_maps(
+    activations: torch.Tensor, title=None, num_columns: int = 10, value_range=None, image_names=None
+) -> Figure:
     """Every channel of one image's activations [C, H, W], one panel each, on one colour scale with its bar.
 
-    `value_range` (low, high) fixes the scale, e.g. to compare two images' maps; by default it spans these
-    activations. One scale for all panels: a channel that looks dark is weak, not just dark relative to itself.
+    With `image_names`, activations [N, C, H, W] of N images: each channel's N panels one under the other, every
+    row named on its left, so that a channel compares across the images at a glance.
+    `value_range` (low, high) fixes the scale; by default it spans these activations. One scale for all
+    panels: a channel that looks dark is weak, not just dark relative to itself.
     """
-    if activations.ndim != 3:
+    if image_names is None and activations.ndim != 3:
         message = f"expected one image's activations [C, H, W], got {list(activations.shape)}"
-        raise ValueError(f"{message}: pick one image, e.g. capture_activations(...)['stem'][0]")
-    channels = activations.detach().cpu().float()
-    low, high = value_range if value_range is not None else (channels.min().item(), channels.max().item())
-    fig, axes = axes_grid(len(channels), num_columns, cell=1.1, title=title)
+        raise ValueError(f"{message}: pick one image, e.g. capture_activations(...)['stem'][0], or name the images")
+    if image_names is not None and (activations.ndim != 4 or len(image_names) != len(activations)):
+        raise ValueError(f"expected [N, C, H, W] for {len(image_names)} image names, got {list(activations.shape)}")
+    maps = activations.detach().cpu().float()
+    maps = maps.unsqueeze(0) if maps.ndim == 3 else maps  # [N, C, H, W]
+    images, channels = maps.shape[:2]
+    columns = max(1, min(num_columns, channels))
+    blocks = -(-channels // columns)  # rows of channels; each block holds one row per image
+    low, high = value_range if value_range is not None else (maps.min().item(), maps.max().item())
+    fig, axes = axes_grid(blocks * images * columns, columns, cell=1.1, title=title)
+    drawn = []
     for index, ax in enumerate(axes):
-        shown = ax.imshow(channels[index].numpy(), cmap="viridis", vmin=low, vmax=high)
-        ax.set_title(f"channel {index}", fontsize=9)
+        row, column = divmod(index, columns)
+        block, image = divmod(row, images)
+        channel = block * columns + column
+        if channel >= channels:
+            fig.delaxes(ax)
+            continue
+        shown = ax.imshow(maps[image, channel].numpy(), cmap="viridis", vmin=low, vmax=high)
+        drawn.append(ax)
+        if image == 0:
+            ax.set_title(f"channel {channel}", fontsize=9)
+        if image_names is not None and column == 0:
+            ax.text(-0.15, 0.5, image_names[image], transform=ax.transAxes, ha="right", va="center", fontsize=9)
     fig.tight_layout()
-    fig.colorbar(shown, ax=axes, fraction=0.02, pad=0.01, label="activation")
+    fig.colorbar(shown, ax=drawn, fraction=0.02, pad=0.01, label="activation")
     return fig
 
 

@@ -90,7 +90,7 @@ def plot_pixel_histogram(images: torch.Tensor) -> Figure:
 CURVES = ("loss", "accuracy")
 # One colour per model of the series, in every notebook's curves; other runs take a colour no model owns first.
 MODEL_COLOURS = {"baseline": "C0", "batchnorm": "C1", "dropout": "C2", "gap": "C9", "attention": "C4", "residual": "C5"}
-# The validation dots' shape goes with the colour (C0 -> "o", C1 -> "s", ...): a model keeps both across notebooks.
+# The validation markers' shape goes with the colour (C0 -> "o", C1 -> "s", ...): a model keeps both across notebooks.
 VALIDATION_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
 
 
@@ -138,8 +138,8 @@ def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVE
     "loss" and "accuracy" put training (thin: per batch, a running mean over a tenth of an epoch, on augmented
     images with dropout on, while the weights move) and validation (dots: the end of each epoch, clean images,
     dropout off; hollow, one shape per colour, so that runs ending level stay visible) on shared axes. The loss on
-    a log scale; accuracy as its error (% wrong), linear from 0 to 1% and logarithmic above, so that a drop from
-    10% to 1% wrong and one from 1% to 0.5% both show, and so does a batch without a mistake. Rows without
+    a log scale; accuracy as its error (% wrong), logarithmic down to 0.1% and linear below, so that a drop from
+    10% to 1% wrong and one from 1% to 0.5% both show, and so does a stretch of batches without a mistake. Rows without
     validation are left out of it.
     Any other metric (e.g. "learning_rate"): one line per run, one point per epoch.
     """
@@ -166,16 +166,18 @@ def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVE
         if metric in CURVES:
             if metric == "loss":
                 ax.set_yscale("log")
-            else:  # errors reach 0 (a batch without a mistake): linear from 0 to 1%, logarithmic above
-                ax.set_yscale("symlog", linthresh=1.0, linscale=1.0)
-                ticks = [0, 0.5, 1, 2, 5, 10, 20, 50, 100]
+            else:  # errors can reach 0 (no mistake in a window of batches): log down to 0.1%, linear below
+                ax.set_yscale("symlog", linthresh=0.1, linscale=0.3)
+                ticks = [0, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100]
                 top = next((tick for tick in ticks if tick >= ax.dataLim.y1), 100)  # the axis ends above the data
-                ax.set_yticks([tick for tick in ticks if tick <= top])
-                ax.set_ylim(0, top)
+                # ... and starts at the tick under the data: at 0 only where some value is under 0.1%.
+                bottom = max(tick for tick in ticks if tick <= max(ax.dataLim.y0, 0) or tick == 0)
+                ax.set_yticks([tick for tick in ticks if bottom <= tick <= top])
+                ax.set_ylim(bottom, top)
             ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # 0.1, 1, 10, not 10^-1
             ax.yaxis.set_minor_formatter(NullFormatter())
-            ylabel = "% wrong (linear below 1%, log above)" if metric == "accuracy" else "cross-entropy (log scale)"
-            title = ("error" if metric == "accuracy" else "loss") + ": train thin, validation dots"
+            ylabel = "% wrong (log scale)" if metric == "accuracy" else "cross-entropy (log scale)"
+            title = ("error" if metric == "accuracy" else "loss") + ": train line, validation markers"
             ax.set(title=title, ylabel=ylabel)
         else:
             ax.set(title=metric.replace("_", " "))
@@ -183,7 +185,7 @@ def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVE
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3, which="both")
     # One legend for all panels, beside the last: never over a curve.
-    axes.flat[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    axes.flat[-1].legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.tight_layout()
     return fig
 
@@ -208,10 +210,13 @@ def plot_confusion_matrix(matrix: torch.Tensor, title: str | None = None) -> Fig
     return fig
 
 
-def plot_misclassified(images, predictions, labels, max_images=32, num_columns=8, confidences=None) -> Figure:
+def plot_misclassified(
+    images, predictions, labels, max_images=32, num_columns=8, confidences=None, set_name: str = ""
+) -> Figure:
     """The wrongly classified digits, titled 'true 4 / pred 9' over '#index' (the digit's place in `images`, so
     that text and other figures can name it), the most confident first when `confidences` ([N], the
-    probability of each prediction) is passed. images: [N, 28, 28] or [N, 1, 28, 28]; the rest [N]."""
+    probability of each prediction) is passed. images: [N, 28, 28] or [N, 1, 28, 28]; the rest [N]. `set_name`
+    ("test", "validation") says in the title which set the indices count in."""
     predictions, labels = predictions.detach().cpu(), labels.detach().cpu()
     wrong = (predictions != labels).nonzero().flatten()
     if confidences is not None:
@@ -225,7 +230,8 @@ def plot_misclassified(images, predictions, labels, max_images=32, num_columns=8
     order = "in dataset order"
     if confidences is not None:
         order = "the most confident first (p: the probability of its answer)"
-    title = f"{len(wrong)} of {len(labels):,} misclassified, {len(shown)} shown, {order}; #: the digit's index"
+    where = f" in the {set_name} set" if set_name else ""
+    title = f"{len(wrong)} of {len(labels):,} misclassified, {len(shown)} shown, {order}; #: the digit's index{where}"
     fig = show_digits(images.detach().cpu()[shown], labels[shown], predictions[shown], num_columns, title)
     sureness = [None] * len(shown) if confidences is None else confidences.detach().cpu()[shown].tolist()
     for ax, index, confidence in zip(fig.axes, shown.tolist(), sureness, strict=True):
