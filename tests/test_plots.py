@@ -141,6 +141,19 @@ def test_plot_feature_maps_of_two_images_puts_each_channel_above_itself():
         model_plots.plot_feature_maps(torch.randn(3, 8, 7, 7), image_names=["a", "b"])
 
 
+def test_plot_ratio_ranges_draws_each_conv_s_range_median_and_first_draw_around_1():
+    ratios = {"stem.conv": [1.6, 0.7, 1.1, 1.9], "stage3.first.conv": [1.5, 1.0, 1.3, 1.2]}
+    fig = model_plots.plot_ratio_ranges(ratios, title="skip / no skip", first_label="the figure's draw")
+    (ax,) = fig.axes
+    bar, median, first = ax.lines[:3]  # the first conv's three marks
+    assert list(bar.get_ydata()) == [0.7, 1.9] and list(median.get_ydata()) == [1.35]  # median of four: 1.35
+    assert list(first.get_ydata()) == [1.6] and first.get_marker() == "x"
+    assert ax.get_yscale() == "log" and any(list(line.get_ydata()) == [1, 1] for line in ax.lines)  # the line at 1
+    assert [label.get_text() for label in ax.get_xticklabels()] == ["stem", "stage3.first"]
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert legend == ["lowest to highest of 4", "median", "the figure's draw"]
+
+
 def test_plot_maps_gives_each_map_its_own_scale_and_colour_bar():
     mean, spread = torch.rand(14, 14) * 0.4 + 0.6, torch.rand(14, 14) * 0.08
     fig = model_plots.plot_maps({"mean": mean, "std": spread}, title="gate")
@@ -357,6 +370,19 @@ def test_plot_ablation_draws_each_seed_its_mean_its_interval_and_the_noise_band(
     assert sorted(means) == pytest.approx(sorted([-0.025, -0.25, 0.3, 0.1]))
     ((low, high),) = [(segment[0][1], segment[1][1]) for segment in segments(ax, vertical=True)]
     assert (low, high) == pytest.approx(interval([-0.1, 0.05]))
+
+
+def test_plot_ablation_keeps_the_frame_to_the_test_lanes_and_marks_a_validation_value_beyond_it():
+    differences = {"batchnorm": {"test": [-0.2, -0.3, -0.25], "val": [-0.1, -0.8, -0.2]}}
+    (ax,) = figures.plot_ablation(differences, 0.1, "residual", 5).axes
+    low, high = interval([-0.2, -0.3, -0.25])
+    bottom, top = ax.get_ylim()
+    assert bottom > -0.8 and bottom == pytest.approx(low - 0.08 * (0.1 - low))  # the frame: the test lane and band
+    assert top == pytest.approx(0.1 + 0.08 * (0.1 - low))
+    assert [text.get_text() for text in ax.texts] == ["-0.80"]  # the value beyond the frame, written beside it
+    triangles = [c for c in ax.collections if isinstance(c, PathCollection) and len(c.get_offsets()) == 1]
+    assert [tuple(c.get_offsets()[0])[1] for c in triangles] == pytest.approx([bottom])  # on the frame's edge
+    assert "validation beyond the frame (value beside)" in [t.get_text() for t in ax.get_legend().get_texts()]
 
 
 def test_plot_ablation_legend_draws_the_interval_thin_and_says_what_bold_means():

@@ -92,27 +92,46 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
         ("one machine", 0.0, "C2", "D", "C2", "test, every pair on one machine"),
         ("val", 0.3, "C1", "o", "none", "validation, as recorded"),
     )
-    bold = False
+    bold, clipped, extent = (
+        False,
+        None,
+        [-band, band],
+    )  # the test lanes (and the band) set the frame; validation is drawn in it
     mark = {"linestyle": "none", "markersize": 14, "markeredgewidth": 2}  # legend entries drawn as the plot draws them
     for key, offset, color, marker, fill, label in lanes:
         first, bars = True, False
+        if key == "val":  # a validation difference beyond the frame sits on its edge as a triangle, value written
+            pad = 0.08 * (max(extent) - min(extent))
+            floor, ceiling = min(extent) - pad, max(extent) + pad
         for index, item in enumerate(differences.values()):
             values = item.get(key) or []  # none where every pair had a run at chance, or no re-runs
             if not values:
                 continue
             # Seeds side by side in the lane, so that two equal differences stay two dots.
             xs = [index + offset + 0.02 * (seed - (len(values) - 1) / 2) for seed in range(len(values))]
-            ax.scatter(xs, values, s=18, marker=marker, color=fill, edgecolors=color, label=label if first else None)
-            ax.hlines(statistics.fmean(values), index + offset - 0.1, index + offset + 0.1, color=color, lw=2)
+            shown = values if key != "val" else [min(max(value, floor), ceiling) for value in values]
+            ax.scatter(xs, shown, s=18, marker=marker, color=fill, edgecolors=color, label=label if first else None)
+            for x, value, at in zip(xs, values, shown, strict=True):
+                if value != at:
+                    clipped = color
+                    ax.scatter([x], [at], s=40, marker="v" if value < at else "^", color=color)
+                    ax.annotate(f"{value:+.2f}", (x, at), xytext=(4, 0), textcoords="offset points", fontsize=8,
+                                va="center", color=color)  # fmt: skip
+            mean = min(max(statistics.fmean(values), floor), ceiling) if key == "val" else statistics.fmean(values)
+            ax.hlines(mean, index + offset - 0.1, index + offset + 0.1, color=color, lw=2)
+            extent += values if key != "val" else []
             if key != "val" and len(values) > 1:  # the interval beside its lane's dots; bold where it misses 0
                 low, high = interval(values)
                 misses_zero = low > 0 or high < 0
                 bars, bold = True, bold or misses_zero
+                extent += [low, high]
                 ax.vlines(index + offset + 0.13, low, high, color=color, lw=4 if misses_zero else 2)
             first = False
         if bars:  # drawn upright as in the plot, thin whatever the first component's bar is: bold says "misses 0"
             ax.plot([], [], color=color, **mark, marker="|", label=f"95% interval, {label.removeprefix('test, ')}")
     ax.plot([], [], color="gray", **mark, marker="_", label="mean of the seeds")
+    if clipped:
+        ax.scatter([], [], s=40, marker="v", color=clipped, label="validation beyond the frame (value beside)")
     if bold:
         bold_mark = mark | {"markeredgewidth": 4}
         ax.plot([], [], color="black", **bold_mark, marker="|", label="bold bar: interval misses 0")
@@ -127,7 +146,7 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
     title = f"one component removed from {base}: seeds (dots), mean (lines), its 95% interval (bars; bold: misses 0)"
     title += f"\nband: 19 in 20 single two-run test differences, from {base}'s {base_seeds} recorded seeds"
     title += "\nunder each name, n: recorded seeds; ◆: pairs on one machine that trained"
-    ax.set(title=title, ylabel=f"removal minus {base}, same seed (points)")
+    ax.set(title=title, ylabel=f"removal minus {base}, same seed (points)", ylim=(floor, ceiling))
     ax.title.set_fontsize(10)
     ax.grid(alpha=0.3, axis="y")
     # The legend beside the axes: under them, a component's note of a run at chance would run into it.

@@ -6,9 +6,12 @@ Built as `plots` builds them: a standalone `Figure` per call, without pyplot, fr
 
 from __future__ import annotations
 
+import statistics
+
 import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
 from mnist_nb.support.plots import as_pictures, axes_grid, digit_title, subplots
@@ -146,10 +149,47 @@ def plot_gradient_rms(
     if baseline is not None:
         ax.axhline(baseline, color="black", linewidth=0.8)
         low, high = ax.get_ylim()
-        ticks = [tick for tick in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50) if low <= tick * baseline <= high]
+        fine = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50)  # within a few decades; over more, one tick a decade
+        steps = fine if high / low < 1e3 else (1e-4, 1e-3, 0.01, 0.1, 1, 10, 100)
+        ticks = [tick for tick in steps if low <= tick * baseline <= high]
         ax.set_yticks([tick * baseline for tick in ticks], [f"{tick:g}" for tick in ticks])
         ax.yaxis.set_minor_formatter(NullFormatter())  # only the labelled ticks above, no 6 x 10^0 between them
     ax.set_xlabel("conv layer, input side left", fontsize=9)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ratio_ranges(ratios: dict[str, list[float]], title: str, first_label: str = "the first draw") -> Figure:
+    """One column per conv (input side left): the range of a ratio over several draws as a bar, its median as
+    a dot and the first draw as a cross, on a log axis with a line at 1, so that a ratio's spread reads beside
+    its size. ratios: conv name -> values, the first from the draw an earlier figure showed."""
+    fig, ax = subplots(figsize=(min(max(6, 0.5 * len(ratios) + 2), 10), 4.2))
+    for position, values in enumerate(ratios.values()):
+        ax.plot([position, position], [min(values), max(values)], color="C0", linewidth=6, alpha=0.35)
+        ax.plot(position, statistics.median(values), "o", color="C0")
+        ax.plot(position, values[0], "x", color="C3", markersize=8, markeredgewidth=1.5)
+    ax.axhline(1, color="black", linewidth=0.8)
+    names = [name.removesuffix(".conv") for name in ratios]
+    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", rotation_mode="anchor", fontsize=9)
+    ax.set(yscale="log", title=title, ylabel="ratio (log scale)")
+    low, high = ax.get_ylim()
+    ticks = [tick for tick in (0.2, 0.5, 1, 2, 5, 10, 20) if low <= tick <= high]
+    ax.set_yticks(ticks, [f"{tick:g}" for tick in ticks])
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    handles = [
+        Line2D(
+            [],
+            [],
+            color="C0",
+            linewidth=6,
+            alpha=0.35,
+            label=f"lowest to highest of {len(next(iter(ratios.values())))}",
+        ),
+        Line2D([], [], color="C0", marker="o", linestyle="none", label="median"),
+        Line2D([], [], color="C3", marker="x", linestyle="none", markersize=8, label=first_label),
+    ]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
+    ax.set_xlabel("conv layer, input side left", fontsize=9)
     fig.tight_layout()
     return fig
