@@ -289,10 +289,8 @@ def format_epoch(row: dict, num_epochs: int) -> str:
         f"epoch {row['epoch']:>2}/{num_epochs}  train loss {row['train_loss']:.4f} acc {row['train_accuracy']:6.2f}%  "
         f"{validation}  lr {row['learning_rate']:.4f}  {row['seconds']:.1f}s"
     )
-    if "val_accuracy_before_recalibration" in row:
-        line += (  # the epoch's figures are the recalibrated model's: the change reads before -> after
-            f"\n  BatchNorm statistics recalibrated on clean training images: validation loss "
-            f"{row['val_loss_before_recalibration']:.4f} -> {row['val_loss']:.4f}, acc "
-            f"{row['val_accuracy_before_recalibration']:.2f}% -> {row['val_accuracy']:.2f}%"
-        )
+    if "val_accuracy_before_recalibration" in row:  # the epoch's figures are the recalibrated model's
+        loss, accuracy = row["val_loss_before_recalibration"], row["val_accuracy_before_recalibration"]
+        line += f"\n  BatchNorm statistics recalibrated on clean training images: validation loss {loss:.4f} -> "
+        line += f"{row['val_loss']:.4f}, acc {accuracy:.2f}% -> {row['val_accuracy']:.2f}%"
     return line

@@ -114,9 +114,10 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
             for x, value, at in zip(xs, values, shown, strict=True):
                 if value != at:
                     clipped = color
-                    ax.scatter([x], [at], s=40, marker="v" if value < at else "^", color=color)
-                    ax.annotate(f"{value:+.2f}", (x, at), xytext=(4, 0), textcoords="offset points", fontsize=8,
-                                va="center", color=color)  # fmt: skip
+                    below = value < at  # whole on the edge (not clipped), its value written inside the frame
+                    ax.scatter([x], [at], s=40, marker="v" if below else "^", color=color, clip_on=False, zorder=3)
+                    ax.annotate(f"{value:+.2f}", (x, at), xytext=(5, 7 if below else -7), textcoords="offset points",
+                                fontsize=8, va="center", color=color)  # fmt: skip
             mean = min(max(statistics.fmean(values), floor), ceiling) if key == "val" else statistics.fmean(values)
             ax.hlines(mean, index + offset - 0.1, index + offset + 0.1, color=color, lw=2)
             extent += values if key != "val" else []
