@@ -92,11 +92,8 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
         ("one machine", 0.0, "C2", "D", "C2", "test, every pair on one machine"),
         ("val", 0.3, "C1", "o", "none", "validation, as recorded"),
     )
-    bold, clipped, extent = (
-        False,
-        None,
-        [-band, band],
-    )  # the test lanes (and the band) set the frame; validation is drawn in it
+    bold, clipped = False, None  # any bar bold; the colour of a validation dot moved onto the frame's edge
+    extent = [-band, band]  # the test lanes (and the band) set the frame; validation is drawn inside it
     mark = {"linestyle": "none", "markersize": 14, "markeredgewidth": 2}  # legend entries drawn as the plot draws them
     for key, offset, color, marker, fill, label in lanes:
         first, bars = True, False

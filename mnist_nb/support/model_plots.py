@@ -177,15 +177,9 @@ def plot_ratio_ranges(ratios: dict[str, list[float]], title: str, first_label: s
     ticks = [tick for tick in (0.2, 0.5, 1, 2, 5, 10, 20) if low <= tick <= high]
     ax.set_yticks(ticks, [f"{tick:g}" for tick in ticks])
     ax.yaxis.set_minor_formatter(NullFormatter())
+    draws = len(next(iter(ratios.values())))
     handles = [
-        Line2D(
-            [],
-            [],
-            color="C0",
-            linewidth=6,
-            alpha=0.35,
-            label=f"lowest to highest of {len(next(iter(ratios.values())))}",
-        ),
+        Line2D([], [], color="C0", linewidth=6, alpha=0.35, label=f"lowest to highest of {draws}"),
         Line2D([], [], color="C0", marker="o", linestyle="none", label="median"),
         Line2D([], [], color="C3", marker="x", linestyle="none", markersize=8, label=first_label),
     ]
