@@ -8,7 +8,6 @@ import random
 import pytest
 
 from mnist_nb.lab.ablation import (
-    _by_the_rule,
     ablation_table,
     failure_phrase,
     full_budget_verdict,
@@ -17,6 +16,7 @@ from mnist_nb.lab.ablation import (
     paired_differences,
     pairings,
     records_of,
+    rule_reading,
     trained_differences,
     untrained,
 )
@@ -138,11 +138,11 @@ def test_with_the_base_rerun_where_the_removal_ran_every_pair_is_on_one_machine(
 
 def test_the_rule_reads_both_pairings_together():
     shown, noise = [0.30, 0.25, 0.25, 0.25, 0.30], [0.10, -0.05, 0.02, 0.08, -0.03]
-    assert _by_the_rule(shown, shown).endswith(": it buys accuracy")
-    assert _by_the_rule([-value for value in shown], [-value for value in shown]).endswith(": it costs")
-    assert _by_the_rule(noise, shown).endswith(": on the line")  # below 0.05 in one pairing only
-    assert _by_the_rule(shown, [-value for value in shown]).endswith(": on the line")  # both shown, opposite signs
-    assert _by_the_rule(noise, noise).endswith(": within seed noise")
+    assert rule_reading(shown, shown) == "it buys accuracy"
+    assert rule_reading([-value for value in shown], [-value for value in shown]) == "it costs"
+    assert rule_reading(noise, shown) == "on the line"  # below 0.05 in one pairing only
+    assert rule_reading(shown, [-value for value in shown]) == "on the line"  # both shown, opposite signs
+    assert rule_reading(noise, noise) == "within seed noise"
 
 
 def test_a_vm_image_apart_is_another_machine_and_both_sides_rerun_on_one_pair_there():

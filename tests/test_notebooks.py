@@ -38,6 +38,17 @@ def code_cells(notebook):
     return [cell for cell in notebook.cells if cell.cell_type == "code"]
 
 
+def markdown_printed(name: str, call: str) -> list[str]:
+    """The Markdown that notebook `name`'s committed outputs show from the cells calling `call` ("every_test(")."""
+    return [
+        "".join(output["data"]["text/markdown"])
+        for cell in code_cells(read(name))
+        if call in cell.source
+        for output in cell.outputs
+        if "text/markdown" in output.get("data", {})
+    ]
+
+
 def test_the_series_is_complete():
     assert sorted(path.stem for path in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) == SERIES
 

@@ -16,6 +16,7 @@ from mnist_nb.lab.t_tests import paired_t_p_value, student_t_p_value
 from mnist_nb.lab.verdicts import detectable, untrained_bullet, welch_t, what_mattered
 
 from .test_frontier import fake_summary
+from .test_notebooks import markdown_printed
 
 AMD = {"device_name": "AMD EPYC", "torch": "2.14.1"}
 INTEL = {"device_name": "Intel(R) Xeon(R) Processor", "torch": "2.15.0"}
@@ -199,16 +200,7 @@ def test_the_final_recipe_gets_welch_at_the_cautious_degrees_of_freedom():
 def test_the_committed_notebook_reads_the_current_records():
     """09's committed "What mattered" is what the records give now: a record that changes without 09
     re-executed would leave the page reading old verdicts."""
-    import json
-
-    notebook = json.loads((RESULTS_DIR.parents[1] / "notebooks" / "09_frontier.ipynb").read_text(encoding="utf-8"))
-    printed = [
-        "".join(output["data"]["text/markdown"])
-        for cell in notebook["cells"]
-        if cell["cell_type"] == "code" and "what_mattered(" in "".join(cell["source"])
-        for output in cell["outputs"]
-        if "text/markdown" in output.get("data", {})
-    ]
+    printed = markdown_printed("09_frontier", "what_mattered(")
     expected = what_mattered(
         load_results(), previous=load_results(RESULTS_DIR / "previous"), reruns=load_results(ONE_MACHINE_DIR)
     )

@@ -79,22 +79,22 @@ def full_budget_verdict(
         trained = [pair for pair in found["one machine"] if pair not in untrained(found["one machine"])]
         by_seed = ", ".join(f"{seed} {signed_points(with_it - without)}" for seed, without, with_it in trained)
         verdict += f".\nGain by seed, every pair on one machine: {by_seed}"  # a mean can hide a pattern
-        verdict += f".\n{_by_the_rule(gains, one_gains)}"
+        verdict += (
+            f".\nBy the series' rule (p < {SIGNIFICANCE_LEVEL} in both pairings: an effect; in one: on the line; in "
+            f"neither: within seed noise): {rule_reading(gains, one_gains)}"
+        )
     return "\n".join([*lines, verdict + "."])
 
 
-def _by_the_rule(gains: list[float], one_gains: list[float]) -> str:
-    """The series' reading of the two pairings together (notebook 09): p below SIGNIFICANCE_LEVEL in both, one
-    sign: an effect; in one of the two: on the line; in neither: within seed noise."""
+def rule_reading(gains: list[float], one_gains: list[float]) -> str:
+    """The series' reading of a component's two pairings together (notebook 09), gains being with minus without:
+    p below SIGNIFICANCE_LEVEL in both, one sign: "it buys accuracy" or "it costs"; in one of the two: "on the
+    line"; in neither: "within seed noise"."""
     shown = [len(values) > 1 and paired_t_p_value(values) < SIGNIFICANCE_LEVEL for values in (gains, one_gains)]
     signs = {statistics.fmean(values) > 0 for values in (gains, one_gains) if values}
-    reading = "on the line" if any(shown) else "within seed noise"
     if all(shown) and len(signs) == 1:
-        reading = "it buys accuracy" if signs == {True} else "it costs"
-    return (
-        f"By the series' rule (p < {SIGNIFICANCE_LEVEL} in both pairings: an effect; in one: on the line; in "
-        f"neither: within seed noise): {reading}"
-    )
+        return "it buys accuracy" if signs == {True} else "it costs"
+    return "on the line" if any(shown) else "within seed noise"
 
 
 def _weighed(gains: list[float]) -> str:

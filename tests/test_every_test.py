@@ -1,0 +1,59 @@
+"""mnist_nb.lab.every_test: notebook 09's index of every test, one row each, in one sign, from the records."""
+
+from __future__ import annotations
+
+from mnist_nb.lab.ablation import ONE_MACHINE_DIR, full_budget_verdict
+from mnist_nb.lab.every_test import every_test
+from mnist_nb.lab.frontier import RESULTS_DIR, load_results
+from mnist_nb.lab.recipe_changes import changes_table, less_one_table
+from mnist_nb.lab.replication import replication
+
+from .test_notebooks import markdown_printed
+
+
+def rows_of(table: str) -> dict[str, list[str]]:
+    """The table's rows by their first cell, each row's cells after it."""
+    rows = {}
+    for line in table.splitlines()[2:]:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_every_recorded_test_is_one_row_in_the_sign_of_what_a_change_buys():
+    results = load_results()
+    table = every_test(results, previous=load_results(RESULTS_DIR / "previous"), reruns=load_results(ONE_MACHINE_DIR))
+    header, rule, *lines = table.splitlines()
+    assert header.startswith("| tested |") and "with minus without" in header and rule.startswith("| ---")
+    rows = rows_of(table)
+    assert len(rows) == len(lines) == 6 + 1 + 1 + 1 + 5 + 5  # ablation, replication, fast, Welch, changes, less one
+    # The ablation row says what its component's full-budget verdict says, with the gain's sign.
+    assert rows["batchnorm, in `residual`"][1:] == [
+        "+0.25 / +0.25",
+        "0.067 / 0.004",
+        "< 0.05 in both",
+        "on the line (a gain)",
+    ]
+    assert "on the line" in full_budget_verdict("batchnorm").splitlines()[-1]
+    assert rows["gap, in `residual`"][-1] == "on the line (a cost)"
+    # The replication's dense head minus GAP, turned round: GAP's gain is negative.
+    assert rows["gap again, fresh seeds"][1] == f"{-replication()['mean']:+.2f}"
+    # Taken out of `final`, the sign turns: final-width-16 scored 0.07 lower, so width 20 buys +0.07.
+    assert "-0.07" in less_one_table().splitlines()[2] and rows["width 20 (16 without it), in `final`"][1] == "+0.07"
+    assert rows["width 20 (16 without it), in `final`"][-1] == "it helps"
+    # Added to `residual`, the sign stays: the clean epochs' +0.04, shown at the level of four tests.
+    assert "residual-clean-2" in changes_table() and rows["clean last 2 epochs, added to `residual`"][1:] == [
+        "+0.04",
+        "0.011",
+        "< 0.0125",
+        "it helps",
+    ]
+
+
+def test_notebook_09_prints_the_index_the_records_give_now():
+    """A record that changes without 09 re-executed would leave its index reading old numbers."""
+    printed = markdown_printed("09_frontier", "every_test(")
+    expected = every_test(
+        load_results(), previous=load_results(RESULTS_DIR / "previous"), reruns=load_results(ONE_MACHINE_DIR)
+    )
+    assert printed == [expected]
