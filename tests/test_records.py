@@ -152,3 +152,9 @@ def test_margin_phrase_weighs_the_margin_over_the_target_against_the_standard_er
     assert margin_phrase(below).endswith(": beyond seed noise")
     one_seed = {"seeds": [0], "test_accuracy_mean": 99.45, "test_accuracy_std": 0.0}
     assert margin_phrase(one_seed) == "0.050 points above the line"  # no spread, no verdict
+
+
+def test_a_bare_p_value_is_the_tables_column():
+    from mnist_nb.lab.records import bare_p_value
+
+    assert bare_p_value(0.0671) == "0.067" and bare_p_value(0.0002) == "< 0.001"

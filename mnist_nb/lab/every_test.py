@@ -6,17 +6,16 @@ test in full, with the sentences a row cannot hold.
 
 from __future__ import annotations
 
-import math
 import statistics
 
-from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
+from mnist_nb.comparison import SIGNIFICANCE_LEVEL
 from mnist_nb.lab.ablation import paired_differences, rule_reading
 from mnist_nb.lab.frontier import ABLATION_BASE, seed_differences
 from mnist_nb.lab.recipe_changes import LESS_BOTH, less_one_readings, level, readings
-from mnist_nb.lab.records import signed_points
+from mnist_nb.lab.records import bare_p_value, signed_points
 from mnist_nb.lab.replication import SEEDS, replication
-from mnist_nb.lab.t_tests import paired_t_p_value, student_t_p_value
-from mnist_nb.lab.verdicts import welch_t
+from mnist_nb.lab.t_tests import paired_t_p_value
+from mnist_nb.lab.verdicts import welch_p_value
 
 # The four changes of `final`, by the names that add one to `residual` and take one out of `final`.
 CHANGE_OF = {
@@ -30,11 +29,6 @@ CHANGE_OF = {
     "final-not-recalibrated": "recalibrated BatchNorm, in `final`",
     LESS_BOTH.name: "clean last epochs and recalibration together, in `final`",
 }
-
-
-def _p(p_value: float) -> str:
-    """'0.067', '< 0.001': a p as the tables print it."""
-    return format_p_value(p_value).replace("p = ", "").removeprefix("p ")
 
 
 def _reading(gain: float, shown: bool) -> str:
@@ -62,7 +56,7 @@ def every_test(
             f"{name}, in `{ABLATION_BASE}`",
             " / ".join(f"{len(values)}" for values in pairings) + " (as recorded / one machine)",
             " / ".join(signed_points(statistics.fmean(values)) for values in pairings),
-            " / ".join(_p(paired_t_p_value(values)) for values in pairings),
+            " / ".join(bare_p_value(paired_t_p_value(values)) for values in pairings),
             f"< {SIGNIFICANCE_LEVEL} in both",
             reading if (reading := rule_reading(gains, one)) != "on the line" else
             f"on the line ({'a gain' if statistics.fmean(pairings[-1]) > 0 else 'a cost'})",
@@ -73,7 +67,7 @@ def every_test(
             "gap again, fresh seeds",
             f"{len(found['differences'])}, seeds {SEEDS[0]}-{SEEDS[-1]} (one machine)",
             signed_points(-found["mean"]),
-            _p(found["p_value"]),
+            bare_p_value(found["p_value"]),
             f"< {SIGNIFICANCE_LEVEL}",
             "it costs (replicated)" if found["replicated"] else "not replicated",
         )
@@ -84,19 +78,18 @@ def every_test(
             "`fast`'s pool moved up, width 20, against the recipe it replaced",
             f"{len(gains)} (one machine)",
             signed_points(statistics.fmean(gains)),
-            _p(p_value),
+            bare_p_value(p_value),
             f"< {SIGNIFICANCE_LEVEL}, read after the choice",
             _reading(statistics.fmean(gains), p_value < SIGNIFICANCE_LEVEL),
         )
     if "final" in results and ABLATION_BASE in results:  # independent runs, two machines: Welch's t-test
         final, base = results["final"]["test_accuracy"], results[ABLATION_BASE]["test_accuracy"]
-        t, freedom = welch_t(final, base)
-        p_value = student_t_p_value(t, max(1, math.floor(freedom)))
+        t, _, _, p_value = welch_p_value(final, base)
         add(
             f"`final` against `{ABLATION_BASE}`, as recorded",
             f"{len(final)} and {len(base)} (independent, two machines)",
             signed_points(statistics.fmean(final) - statistics.fmean(base)),
-            _p(p_value),
+            bare_p_value(p_value),
             f"< {SIGNIFICANCE_LEVEL} (Welch)",
             _reading(t, p_value < SIGNIFICANCE_LEVEL),
         )
@@ -113,7 +106,7 @@ def every_test(
             CHANGE_OF.get(name, f"`{name}`, against `{ABLATION_BASE}`"),
             f"{len(test['differences'])}, seeds {SEEDS[0]}-{SEEDS[-1]} (one machine)",
             signed_points(gain),
-            _p(test["p_value"]),
+            bare_p_value(test["p_value"]),
             f"< {level(name):.4g}",
             _reading(gain, test["verdict"] != "not shown to differ"),
         )

@@ -34,7 +34,7 @@ import statistics
 from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
 from mnist_nb.config import recipe
 from mnist_nb.lab.frontier import ABLATION_BASE, RESULTS_DIR, SERIES_RECIPE, Entry, load_results
-from mnist_nb.lab.records import signed_points
+from mnist_nb.lab.records import bare_p_value, signed_points
 from mnist_nb.lab.replication import REPLICATION_DIR, SEEDS, paired_reading
 from mnist_nb.lab.t_tests import interval, paired_t_p_value
 
@@ -154,7 +154,7 @@ def _table(heading: str, names: tuple[str, ...], found: dict, records: dict[str,
             continue
         low, high = test["interval"]
         count = f"{_count(test, counted)} of {len(test['differences'])}"
-        p_value = format_p_value(test["p_value"]).replace("p = ", "").removeprefix("p ")
+        p_value = bare_p_value(test["p_value"])
         bounds = f"{signed_points(low)} to {signed_points(high)}"
         lines.append(
             f"{name:<{width}}{signed_points(test['mean']):>7}{count:>9}{p_value:>8}{bounds:>17}"

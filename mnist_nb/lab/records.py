@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from mnist_nb.comparison import format_p_value
 from mnist_nb.config import TARGET_ACCURACY
 
 
@@ -172,6 +173,11 @@ def append_report(path: Path | str, heading: str, command: str, lines: list[str]
             + "\n".join(lines)
             + "\n```\n"
         )
+
+
+def bare_p_value(p_value: float) -> str:
+    """A p as a table's column prints it: '0.067', '< 0.001' (`format_p_value` without its 'p')."""
+    return format_p_value(p_value).replace("p = ", "").removeprefix("p ")
 
 
 def signed_points(value: float) -> str:

@@ -257,11 +257,17 @@ def welch_t(first: list[float], second: list[float]) -> tuple[float, float]:
     return t, freedom
 
 
+def welch_p_value(first: list[float], second: list[float]) -> tuple[float, float, int, float]:
+    """Welch's t-test: t, its Welch-Satterthwaite degrees of freedom, the whole number below them (the tail at
+    fewer degrees of freedom is the cautious one) and the two-sided p at that number."""
+    t, freedom = welch_t(first, second)
+    floor = max(1, math.floor(freedom))
+    return t, freedom, floor, student_t_p_value(t, floor)
+
+
 def final_bullet(final: dict, base: dict) -> str:
     """The final recipe against the series' last model: independent runs, so Welch's t-test."""
-    t, freedom = welch_t(final["test_accuracy"], base["test_accuracy"])
-    floor = max(1, math.floor(freedom))  # the tail at fewer degrees of freedom is the cautious one
-    p_value = student_t_p_value(t, floor)
+    t, freedom, floor, p_value = welch_p_value(final["test_accuracy"], base["test_accuracy"])
     same = same_machine(final.get("machine", {}), base.get("machine", {}))
     verdict = "beyond seed noise" if p_value < SIGNIFICANCE_LEVEL else "not beyond seed noise"
     lowest = min(final["test_accuracy"])
