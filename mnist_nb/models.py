@@ -54,6 +54,8 @@ class ModelSpec:
     spatial_attention_stages: tuple[int, ...] = (2, 3)
     # pool1 right after the stem: stage1 then works at 14x14, and the only 28x28 tensors are the stem's.
     early_pooling: bool = False
+    # He initialization of the convs (`initialize`); None: He without BatchNorm, PyTorch's default with it.
+    he_initialization: bool | None = None
 
 
 # One idea per step. Notebooks 01 and 02 train without augmentation (03 brings it in with dropout), and
@@ -165,7 +167,7 @@ def build_model(name: str, **overrides) -> MnistNet:
         stages["dropout3"] = nn.Dropout(spec.dropout)
     stages["head"] = GapHead(width) if spec.head == "gap" else DenseHead(width, IMAGE_SIZE // 4)
     model = MnistNet(stages, name)
-    if not spec.batchnorm:
+    if spec.he_initialization or (spec.he_initialization is None and not spec.batchnorm):
         initialize(model)
     return model
 
@@ -176,12 +178,13 @@ def build_model_of(config: TrainConfig) -> MnistNet:
 
 
 def initialize(model: nn.Module) -> None:
-    """He (Kaiming) normal initialization of the main-path convs, zero biases: for models without BatchNorm.
+    """He (Kaiming) normal initialization of the main-path convs, zero biases: by default the models without BatchNorm.
 
     ReLU zeroes half its input, so the weights double the variance to make up for it: std = sqrt(2 / fan),
     with fan = fan_out (C_out * k * k), which keeps the gradients' scale steady in the backward pass. Under
     PyTorch's default the plain 6-conv stack's signal shrinks at every conv stage (notebook 01). The models
-    with BatchNorm keep the default: their recipes were tuned with it, and BatchNorm rescales each layer.
+    with BatchNorm keep the default: their recipes were tuned with it, and BatchNorm rescales each layer
+    (`he_initialization=True` gives them He's, for notebook 02's comparison).
     """
     for module in model.modules():
         if isinstance(module, ConvBNAct):

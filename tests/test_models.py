@@ -203,3 +203,19 @@ def test_the_final_recipe_model_spends_the_budget_on_width_and_gates_channels_on
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     # The series' models keep both gates at both stages.
     assert isinstance(build_model("attention").attention3.spatial, SpatialAttention)
+
+
+def test_he_initialization_by_default_exactly_without_batchnorm_and_either_way_by_override():
+    def conv_std(model) -> float:  # one 16 -> 16 conv: He's std is sqrt(2 / 144) = 0.118, PyTorch's 0.048
+        return model.stage2.first.conv.weight.std().item()
+
+    he, default = (2 / (16 * 9)) ** 0.5, (1 / (3 * 16 * 9)) ** 0.5
+    torch.manual_seed(0)
+    assert conv_std(build_model("baseline")) == pytest.approx(he, rel=0.05)
+    assert conv_std(build_model("batchnorm")) == pytest.approx(default, rel=0.05)
+    assert conv_std(build_model("batchnorm", he_initialization=True)) == pytest.approx(he, rel=0.05)
+    plain_default = build_model("baseline", he_initialization=False)
+    assert conv_std(plain_default) == pytest.approx(default, rel=0.05)
+    assert plain_default.stem.conv.bias.abs().sum() > 0  # PyTorch's default draws the biases too
+    assert build_model("baseline").stem.conv.bias.abs().sum() == 0
+    assert build_model("residual-no-batchnorm").stem.conv.bias.abs().sum() == 0  # the rule, for every plain model
