@@ -57,6 +57,11 @@ def test_show_digits_float_images_and_plain_labels(shape):
     assert titles(fig) == ["1", "2", "3"]
 
 
+def test_show_digits_with_a_title_per_image():
+    fig = plots.show_digits(torch.rand(2, 1, 28, 28), titles=["as it is", "angle +10°"])
+    assert titles(fig) == ["as it is", "angle +10°"]
+
+
 def test_plot_pixel_histogram():
     images = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8)
     fig = plots.plot_pixel_histogram(images)

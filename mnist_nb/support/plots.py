@@ -63,13 +63,16 @@ def digit_title(index: int, labels, predictions) -> tuple[str, str]:
     return f"true {true} / pred {predicted}", "black" if true == predicted else WRONG_COLOR
 
 
-def show_digits(images, labels=None, predictions=None, num_columns: int = 10, title: str | None = None) -> Figure:
-    """A grid of digits titled with the label, or 'true 3 / pred 5' (red when wrong); labels, predictions: [N]."""
+def show_digits(
+    images, labels=None, predictions=None, num_columns: int = 10, title: str | None = None, titles=None
+) -> Figure:
+    """A grid of digits titled with the label, or 'true 3 / pred 5' (red when wrong), or `titles` (one string
+    per image); labels, predictions: [N]."""
     pictures, limits = as_pictures(images)
     fig, axes = axes_grid(len(pictures), num_columns, title=title)
     for index, ax in enumerate(axes):
         ax.imshow(pictures[index].numpy(), cmap="gray", **limits)
-        text, color = digit_title(index, labels, predictions)
+        text, color = (titles[index], "black") if titles is not None else digit_title(index, labels, predictions)
         ax.set_title(text, fontsize=10, color=color)
     fig.tight_layout()
     return fig
