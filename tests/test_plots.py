@@ -142,6 +142,9 @@ def test_plot_feature_maps_of_two_images_puts_each_channel_above_itself():
     assert [ax.get_title() for ax in panels if ax.get_title()] == [f"channel {c}" for c in range(8)]
     names = [text.get_text() for ax in panels for text in ax.texts]
     assert names == ["a", "b", "a", "b"]  # every row named on its left
+    # A channel's two panels sit closer together than one block of channels sits to the next (its titles between).
+    a_row, b_row, next_a_row = (panels[index].get_position() for index in (0, 5, 10))
+    assert a_row.y0 - b_row.y1 < (b_row.y0 - next_a_row.y1) / 2
     with pytest.raises(ValueError, match="2 image names"):
         model_plots.plot_feature_maps(torch.randn(3, 8, 7, 7), image_names=["a", "b"])
 

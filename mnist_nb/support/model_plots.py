@@ -38,7 +38,10 @@ def plot_feature_maps(
     columns = max(1, min(num_columns, channels))
     blocks = -(-channels // columns)  # rows of channels; each block holds one row per image
     low, high = value_range if value_range is not None else (maps.min().item(), maps.max().item())
-    fig, axes = axes_grid(blocks * images * columns, columns, cell=1.1, title=title)
+    if images == 1:
+        fig, axes = axes_grid(blocks * columns, columns, cell=1.1, title=title)
+    else:
+        fig, axes = _grouped_grid(blocks, images, columns, title)
     drawn = []
     for index, ax in enumerate(axes):
         row, column = divmod(index, columns)
@@ -53,9 +56,35 @@ def plot_feature_maps(
             ax.set_title(f"channel {channel}", fontsize=9)
         if image_names is not None and column == 0:
             ax.text(-0.15, 0.5, image_names[image], transform=ax.transAxes, ha="right", va="center", fontsize=9)
-    fig.tight_layout()
+    if images == 1:
+        fig.tight_layout()
     fig.colorbar(shown, ax=drawn, fraction=0.02, pad=0.01, label="activation")
     return fig
+
+
+def _grouped_grid(blocks: int, images: int, columns: int, title: str | None):
+    """Axes for `blocks` rows of channels, each `images` rows tall: the rows of one block close together and a
+    gap, for the channel titles, between blocks. Returns (fig, axes) in block, image, column order."""
+    cell, gap = 1.1, 0.3  # inches: one panel; the space above each block
+    height = blocks * (images * cell + gap) + (0.5 if title else 0.1)
+    fig, grid = subplots(
+        blocks * (images + 1),
+        columns,
+        figsize=(cell * columns + 1.2, height),
+        squeeze=False,
+        gridspec_kw={"height_ratios": ([gap] + [cell] * images) * blocks, "hspace": 0.06, "wspace": 0.06},
+    )
+    for row in range(0, len(grid), images + 1):  # the gap rows hold no panel
+        for ax in grid[row]:
+            fig.delaxes(ax)
+    axes = [ax for row in range(len(grid)) if row % (images + 1) for ax in grid[row]]
+    for ax in axes:
+        ax.set_axis_off()
+    top = 1 - (0.45 if title else 0.05) / height
+    fig.subplots_adjust(left=0.9 / (cell * columns + 1.2), right=0.93, top=top, bottom=0.05 / height)
+    if title:
+        fig.suptitle(title, y=1 - 0.15 / height)
+    return fig, axes
 
 
 def plot_maps(maps: dict[str, torch.Tensor], title: str | None = None, value_ranges: dict | None = None) -> Figure:
