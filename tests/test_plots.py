@@ -102,6 +102,8 @@ def test_plot_curves_training_per_batch_and_validation_per_epoch_on_shared_axes(
     perfect = [row(1, 1.0, [0.1] * 20) | {"train_step_accuracies": [100.0] * 20}]
     (_, zero_error) = plots.plot_curves({"baseline": perfect}).axes
     assert zero_error.get_ylim()[0] == 0 and 0 in zero_error.get_yticks()
+    assert zero_error.get_ylabel() == "% wrong (log above 0.1, linear below)"  # a log axis has no 0: say so
+    assert error.get_ylabel() == "% wrong (log scale)"
     # Rows without per-batch figures: one training point per epoch; no validation, no validation points.
     assert list(loss.lines[2].get_xdata()) == [1, 2, 3] and len(loss.lines[3].get_xdata()) == 0
     # A model of the series keeps its colour and its dots' shape across figures; a second run of it, and any

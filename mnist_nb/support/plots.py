@@ -167,6 +167,7 @@ def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVE
                 markerfacecolor="none", markeredgewidth=1.3, label=f"{run}, val",
             )  # fmt: skip
         if metric in CURVES:
+            ylabel = "cross-entropy (log scale)" if metric == "loss" else "% wrong (log scale)"
             if metric == "loss":
                 ax.set_yscale("log")
             else:  # errors can reach 0 (no mistake in a window of batches): log down to 0.1%, linear below
@@ -177,9 +178,10 @@ def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVE
                 bottom = max(tick for tick in ticks if tick <= max(ax.dataLim.y0, 0) or tick == 0)
                 ax.set_yticks([tick for tick in ticks if bottom <= tick <= top])
                 ax.set_ylim(bottom, top)
+                if bottom == 0:
+                    ylabel = "% wrong (log above 0.1, linear below)"
             ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # 0.1, 1, 10, not 10^-1
             ax.yaxis.set_minor_formatter(NullFormatter())
-            ylabel = "% wrong (log scale)" if metric == "accuracy" else "cross-entropy (log scale)"
             title = ("error" if metric == "accuracy" else "loss") + ": train line, validation markers"
             ax.set(title=title, ylabel=ylabel)
         else:
