@@ -24,7 +24,7 @@ def test_every_recorded_test_is_one_row_in_the_sign_of_what_a_change_buys():
     results = load_results()
     table = every_test(results, previous=load_results(RESULTS_DIR / "previous"), reruns=load_results(ONE_MACHINE_DIR))
     header, rule, *lines = table.splitlines()
-    assert header.startswith("| tested |") and "with minus without" in header and rule.startswith("| ---")
+    assert header.startswith("| tested |") and "with the change minus without" in header and rule.startswith("| ---")
     rows = rows_of(table)
     assert len(rows) == len(lines) == 6 + 1 + 1 + 1 + 5 + 5  # ablation, replication, fast, Welch, changes, less one
     # The ablation row says what its component's full-budget verdict says, with the gain's sign.
@@ -35,7 +35,13 @@ def test_every_recorded_test_is_one_row_in_the_sign_of_what_a_change_buys():
         "on the line (a gain)",
     ]
     assert "on the line" in full_budget_verdict("batchnorm").splitlines()[-1]
-    assert rows["gap, in `residual`"][-1] == "on the line (a cost)"
+    assert rows["gap, in `residual`"][-1] == "on the line (a cost, read after)"  # the rule named what helps
+    # `fast` was tested after it was chosen: its p describes, it does not decide.
+    fast = rows["`fast`'s pool moved up, width 20, against the recipe it replaced"]
+    assert fast[1] == "+0.09" and fast[-1] == "higher, after the fact: no verdict"
+    # A row names the change it tests, so that its sign reads the same as every other row's.
+    assert rows["spatial gate dropped after stage 3, on `residual`"][1] == "+0.04"
+    assert less_one_table().startswith("name minus final") and changes_table().startswith("name minus residual")
     # The replication's dense head minus GAP, turned round: GAP's gain is negative.
     assert rows["gap again, fresh seeds"][1] == f"{-replication()['mean']:+.2f}"
     # Taken out of `final`, the sign turns: final-width-16 scored 0.07 lower, so width 20 buys +0.07.

@@ -165,8 +165,9 @@ def _table(heading: str, names: tuple[str, ...], found: dict, records: dict[str,
     # The interval is the usual 95% one while a verdict may be held to a lower level: say so under the table.
     lines.append(
         f"(test: the mean difference in test accuracy; {counted}: the seeds on that side; p: paired t-test on the "
-        "differences; the 95% interval of the mean is not adjusted, so a verdict held below 0.05 can read 'not shown' "
-        "though that interval excludes 0; validation: the same mean on the validation split, not tested)"
+        "seed-by-seed differences; the 95% interval of the mean is not adjusted for the number of tests, so a change "
+        "tested at 0.0125 can read 'not shown to differ' although that interval excludes 0; validation: the same "
+        "mean on the validation split, not tested)"
     )
     return "\n".join(lines)
 
@@ -174,7 +175,10 @@ def _table(heading: str, names: tuple[str, ...], found: dict, records: dict[str,
 def changes_table(records: dict[str, dict] | None = None, base_records: dict[str, dict] | None = None) -> str:
     """The readings against `residual` as a table (`_table`)."""
     records = load_results(CHANGES_DIR, NAMES) if records is None else records
-    heading = f"against {ABLATION_BASE}, seeds {SEEDS[0]}-{SEEDS[-1]}, every pair on one machine (points):"
+    heading = (
+        f"name minus {ABLATION_BASE}, seeds {SEEDS[0]}-{SEEDS[-1]}, every pair on one machine (points; positive: the "
+        "change raised test accuracy):"
+    )
     return _table(heading, NAMES, readings(records, base_records), records, "higher")
 
 
@@ -238,7 +242,10 @@ def less_one_table(records: dict[str, dict] | None = None, final_records: dict[s
     """The readings against `final` as a table (`_table`), both end-of-training changes out last; each record
     holds its seconds a run."""
     records = load_results(LESS_ONE_DIR, LESS_ONE_STUDY) if records is None else records
-    heading = f"against final, seeds {SEEDS[0]}-{SEEDS[-1]}, every pair on one machine (points):"
+    heading = (
+        f"name minus final, seeds {SEEDS[0]}-{SEEDS[-1]}, every pair on one machine (points; negative: what the name "
+        "takes out had helped):"
+    )
     return _table(heading, LESS_ONE_STUDY, less_one_readings(records, final_records), records, "lower")
 
 
