@@ -54,8 +54,7 @@ class ModelSpec:
     spatial_attention_stages: tuple[int, ...] = (2, 3)
     # pool1 right after the stem: stage1 then works at 14x14, and the only 28x28 tensors are the stem's.
     early_pooling: bool = False
-    # He initialization of the convs (`initialize`); None: He without BatchNorm, PyTorch's default with it.
-    he_initialization: bool | None = None
+    he_initialization: bool | None = None  # He's conv init (`initialize`); None: He exactly when without BatchNorm
 
 
 # One idea per step. Notebooks 01 and 02 train without augmentation (03 brings it in with dropout), and
@@ -182,9 +181,8 @@ def initialize(model: nn.Module) -> None:
 
     ReLU zeroes half its input, so the weights double the variance to make up for it: std = sqrt(2 / fan),
     with fan = fan_out (C_out * k * k), which keeps the gradients' scale steady in the backward pass. Under
-    PyTorch's default the plain 6-conv stack's signal shrinks at every conv stage (notebook 01). The models
-    with BatchNorm keep the default: their recipes were tuned with it, and BatchNorm rescales each layer
-    (`he_initialization=True` gives them He's, for notebook 02's comparison).
+    PyTorch's default the plain 6-conv stack's signal shrinks at every conv stage (notebook 01). The models with
+    BatchNorm keep the default (tuned with it; BatchNorm rescales each layer) unless `he_initialization` (02).
     """
     for module in model.modules():
         if isinstance(module, ConvBNAct):
