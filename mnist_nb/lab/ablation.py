@@ -57,7 +57,8 @@ def full_budget_verdict(
             for seed, without, with_it in found["as recorded"]
         ),
         f"noise band of one seed's gain: +-{band:.2f} (19 in 20 differences of two runs of one recipe, from "
-        f"{ABLATION_BASE}'s {len(base['seeds'])} seeds); {outside} of {len(gains)} outside",
+        f"{ABLATION_BASE}'s {len(base['seeds'])} seeds; a band for one gain: their mean strays less, tested next); "
+        f"{outside} of {len(gains)} outside",
     ]
     verdict = f"{removed}: {_failures(found['as recorded'], removed)}"
     if gains:
