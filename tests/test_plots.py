@@ -164,6 +164,22 @@ def test_plot_ratio_ranges_draws_each_conv_s_range_median_and_first_draw_around_
     assert legend == ["lowest to highest of 4", "median", "the figure's draw"]
 
 
+def test_plot_ratio_ranges_panels_put_each_group_on_its_own_axis():
+    ratios = {"stem.conv": [1.1, 0.7, 1.3], "gate.conv": [17.0, 2.0, 5.0], "stage3.conv": [1.2, 1.0, 1.5]}
+    fig = model_plots.plot_ratio_ranges(
+        ratios, title="skip / no skip", panels={"main path": ["stem.conv", "stage3.conv"], "gates": ["gate.conv"]}
+    )
+    main, gates = fig.axes
+    assert [main.get_title(), gates.get_title()] == ["main path", "gates"]
+    assert [label.get_text() for label in main.get_xticklabels()] == ["stem", "stage3"]
+    assert [label.get_text() for label in gates.get_xticklabels()] == ["gate"]
+    assert list(gates.lines[0].get_ydata()) == [2.0, 17.0]  # the gate's range, not the main path's
+    assert main.get_ylim()[1] < 2 < gates.get_ylim()[1]  # each panel scaled to its own ratios
+    assert gates.get_legend() is not None and main.get_legend() is None
+    with pytest.raises(ValueError, match="no ratios: stage9.conv"):
+        model_plots.plot_ratio_ranges(ratios, title="x", panels={"main path": ["stage9.conv"]})
+
+
 def test_plot_maps_gives_each_map_its_own_scale_and_colour_bar():
     mean, spread = torch.rand(14, 14) * 0.4 + 0.6, torch.rand(14, 14) * 0.08
     fig = model_plots.plot_maps({"mean": mean, "std": spread}, title="gate")
@@ -364,7 +380,7 @@ def test_plot_ablation_draws_each_seed_its_mean_its_interval_and_the_noise_band(
         "test, as recorded",
         "95% interval, as recorded",
         "validation, as recorded",
-        "mean of the seeds",
+        "mean of the seeds, in its lane's colour",
     ]
     assert "from residual's 5 recorded seeds" in ax.get_title()
     (band,) = ax.patches
@@ -407,7 +423,12 @@ def test_plot_ablation_legend_draws_the_interval_thin_and_says_what_bold_means()
     handles = dict(zip((text.get_text() for text in legend.get_texts()), legend.legend_handles, strict=True))
     # Drawn upright, as the bars are, and the mean flat, as its lines are.
     interval, bold, mean = (
-        handles[name] for name in ["95% interval, as recorded", "bold bar: interval misses 0", "mean of the seeds"]
+        handles[name]
+        for name in [
+            "95% interval, as recorded",
+            "bold bar: interval misses 0",
+            "mean of the seeds, in its lane's colour",
+        ]
     )
     assert interval.get_marker() == bold.get_marker() == "|" and mean.get_marker() == "_"
     assert interval.get_markeredgewidth() == 2 and bold.get_markeredgewidth() == 4

@@ -127,7 +127,7 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
             first = False
         if bars:  # drawn upright as in the plot, thin whatever the first component's bar is: bold says "misses 0"
             ax.plot([], [], color=color, **mark, marker="|", label=f"95% interval, {label.removeprefix('test, ')}")
-    ax.plot([], [], color="gray", **mark, marker="_", label="mean of the seeds")
+    ax.plot([], [], color="gray", **mark, marker="_", label="mean of the seeds, in its lane's colour")
     if clipped:
         ax.scatter([], [], s=40, marker="v", color=clipped, label="validation beyond the frame (value beside)")
     if bold:

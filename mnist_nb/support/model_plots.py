@@ -189,30 +189,51 @@ def plot_gradient_rms(
     return fig
 
 
-def plot_ratio_ranges(ratios: dict[str, list[float]], title: str, first_label: str = "the first draw") -> Figure:
+def plot_ratio_ranges(
+    ratios: dict[str, list[float]],
+    title: str,
+    first_label: str = "the first draw",
+    panels: dict[str, list[str]] | None = None,
+) -> Figure:
     """One column per conv (input side left): the range of a ratio over several draws as a bar, its median as
     a dot and the first draw as a cross, on a log axis with a line at 1, so that a ratio's spread reads beside
-    its size. ratios: conv name -> values, the first from the draw an earlier figure showed."""
-    fig, ax = subplots(figsize=(min(max(6, 0.5 * len(ratios) + 2), 10), 4.2))
-    for position, values in enumerate(ratios.values()):
-        ax.plot([position, position], [min(values), max(values)], color="C0", linewidth=6, alpha=0.35)
-        ax.plot(position, statistics.median(values), "o", color="C0")
-        ax.plot(position, values[0], "x", color="C3", markersize=8, markeredgewidth=1.5)
-    ax.axhline(1, color="black", linewidth=0.8)
-    names = [name.removesuffix(".conv") for name in ratios]
-    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", rotation_mode="anchor", fontsize=9)
-    ax.set(yscale="log", title=title, ylabel="ratio (log scale)")
-    low, high = ax.get_ylim()
-    ticks = [tick for tick in (0.2, 0.5, 1, 2, 5, 10, 20) if low <= tick <= high]
-    ax.set_yticks(ticks, [f"{tick:g}" for tick in ticks])
-    ax.yaxis.set_minor_formatter(NullFormatter())
+    its size. ratios: conv name -> values, the first from the draw an earlier figure showed.
+
+    `panels` (panel title -> conv names) draws groups side by side, each on its own log axis, so that a group
+    whose ratios stay near 1 is not flattened by one whose ratios reach 20; by default one panel holds all.
+    """
+    panels = panels or {"": list(ratios)}
+    if unknown := [name for names in panels.values() for name in names if name not in ratios]:
+        raise ValueError(f"panels name convs that have no ratios: {', '.join(unknown)}")
+    width = min(max(6, 0.5 * len(ratios) + 2 + 1.2 * (len(panels) - 1)), 12)
+    fig, axes = subplots(
+        1, len(panels), figsize=(width, 4.2), squeeze=False, width_ratios=[len(names) + 1 for names in panels.values()]
+    )
+    for ax, (panel, names) in zip(axes[0], panels.items(), strict=True):
+        for position, name in enumerate(names):
+            values = ratios[name]
+            ax.plot([position, position], [min(values), max(values)], color="C0", linewidth=6, alpha=0.35)
+            ax.plot(position, statistics.median(values), "o", color="C0")
+            ax.plot(position, values[0], "x", color="C3", markersize=8, markeredgewidth=1.5)
+        ax.axhline(1, color="black", linewidth=0.8)
+        labels = [name.removesuffix(".conv") for name in names]
+        ax.set_xticks(range(len(names)), labels, rotation=60, ha="right", rotation_mode="anchor", fontsize=9)
+        ax.set_xlim(-0.6, len(names) - 0.4)
+        ax.set(yscale="log", title=panel)
+        low, high = ax.get_ylim()
+        steps = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20) if high / low > 4 else (0.5, 0.7, 1, 1.5, 2, 3)
+        ticks = [tick for tick in steps if low <= tick <= high]
+        ax.set_yticks(ticks, [f"{tick:g}" for tick in ticks])
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("conv layer, input side left", fontsize=9)
+    axes[0][0].set_ylabel("ratio (log scale)")
+    fig.suptitle(title)
     draws = len(next(iter(ratios.values())))
     handles = [
         Line2D([], [], color="C0", linewidth=6, alpha=0.35, label=f"lowest to highest of {draws}"),
         Line2D([], [], color="C0", marker="o", linestyle="none", label="median"),
         Line2D([], [], color="C3", marker="x", linestyle="none", markersize=8, label=first_label),
     ]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
-    ax.set_xlabel("conv layer, input side left", fontsize=9)
+    axes[0][-1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
     fig.tight_layout()
     return fig
