@@ -12,7 +12,7 @@ import torch  # noqa: E402
 from matplotlib.collections import PathCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from mnist_nb.config import PARAMETER_BUDGET, SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET  # noqa: E402
+from mnist_nb.config import PARAMETER_BUDGET, SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET, TrainConfig  # noqa: E402
 from mnist_nb.inspection import gradient_rms  # noqa: E402
 from mnist_nb.lab import figures
 from mnist_nb.lab.t_tests import interval  # noqa: E402
@@ -67,6 +67,23 @@ def test_plot_pixel_histogram():
     fig = plots.plot_pixel_histogram(images)
     assert isinstance(fig, Figure) and len(fig.axes) == 1
     assert fig.axes[0].get_yscale() == "log"
+
+
+def test_plot_learning_rate_draws_every_step_the_shaded_phases_and_the_validation_error():
+    config = TrainConfig(num_epochs=4, warmup_fraction=0.25, clean_epochs=1)
+    rates = [0.01 * (step + 1) for step in range(40)]  # 10 steps an epoch
+    history = [{"epoch": epoch, "val_accuracy": 100 - 10 / epoch} for epoch in (1, 2, 3, 4)]
+    rate_axis, error_axis = plots.plot_learning_rate(rates, 10, config, history).axes
+    (rate_line,) = rate_axis.lines
+    assert list(rate_line.get_xdata())[:2] == [0, 0.1] and list(rate_line.get_ydata()) == rates  # x in epochs
+    warmup, clean = rate_axis.patches  # the shaded phases, in epochs
+    assert warmup.get_x() == 0 and warmup.get_width() == pytest.approx(1.0)
+    assert clean.get_x() == pytest.approx(3.0) and clean.get_width() == pytest.approx(1.0)
+    errors = error_axis.lines[0]
+    assert list(errors.get_xdata()) == [1, 2, 3, 4] and list(errors.get_ydata()) == pytest.approx([10, 5, 10 / 3, 2.5])
+    assert error_axis.get_yscale() == "log" and rate_axis.get_ylim()[1] == pytest.approx(1.4 * max(rates))
+    legend = [text.get_text() for text in rate_axis.get_legend().get_texts()]
+    assert legend == ["warm-up, 25% of the steps", "clean epochs (no augmentation)", "validation error (right axis)"]
 
 
 def test_plot_curves_training_per_batch_and_validation_per_epoch_on_shared_axes():

@@ -195,6 +195,39 @@ def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVE
     return fig
 
 
+def plot_learning_rate(rates: list[float], steps_per_epoch: int, config, history: list[dict]) -> Figure:
+    """The rate of every step against epochs, the warm-up and the clean epochs shaded, and the validation error
+    after each epoch on its own log axis (right), so that its bumps read against the rate. `config` is the
+    run's `TrainConfig` (warmup_fraction, num_epochs, clean_epochs); `history` its per-epoch rows."""
+    fig, rate_axis = subplots(figsize=(6, 3.2))
+    rate_axis.plot([step / steps_per_epoch for step in range(len(rates))], rates, color="C0")
+    warmup_label = f"warm-up, {config.warmup_fraction:.0%} of the steps"
+    rate_axis.axvspan(0, config.warmup_fraction * config.num_epochs, color="C1", alpha=0.15, label=warmup_label)
+    clean_start = config.num_epochs - config.clean_epochs
+    rate_axis.axvspan(clean_start, config.num_epochs, color="C2", alpha=0.15, label="clean epochs (no augmentation)")
+    error_axis = rate_axis.twinx()
+    validated = [row for row in history if row.get("val_accuracy") is not None]
+    errors = [100 - row["val_accuracy"] for row in validated]
+    error_axis.plot([row["epoch"] for row in validated], errors, "o:", color="C3", markersize=4)
+    error_axis.plot([], [], "o:", color="C3", markersize=4, label="validation error (right axis)")
+    error_axis.set_yscale("log")  # about 10% after epoch 1, under 1% at the end: small late rises stay visible
+    ticks = [
+        tick
+        for tick in (0.2, 0.5, 1, 2, 5, 10, 20, 50)
+        if min(errors, default=1) / 1.5 <= tick <= 1.5 * max(errors, default=1)
+    ]
+    error_axis.set_yticks(ticks, [f"{tick:g}" for tick in ticks])
+    error_axis.minorticks_off()
+    error_axis.set_ylabel("validation error % (log)", color="C3")
+    handles = [*rate_axis.get_legend_handles_labels()[0], *error_axis.get_legend_handles_labels()[0]]
+    rate_axis.set_ylim(top=1.4 * max(rates))  # headroom above the peak rate, so the legend covers no curve
+    rate_axis.legend(handles=handles, fontsize=8, loc="upper right")
+    rate_axis.set(title=f"learning rate, each of {len(rates):,} steps", xlabel="epochs", ylabel="learning rate")
+    rate_axis.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
 def plot_confusion_matrix(matrix: torch.Tensor, title: str | None = None) -> Figure:
     """Counts in every cell (rows: true class); colour on the mistakes only, the diagonal masked: correct
     predictions outnumber any mistake a hundredfold, and would wash every other cell out."""
