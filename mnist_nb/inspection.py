@@ -1,4 +1,5 @@
-"""Looking inside a trained model: predictions, activations, attention gates, Grad-CAM, gradients, confusions.
+"""Looking inside a trained model: predictions, activations, attention gates, Grad-CAM, occlusion, gradients,
+confusions.
 
 Each returns detached CPU tensors for `mnist_nb.support.plots`, and leaves the model as it was: training flag, hooks,
 weights, gradients, BatchNorm statistics.
@@ -137,6 +138,21 @@ def grad_cam(
 
 
 @torch.no_grad()
+def occlusion(
+    model: nn.Module, picture: torch.Tensor, corners: Sequence[tuple[int, int]], size: int, answer: int, normalization
+) -> torch.Tensor:
+    """The probability the model gives `answer` for a digit as it is and with one size x size square blanked
+    (set to 0, the background) per (top, left) corner: uint8 [28, 28] -> float [1 + len(corners)], the first
+    for the digit as it is. `normalization` turns [0, 1] pixels into the model's inputs, as in training."""
+    copies = picture.repeat(1 + len(corners), 1, 1)  # [1 + k, 28, 28]: as it is, then one square blanked each
+    for index, (top, left) in enumerate(corners, start=1):
+        copies[index, top : top + size, left : left + size] = 0
+    device = next(model.parameters()).device
+    with _in_eval_mode(model), torch.no_grad(), autocast_for(device):
+        logits = model(normalization(copies.unsqueeze(1).float() / 255).to(device)).float()  # [1 + k, 10]
+    return logits.softmax(1)[:, answer].cpu()
+
+
 def predict(model: nn.Module, loader, *, confidences: bool = False):
     """(predicted labels [N], true labels [N]) on the CPU, in loader order (use shuffle=False); with
     `confidences`, a third tensor [N]: the softmax probability the model gave its prediction."""

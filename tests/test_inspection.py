@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 
 from mnist_nb import inspection
+from mnist_nb.data import Normalization
 
 from .conftest import random_batch, seeded_model
 
@@ -211,3 +212,17 @@ def test_gradient_rms_every_conv_positive_and_model_untouched():
     assert not model.training
     assert torch.equal(torch.rand(3), expected_next)  # the caller's RNG stream is undisturbed
     assert inspection.gradient_rms(model, images, labels) == norms  # seeded: reproducible
+
+
+def test_occlusion_gives_the_answer_s_probability_as_is_and_with_each_square_blanked():
+    model = seeded_model("residual").train()
+    normalization = Normalization(mean=0.13, std=0.31)
+    picture = torch.randint(0, 256, (28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    original = picture.clone()
+    probabilities = inspection.occlusion(model, picture, [(0, 0), (20, 12)], 8, 3, normalization)
+    assert model.training and torch.equal(picture, original)  # the training flag and the picture as they were
+    blanked = picture.clone()
+    blanked[20:28, 12:20] = 0  # the second square, by hand
+    with torch.no_grad():
+        by_hand = model.eval()(normalization(torch.stack([picture, blanked]).unsqueeze(1).float() / 255)).softmax(1)
+    assert probabilities.shape == (3,) and probabilities[[0, 2]].tolist() == pytest.approx(by_hand[:, 3].tolist())
