@@ -1,5 +1,4 @@
-"""Looking inside a trained model: predictions, activations, attention gates, Grad-CAM, occlusion, gradients,
-confusions.
+"""Looking inside a trained model: predictions, activations, gates, Grad-CAM, occlusion, gradients, confusions.
 
 Each returns detached CPU tensors for `mnist_nb.support.plots`, and leaves the model as it was: training flag, hooks,
 weights, gradients, BatchNorm statistics.
@@ -39,11 +38,8 @@ def _module(model: nn.Module, name: str) -> nn.Module:
 
 
 def capture_activations(model: nn.Module, images: torch.Tensor, layer_names: Sequence[str]) -> dict[str, torch.Tensor]:
-    """Outputs of the named submodules for `images` (float [N, 1, 28, 28], normalized), in eval mode.
-
-    Names as in `model.named_modules()` ("stem", "attention3", "stage2.body.first"); returns name -> CPU
-    copy, e.g. stem -> [N, 8, 28, 28].
-    """
+    """Outputs of the named submodules (names as in `model.named_modules()`: "stem", "stage2.body.first") for
+    `images` (float [N, 1, 28, 28], normalized), in eval mode: name -> CPU copy, e.g. stem -> [N, 8, 28, 28]."""
     captured: dict[str, torch.Tensor] = {}
 
     def keep(name: str):
@@ -67,11 +63,8 @@ def capture_activations(model: nn.Module, images: torch.Tensor, layer_names: Seq
 def attention_maps(model: nn.Module, images: torch.Tensor) -> dict[str, torch.Tensor]:
     """The sigmoid gates in [0, 1] computed for `images` (float [N, 1, 28, 28]), by module name:
     SpatialAttention -> where it looks, [N, 1, h, w]; SqueezeExcitation -> channel weights, [N, C]."""
-    blocks = {
-        name: module
-        for name, module in model.named_modules()
-        if isinstance(module, (SpatialAttention, SqueezeExcitation))
-    }
+    gated = (SpatialAttention, SqueezeExcitation)
+    blocks = {name: module for name, module in model.named_modules() if isinstance(module, gated)}
     if not blocks:
         raise ValueError("this model has no attention modules: use build_model('attention') or build_model('residual')")
     with _in_eval_mode(model), torch.no_grad():  # each block keeps its gate in .last_attention
@@ -84,12 +77,7 @@ def attention_maps(model: nn.Module, images: torch.Tensor) -> dict[str, torch.Te
 
 
 def grad_cam(
-    model: nn.Module,
-    images: torch.Tensor,
-    target_layer: str,
-    classes=None,
-    scale_per_image: bool = True,
-    relu: bool = True,
+    model: nn.Module, images: torch.Tensor, target_layer: str, classes=None, scale_per_image=True, relu=True
 ) -> torch.Tensor:
     """Grad-CAM (Selvaraju et al., 2017): which positions of `target_layer` raised the class score.
 
@@ -141,9 +129,8 @@ def grad_cam(
 def occlusion(
     model: nn.Module, picture: torch.Tensor, corners: Sequence[tuple[int, int]], size: int, answer: int, normalization
 ) -> torch.Tensor:
-    """The probability the model gives `answer` for a digit as it is and with one size x size square blanked
-    (set to 0, the background) per (top, left) corner: uint8 [28, 28] -> float [1 + len(corners)], the first
-    for the digit as it is. `normalization` turns [0, 1] pixels into the model's inputs, as in training."""
+    """The probability the model gives `answer` for a digit (uint8 [28, 28]) as it is, then with a size x size square
+    blanked (0, the background) at each (top, left) corner: [1 + len(corners)]. `normalization` as in training."""
     copies = picture.repeat(1 + len(corners), 1, 1)  # [1 + k, 28, 28]: as it is, then one square blanked each
     for index, (top, left) in enumerate(corners, start=1):
         copies[index, top : top + size, left : left + size] = 0
@@ -190,10 +177,7 @@ def gradient_rms(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, s
         torch.manual_seed(seed)
         loss = F.cross_entropy(probe(images.to(device)), labels.to(device))
         loss.backward()
-    rms = {
-        name: module.weight.grad.pow(2).mean().sqrt().item()
-        for name, module in probe.named_modules()
-        if isinstance(module, nn.Conv2d) and module.weight.grad is not None
-    }
+    convs = [(name, module) for name, module in probe.named_modules() if isinstance(module, nn.Conv2d)]
+    rms = {name: conv.weight.grad.pow(2).mean().sqrt().item() for name, conv in convs if conv.weight.grad is not None}
     probe.zero_grad(set_to_none=True)
     return rms
