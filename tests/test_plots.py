@@ -6,6 +6,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import math  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -84,6 +86,19 @@ def test_plot_learning_rate_draws_every_step_the_shaded_phases_and_the_validatio
     assert error_axis.get_yscale() == "log" and rate_axis.get_ylim()[1] == pytest.approx(1.4 * max(rates))
     legend = [text.get_text() for text in rate_axis.get_legend().get_texts()]
     assert legend == ["warm-up, 25% of the steps", "clean epochs (no augmentation)", "validation error (right axis)"]
+
+
+def test_plot_step_losses_draws_running_means_that_stop_at_nan_and_the_uniform_guess():
+    losses = {"plain": [4.0, 2.0, 0.0, 2.0], "diverged": [1.0, float("nan"), 1.0, 1.0]}
+    fig = plots.plot_step_losses(losses, window=2, title="four steps")
+    (ax,) = fig.axes
+    plain, diverged, guess = ax.lines
+    assert list(plain.get_xdata()) == [1, 2, 3, 4] and list(plain.get_ydata()) == [4.0, 3.0, 1.0, 1.0]
+    assert diverged.get_ydata()[0] == 1.0 and all(math.isnan(value) for value in diverged.get_ydata()[1:])
+    assert list(guess.get_ydata()) == [pytest.approx(math.log(10))] * 2  # ln 10, across the panel
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert labels == ["plain", "diverged", "ln 10: a uniform guess"] and ax.get_title() == "four steps"
+    assert "last 2 steps" in ax.get_ylabel() and ax.get_ylim()[0] == 0
 
 
 def test_plot_curves_training_per_batch_and_validation_per_epoch_on_shared_axes():

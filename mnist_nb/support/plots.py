@@ -228,6 +228,23 @@ def plot_learning_rate(rates: list[float], steps_per_epoch: int, config, history
     return fig
 
 
+def plot_step_losses(step_losses: dict[str, list[float]], window: int = 20, title: str | None = None) -> Figure:
+    """Training loss against steps, one line per run, each point the mean of the last `window` steps (fewer at the
+    start); a run whose loss became NaN stops drawing there. The dashed line is ln 10, a uniform guess's loss."""
+    fig, ax = subplots(figsize=(7.5, 3.6))
+    for run, losses in step_losses.items():
+        sums = list(itertools.accumulate(losses, initial=0.0))
+        means = [(sums[end] - sums[max(0, end - window)]) / min(end, window) for end in range(1, len(losses) + 1)]
+        ax.plot(range(1, len(losses) + 1), means, linewidth=1.2, label=run)
+    ax.axhline(math.log(10), color="grey", linestyle="--", linewidth=1, label="ln 10: a uniform guess")
+    ax.set(xlabel="training step", ylabel=f"training loss\n(mean of the last {window} steps)", title=title)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # beside the panel: never over a line
+    fig.tight_layout()
+    return fig
+
+
 def plot_confusion_matrix(matrix: torch.Tensor, title: str | None = None) -> Figure:
     """Counts in every cell (rows: true class); colour on the mistakes only, the diagonal masked: correct
     predictions outnumber any mistake a hundredfold, and would wash every other cell out."""
