@@ -111,11 +111,14 @@ def _training_line(history: list[dict], metric: str) -> tuple[list[float], list[
         return [row["epoch"] for row in history], [_as_drawn(metric, row[f"train_{metric}"]) for row in history]
     xs = [row["epoch"] - 1 + (step + 1) / len(row[steps_key]) for row in history for step in range(len(row[steps_key]))]
     values = [value for row in history for value in row[steps_key]]
-    longest = max(1, len(history[0][steps_key]) // 10)
+    means = _running_means(values, window=max(1, len(history[0][steps_key]) // 10))
+    return xs, [_as_drawn(metric, mean) for mean in means]
+
+
+def _running_means(values: list[float], window: int) -> list[float]:
+    """At each step, the mean of the last `window` values (fewer at the start); a NaN carries on from where it came."""
     sums = list(itertools.accumulate(values, initial=0.0))
-    windows = [min(end, longest) for end in range(1, len(values) + 1)]  # the mean of the last `window` steps
-    ys = [_as_drawn(metric, (sums[end] - sums[end - window]) / window) for end, window in enumerate(windows, start=1)]
-    return xs, ys
+    return [(sums[end] - sums[max(0, end - window)]) / min(end, window) for end in range(1, len(values) + 1)]
 
 
 def _run_colours(runs: list[str]) -> dict[str, str]:
@@ -233,9 +236,7 @@ def plot_step_losses(step_losses: dict[str, list[float]], window: int = 20, titl
     start); a run whose loss became NaN stops drawing there. The dashed line is ln 10, a uniform guess's loss."""
     fig, ax = subplots(figsize=(7.5, 3.6))
     for run, losses in step_losses.items():
-        sums = list(itertools.accumulate(losses, initial=0.0))
-        means = [(sums[end] - sums[max(0, end - window)]) / min(end, window) for end in range(1, len(losses) + 1)]
-        ax.plot(range(1, len(losses) + 1), means, linewidth=1.2, label=run)
+        ax.plot(range(1, len(losses) + 1), _running_means(losses, window), linewidth=1.2, label=run)
     ax.axhline(math.log(10), color="grey", linestyle="--", linewidth=1, label="ln 10: a uniform guess")
     ax.set(xlabel="training step", ylabel=f"training loss\n(mean of the last {window} steps)", title=title)
     ax.set_ylim(bottom=0)
