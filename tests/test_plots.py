@@ -89,14 +89,16 @@ def test_plot_learning_rate_draws_every_step_the_shaded_phases_and_the_validatio
 
 
 def test_plot_step_losses_draws_running_means_that_stop_at_nan_and_the_uniform_guess():
-    losses = {"plain": [4.0, 2.0, 0.0, 2.0], "diverged": [1.0, float("nan"), 1.0, 1.0]}
+    losses = {"plain": [[4.0, 2.0, 0.0, 2.0], [2.0, 2.0, 2.0, 2.0]], "diverged": [[1.0, float("nan"), 1.0, 1.0]]}
     fig = plots.plot_step_losses(losses, window=2, title="four steps")
     (ax,) = fig.axes
-    plain, diverged, guess = ax.lines
+    plain, plain_again, diverged, guess = ax.lines
     assert list(plain.get_xdata()) == [1, 2, 3, 4] and list(plain.get_ydata()) == [4.0, 3.0, 1.0, 1.0]
+    assert list(plain_again.get_ydata()) == [2.0] * 4 and plain_again.get_color() == plain.get_color()
+    assert diverged.get_color() != plain.get_color()  # one colour a stack, shared by its runs
     assert diverged.get_ydata()[0] == 1.0 and all(math.isnan(value) for value in diverged.get_ydata()[1:])
     assert list(guess.get_ydata()) == [pytest.approx(math.log(10))] * 2  # ln 10, across the panel
-    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]  # one entry a stack, not a run
     assert labels == ["plain", "diverged", "ln 10: a uniform guess"] and ax.get_title() == "four steps"
     assert "last 2 steps" in ax.get_ylabel() and ax.get_ylim()[0] == 0
 
@@ -408,16 +410,21 @@ def test_plot_ablation_draws_each_seed_its_mean_its_interval_and_the_noise_band(
     (ax,) = figures.plot_ablation(differences, 0.23, "residual", 5).axes
     assert [label.get_text() for label in ax.get_xticklabels()] == ["dropout\nn=2", "skip\nn=1"]
     assert [text.get_text() for text in ax.get_legend().get_texts()] == [
-        "noise band +-0.23",
+        "noise band +-0.23, test lanes",
         "test, as recorded",
         "95% interval, as recorded",
         "validation, as recorded",
         "mean of the seeds, in its lane's colour",
     ]
     assert "from residual's 5 recorded seeds" in ax.get_title()
-    (band,) = ax.patches
-    extent = band.get_path().get_extents(band.get_patch_transform())
-    assert (extent.y0, extent.y1) == pytest.approx((-0.23, 0.23))
+    # The band behind each component's test lanes, not its validation lane (whose differences stray further).
+    bands = [band.get_path().get_extents(band.get_patch_transform()) for band in ax.patches]
+    assert [value for extent in bands for value in (extent.y0, extent.y1)] == pytest.approx([-0.23, 0.23] * 2)
+    lanes = {collection.get_label(): collection.get_offsets()[:, 0] for collection in ax.collections}
+    dropout = bands[0]  # a lane's first scatter carries its legend label: dropout's dots
+    assert all(dropout.x0 < x < dropout.x1 for x in lanes["test, as recorded"])
+    assert not any(dropout.x0 < x < dropout.x1 for x in lanes["validation, as recorded"])
+    assert bands[1].x0 == pytest.approx(dropout.x0 + 1)  # skip's band, one column on
     # A dot per seed, test and validation in lanes apart, the seeds of one removal side by side.
     scatters = [collection for collection in ax.collections if isinstance(collection, PathCollection)]
     dots = [tuple(point) for collection in scatters for point in collection.get_offsets()]

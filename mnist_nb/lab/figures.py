@@ -8,6 +8,7 @@ from __future__ import annotations
 import statistics
 
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from matplotlib.patheffects import withStroke
 from matplotlib.ticker import NullFormatter
 
@@ -82,10 +83,13 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
     """Each removal minus `base` on the same seed, in three lanes per component: the recorded test pairs (blue),
     the test pairs with every pair on one machine where the records have them (green diamonds), validation
     (hollow orange). Dots per seed, a short line their mean and, for the two test lanes, a bar its 95% interval
-    (`ablation.interval`); the noise band +-`band` in grey; a pair whose run stayed at chance named under the
-    component instead. differences: `ablation.paired_differences`; band: `ablation.noise_band`."""
+    (`ablation.interval`); the noise band +-`band` in grey behind the test lanes; a pair whose run stayed at
+    chance named under the component instead. differences: `ablation.paired_differences`; band:
+    `ablation.noise_band`."""
     fig, ax = subplots(figsize=(max(5.0, 1.3 * len(differences) + 2) + 1.8, 4.4))
-    ax.axhspan(-band, band, color="gray", alpha=0.2, linewidth=0, label=f"noise band +-{band:.2f}")
+    for index in range(len(differences)):  # behind the two test lanes only: the band is for test differences
+        ax.add_patch(Rectangle((index - 0.45, -band), 0.63, 2 * band, color="gray", alpha=0.2, linewidth=0,
+                               label=None if index else f"noise band +-{band:.2f}, test lanes"))  # fmt: skip
     ax.axhline(0, color="black", linewidth=0.8)
     lanes = (  # (key, offset, colour, marker, fill, label)
         ("test", -0.3, "C0", "o", "C0", "test, as recorded"),
@@ -148,6 +152,6 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
     ax.title.set_fontsize(10)
     ax.grid(alpha=0.3, axis="y")
     # The legend beside the axes: under them, a component's note of a run at chance would run into it.
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig

@@ -231,12 +231,15 @@ def plot_learning_rate(rates: list[float], steps_per_epoch: int, config, history
     return fig
 
 
-def plot_step_losses(step_losses: dict[str, list[float]], window: int = 20, title: str | None = None) -> Figure:
-    """Training loss against steps, one line per run, each point the mean of the last `window` steps (fewer at the
-    start); a run whose loss became NaN stops drawing there. The dashed line is ln 10, a uniform guess's loss."""
+def plot_step_losses(step_losses: dict[str, list[list[float]]], window: int = 20, title: str | None = None) -> Figure:
+    """Training loss against steps: for each stack (or model) a list of runs, every run a thin line in the stack's
+    colour, so that the spread between runs is seen. Each point is the mean of the last `window` steps (fewer at
+    the start); a run whose loss became NaN stops drawing there. The dashed line is ln 10, a uniform guess's loss."""
     fig, ax = subplots(figsize=(7.5, 3.6))
-    for run, losses in step_losses.items():
-        ax.plot(range(1, len(losses) + 1), _running_means(losses, window), linewidth=1.2, label=run)
+    for colour, (stack, runs) in zip(itertools.cycle(f"C{index}" for index in range(10)), step_losses.items()):
+        for run, losses in enumerate(runs):
+            steps, means = range(1, len(losses) + 1), _running_means(losses, window)
+            ax.plot(steps, means, color=colour, linewidth=1, alpha=0.8, label=None if run else stack)  # one entry
     ax.axhline(math.log(10), color="grey", linestyle="--", linewidth=1, label="ln 10: a uniform guess")
     ax.set(xlabel="training step", ylabel=f"training loss\n(mean of the last {window} steps)", title=title)
     ax.set_ylim(bottom=0)
