@@ -229,6 +229,21 @@ def test_plot_maps_gives_each_map_its_own_scale_and_colour_bar():
         model_plots.plot_maps({"mean": torch.rand(1, 14, 14)})
 
 
+def test_plot_maps_draws_a_signed_table_in_red_and_blue_with_every_row_and_column_named():
+    table = torch.rand(10, 16) - 0.5  # [classes, channels], minus a mean
+    fig = model_plots.plot_maps(
+        {"minus mean": table}, value_ranges={"minus mean": (-0.5, 0.5)}, axis_labels=("channel", "digit")
+    )
+    (ax,) = [ax for ax in fig.axes if ax.images]
+    assert ax.images[0].get_cmap().name == "RdBu_r" and ax.images[0].get_clim() == (-0.5, 0.5)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("channel", "digit")
+    assert list(ax.get_xticks()) == list(range(16)) and list(ax.get_yticks()) == list(range(10))
+    width, height = fig.get_size_inches()
+    assert width > 1.5 * height  # 16 columns by 10 rows: a wide panel, the cells about square
+    unsigned = model_plots.plot_maps({"mean": table + 0.5})
+    assert [ax.images[0].get_cmap().name for ax in unsigned.axes if ax.images] == ["viridis"]
+
+
 def test_overlay_heatmaps_on_one_fixed_scale_with_a_colour_bar_and_the_digit_as_an_outline():
     images = torch.zeros(3, 28, 28, dtype=torch.uint8)
     images[:, 8:20, 12:16] = 255  # a stroke

@@ -87,18 +87,32 @@ def _grouped_grid(blocks: int, images: int, columns: int, title: str | None):
     return fig, axes
 
 
-def plot_maps(maps: dict[str, torch.Tensor], title: str | None = None, value_ranges: dict | None = None) -> Figure:
+def plot_maps(
+    maps: dict[str, torch.Tensor],
+    title: str | None = None,
+    value_ranges: dict | None = None,
+    axis_labels: tuple[str, str] = ("column", "row"),
+) -> Figure:
     """A few [H, W] maps of different quantities side by side (a gate's mean over images beside its standard
     deviation across them), each on its own colour scale with its own bar, titled by its key; the ticks count
     rows and columns from 0 at the top left, so a position can be named. `value_ranges` fixes a map's scale
-    by its key, (low, high): a gate's mean on 0-1, as the gate itself is drawn."""
-    fig, axes = subplots(1, len(maps), figsize=(3.4 * len(maps), 3.2), squeeze=False)
+    by its key, (low, high): a gate's mean on 0-1, as the gate itself is drawn; a range around 0, (-a, a),
+    draws a signed map (a table minus its mean) in red above 0 and blue below. `axis_labels`: (x, y), for a
+    table whose columns and rows are not positions (channels, classes)."""
+    height, width = next(iter(maps.values())).shape[-2:]
+    panel = 3.4 * max(1.0, width / height)  # a wide table gets a wide panel, its cells square
+    fig, axes = subplots(1, len(maps), figsize=(panel * len(maps), 3.2), squeeze=False)
     for ax, (name, values) in zip(axes[0], maps.items(), strict=True):
         if values.ndim != 2:
             raise ValueError(f"{name}: expected one [H, W] map, got {list(values.shape)}")
         low, high = (value_ranges or {}).get(name, (None, None))
-        shown = ax.imshow(values.detach().cpu().float().numpy(), cmap="viridis", vmin=low, vmax=high)
-        ax.set(title=name, xlabel="column", ylabel="row")
+        signed = low is not None and low == -high
+        shown = ax.imshow(
+            values.detach().cpu().float().numpy(), cmap="RdBu_r" if signed else "viridis", vmin=low, vmax=high
+        )
+        ax.set(title=name, xlabel=axis_labels[0], ylabel=axis_labels[1])
+        if max(values.shape) <= 16:  # few enough to label each row and column
+            ax.set(xticks=range(values.shape[1]), yticks=range(values.shape[0]))
         fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
     if title:
         fig.suptitle(title)
