@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.collections import PathCollection  # noqa: E402
+from matplotlib.colors import to_hex  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from mnist_nb.config import PARAMETER_BUDGET, SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET, TrainConfig  # noqa: E402
@@ -333,6 +334,11 @@ def test_plot_gradient_rms_grouped_bars():
     assert not any(label.get_text() for label in ax.get_yticklabels(minor=True))  # no labels between them
     with pytest.raises(ValueError, match="same number"):
         model_plots.plot_gradient_rms({"residual": residual, "shorter": dict(list(plain.items())[:3])})
+    # A run named in `colours` keeps its colour; the others take matplotlib's cycle.
+    coloured = model_plots.plot_gradient_rms({"residual": residual, "no skip": plain}, colours={"no skip": "sienna"})
+    (ax,) = coloured.axes
+    faces = {to_hex(patch.get_facecolor()) for patch in ax.patches[len(residual) :]}
+    assert faces == {to_hex("sienna")} and to_hex(ax.patches[0].get_facecolor()) == to_hex("C0")
 
 
 # ----------------------------------------------------------------------------- the frontier and the ablation

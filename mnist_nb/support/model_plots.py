@@ -166,12 +166,14 @@ def plot_gradient_rms(
     ylim=None,
     ylabel: str = "gradient RMS per weight (log)",
     baseline: float | None = None,
+    colours: dict[str, str] | None = None,
 ) -> Figure:
     """Grouped bars, log scale: one group per conv layer (input side left), one bar per run; the legend
-    sits beside the axes, never over a bar. `ylim` (low, high) puts figures to be compared on one scale;
-    `ylabel` says what the bars are when they are not the RMS itself. `baseline` (1 for each run divided by
-    one of its layers) draws every bar from that value, up or down, with a line there and labelled ticks:
-    on a log axis a bar from the floor would give its length no meaning.
+    sits beside the axes, never over a bar. `colours` gives a run its colour by name (the next of matplotlib's
+    cycle otherwise), so that a run keeps one colour from figure to figure. `ylim` (low, high) puts figures to
+    be compared on one scale; `ylabel` says what the bars are when they are not the RMS itself. `baseline` (1
+    for each run divided by one of its layers) draws every bar from that value, up or down, with a line there
+    and labelled ticks: on a log axis a bar from the floor would give its length no meaning.
 
     rms: run name -> `gradient_rms(...)`. Layers match by position (names differ with and without the
     skip); the ticks show the first run's module names, without a final ".conv" ("block3.first" for
@@ -185,7 +187,7 @@ def plot_gradient_rms(
     for offset, (run, run_rms) in enumerate(rms.items()):
         positions = [index + (offset - (len(rms) - 1) / 2) * width for index in range(len(layers))]
         heights = [value - (baseline or 0) for value in run_rms.values()]
-        ax.bar(positions, heights, width, bottom=baseline or 0, label=run)
+        ax.bar(positions, heights, width, bottom=baseline or 0, label=run, color=(colours or {}).get(run))
     names = [layer.removesuffix(".conv") for layer in layers]
     ax.set_xticks(range(len(layers)), names, rotation=60, ha="right", rotation_mode="anchor", fontsize=9)
     ax.set(yscale="log", ylabel=ylabel, title=title, ylim=ylim)
@@ -198,7 +200,7 @@ def plot_gradient_rms(
         ax.set_yticks([tick * baseline for tick in ticks], [f"{tick:g}" for tick in ticks])
         ax.yaxis.set_minor_formatter(NullFormatter())  # only the labelled ticks above, no 6 x 10^0 between them
     ax.set_xlabel("conv layer, input side left", fontsize=9)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
     fig.tight_layout()
     return fig
 
