@@ -102,6 +102,7 @@ def test_plot_step_losses_draws_running_means_that_stop_at_nan_and_the_uniform_g
     labels = [text.get_text() for text in ax.get_legend().get_texts()]  # one entry a stack, not a run
     assert labels == ["plain", "diverged", "ln 10: a uniform guess"] and ax.get_title() == "four steps"
     assert "last 2 steps" in ax.get_ylabel() and ax.get_ylim()[0] == 0
+    assert plots.running_means([4.0, 2.0, 0.0, 2.0], window=2) == list(plain.get_ydata())  # the page's helper
 
 
 def test_plot_curves_training_per_batch_and_validation_per_epoch_on_shared_axes():
@@ -334,11 +335,16 @@ def test_plot_gradient_rms_grouped_bars():
     assert not any(label.get_text() for label in ax.get_yticklabels(minor=True))  # no labels between them
     with pytest.raises(ValueError, match="same number"):
         model_plots.plot_gradient_rms({"residual": residual, "shorter": dict(list(plain.items())[:3])})
-    # A run named in `colours` keeps its colour; the others take matplotlib's cycle.
+    # A run named after a model takes that model's colour, as in plot_curves; a run named in `colours` takes its own.
+    named = model_plots.plot_gradient_rms({"residual (identity skip)": residual, "attention (no skip)": plain})
+    (ax,) = named.axes
+    assert to_hex(ax.patches[0].get_facecolor()) == to_hex(plots.MODEL_COLOURS["residual"])
+    assert to_hex(ax.patches[len(residual)].get_facecolor()) == to_hex(plots.MODEL_COLOURS["attention"])
     coloured = model_plots.plot_gradient_rms({"residual": residual, "no skip": plain}, colours={"no skip": "sienna"})
     (ax,) = coloured.axes
     faces = {to_hex(patch.get_facecolor()) for patch in ax.patches[len(residual) :]}
-    assert faces == {to_hex("sienna")} and to_hex(ax.patches[0].get_facecolor()) == to_hex("C0")
+    assert faces == {to_hex("sienna")}
+    assert to_hex(ax.patches[0].get_facecolor()) == to_hex(plots.MODEL_COLOURS["residual"])
 
 
 # ----------------------------------------------------------------------------- the frontier and the ablation

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
-from mnist_nb.support.plots import as_pictures, axes_grid, digit_title, subplots
+from mnist_nb.support.plots import as_pictures, axes_grid, digit_title, run_colours, subplots
 
 
 def plot_feature_maps(
@@ -169,8 +169,9 @@ def plot_gradient_rms(
     colours: dict[str, str] | None = None,
 ) -> Figure:
     """Grouped bars, log scale: one group per conv layer (input side left), one bar per run; the legend
-    sits beside the axes, never over a bar. `colours` gives a run its colour by name (the next of matplotlib's
-    cycle otherwise), so that a run keeps one colour from figure to figure. `ylim` (low, high) puts figures to
+    sits beside the axes, never over a bar. A run named after a model of the series ("attention (no skip)") takes
+    that model's colour, as in `plot_curves`; `colours` gives any run its colour by name, so that a run keeps one
+    colour from figure to figure. `ylim` (low, high) puts figures to
     be compared on one scale; `ylabel` says what the bars are when they are not the RMS itself. `baseline` (1
     for each run divided by one of its layers) draws every bar from that value, up or down, with a line there
     and labelled ticks: on a log axis a bar from the floor would give its length no meaning.
@@ -183,11 +184,12 @@ def plot_gradient_rms(
     if len({len(run_rms) for run_rms in rms.values()}) > 1:
         raise ValueError("every run must have the same number of conv layers to compare them side by side")
     width = 0.8 / len(rms)
+    colours = {**run_colours(list(rms)), **(colours or {})}
     fig, ax = subplots(figsize=(min(max(6, 0.38 * len(layers) + 2), 10), 4.8))
     for offset, (run, run_rms) in enumerate(rms.items()):
         positions = [index + (offset - (len(rms) - 1) / 2) * width for index in range(len(layers))]
         heights = [value - (baseline or 0) for value in run_rms.values()]
-        ax.bar(positions, heights, width, bottom=baseline or 0, label=run, color=(colours or {}).get(run))
+        ax.bar(positions, heights, width, bottom=baseline or 0, label=run, color=colours[run])
     names = [layer.removesuffix(".conv") for layer in layers]
     ax.set_xticks(range(len(layers)), names, rotation=60, ha="right", rotation_mode="anchor", fontsize=9)
     ax.set(yscale="log", ylabel=ylabel, title=title, ylim=ylim)

@@ -111,17 +111,17 @@ def _training_line(history: list[dict], metric: str) -> tuple[list[float], list[
         return [row["epoch"] for row in history], [_as_drawn(metric, row[f"train_{metric}"]) for row in history]
     xs = [row["epoch"] - 1 + (step + 1) / len(row[steps_key]) for row in history for step in range(len(row[steps_key]))]
     values = [value for row in history for value in row[steps_key]]
-    means = _running_means(values, window=max(1, len(history[0][steps_key]) // 10))
+    means = running_means(values, window=max(1, len(history[0][steps_key]) // 10))
     return xs, [_as_drawn(metric, mean) for mean in means]
 
 
-def _running_means(values: list[float], window: int) -> list[float]:
-    """At each step, the mean of the last `window` values (fewer at the start); a NaN carries on from where it came."""
+def running_means(values: list[float], window: int) -> list[float]:
+    """At each step, the mean of the last `window` values (fewer at the start); a NaN carries on from there."""
     sums = list(itertools.accumulate(values, initial=0.0))
     return [(sums[end] - sums[max(0, end - window)]) / min(end, window) for end in range(1, len(values) + 1)]
 
 
-def _run_colours(runs: list[str]) -> dict[str, str]:
+def run_colours(runs: list[str]) -> dict[str, str]:
     """A run named after a model of the series ("dropout", "dropout, 1,000 images") in that model's colour,
     unless an earlier run of the figure has it; every other run in the next colour that no model owns and no
     run of the figure uses (then any colour the figure does not use)."""
@@ -150,7 +150,7 @@ def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVE
     Any other metric (e.g. "learning_rate"): one line per run, one point per epoch.
     """
     fig, axes = subplots(1, len(metrics), figsize=(4.8 * len(metrics), 3.4), squeeze=False)
-    colours = _run_colours(list(histories))
+    colours = run_colours(list(histories))
     for ax, metric in zip(axes.flat, metrics, strict=True):
         for run, history in histories.items():
             color = colours[run]
@@ -238,7 +238,7 @@ def plot_step_losses(step_losses: dict[str, list[list[float]]], window: int = 20
     fig, ax = subplots(figsize=(7.5, 3.6))
     for colour, (stack, runs) in zip(itertools.cycle(f"C{index}" for index in range(10)), step_losses.items()):
         for run, losses in enumerate(runs):
-            steps, means = range(1, len(losses) + 1), _running_means(losses, window)
+            steps, means = range(1, len(losses) + 1), running_means(losses, window)
             ax.plot(steps, means, color=colour, linewidth=1, alpha=0.8, label=None if run else stack)  # one entry
     ax.axhline(math.log(10), color="grey", linestyle="--", linewidth=1, label="ln 10: a uniform guess")
     ax.set(xlabel="training step", ylabel=f"training loss\n(mean of the last {window} steps)", title=title)
