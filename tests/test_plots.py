@@ -122,6 +122,7 @@ def test_plot_curves_training_per_batch_and_validation_per_epoch_on_shared_axes(
     assert labels == ["baseline, train", "baseline, val", "old, train", "old, val"]
     loss, error = fig.axes
     assert loss.get_yscale() == "log" and error.get_yscale() == "symlog"  # errors reach 0: linear up to 0.1%
+    assert [loss.get_title(), error.get_title()] == ["loss", "error"]  # short: the legend says line or marker
     train, validation = loss.lines[0], loss.lines[1]
     assert train.get_color() == validation.get_color()  # one colour per run
     # Validation dots: hollow, one shape per run, so that two runs ending level both stay visible.
@@ -149,6 +150,9 @@ def test_plot_curves_training_per_batch_and_validation_per_epoch_on_shared_axes(
     alone = plots.plot_curves({"dropout, 1,000 images": per_batch, "batchnorm": per_batch})
     assert [line.get_color() for line in alone.axes[0].lines[::2]] == ["C2", "C1"]
     assert fig.axes[0].lines[1].get_marker() == alone.axes[0].lines[3].get_marker() == "s"  # batchnorm's, both times
+    runs = {"batchnorm": per_batch, "baseline lr 0.1": per_batch}
+    chosen = plots.plot_curves(runs, colours={"baseline lr 0.1": "C6"})
+    assert [line.get_color() for line in chosen.axes[0].lines[::2]] == ["C1", "C6"]  # `colours` overrides the rule
     (rate,) = plots.plot_curves(histories, metrics=("learning_rate",)).axes
     assert [text.get_text() for text in rate.get_legend().get_texts()] == ["baseline", "old"]
 
@@ -227,6 +231,8 @@ def test_plot_maps_gives_each_map_its_own_scale_and_colour_bar():
     ]
     fixed = model_plots.plot_maps({"mean": mean, "std": spread}, value_ranges={"mean": (0.0, 1.0)})
     assert [ax.images[0].get_clim() for ax in fixed.axes if ax.images][0] == (0.0, 1.0)
+    # 14 columns in one panel: every other one labelled, so that two-digit labels do not run together.
+    assert list(panels[0].get_xticks()) == list(range(0, 14, 2)) and list(panels[0].get_yticks()) == list(range(14))
     with pytest.raises(ValueError, match=r"mean: expected one \[H, W\] map"):
         model_plots.plot_maps({"mean": torch.rand(1, 14, 14)})
 

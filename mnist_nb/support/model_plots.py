@@ -111,8 +111,9 @@ def plot_maps(
             values.detach().cpu().float().numpy(), cmap="RdBu_r" if signed else "viridis", vmin=low, vmax=high
         )
         ax.set(title=name, xlabel=axis_labels[0], ylabel=axis_labels[1])
-        if max(values.shape) <= 16:  # few enough to label each row and column
-            ax.set(xticks=range(values.shape[1]), yticks=range(values.shape[0]))
+        if max(values.shape) <= 16:  # few enough to label each row, and each column that has room for two digits
+            step = 1 if panel / values.shape[1] >= 0.3 else 2  # inches a column
+            ax.set(xticks=range(0, values.shape[1], step), yticks=range(values.shape[0]))
         fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
     if title:
         fig.suptitle(title)

@@ -137,9 +137,9 @@ def run_colours(runs: list[str]) -> dict[str, str]:
     return colours
 
 
-def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVES) -> Figure:
-    """One panel per metric, one colour per run (a model of the series keeps its colour across notebooks),
-    against epochs done. histories: run name -> `TrainingResult.history` rows.
+def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVES, colours=None) -> Figure:
+    """One panel per metric, one colour per run (a model of the series keeps its colour across notebooks; `colours`,
+    "Cn" by run name, overrides it), against epochs done. histories: run name -> `TrainingResult.history` rows.
 
     "loss" and "accuracy" put training (thin: per batch, a running mean over a tenth of an epoch, on augmented
     images with dropout on, while the weights move) and validation (dots: the end of each epoch, clean images,
@@ -150,7 +150,7 @@ def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVE
     Any other metric (e.g. "learning_rate"): one line per run, one point per epoch.
     """
     fig, axes = subplots(1, len(metrics), figsize=(4.8 * len(metrics), 3.4), squeeze=False)
-    colours = run_colours(list(histories))
+    colours = {**run_colours(list(histories)), **(colours or {})}
     for ax, metric in zip(axes.flat, metrics, strict=True):
         for run, history in histories.items():
             color = colours[run]
@@ -185,8 +185,7 @@ def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVE
                     ylabel = "% wrong (log above 0.1, linear below)"
             ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # 0.1, 1, 10, not 10^-1
             ax.yaxis.set_minor_formatter(NullFormatter())
-            title = ("error" if metric == "accuracy" else "loss") + ": train line, validation markers"
-            ax.set(title=title, ylabel=ylabel)
+            ax.set(title="error" if metric == "accuracy" else "loss", ylabel=ylabel)  # the legend: line or marker
         else:
             ax.set(title=metric.replace("_", " "))
         ax.set(xlabel="epochs")
