@@ -75,6 +75,13 @@ def comparison_table(results: dict[str, TrainingResult]) -> str:
     return "\n".join(lines)
 
 
+def accuracy_standard_error(accuracy: float, images: int) -> float:
+    """How far an accuracy (or error rate) of `accuracy` % on `images` images could move had other images of
+    the same kind been scored: sqrt(p (100 - p) / n) points, the binomial standard error. The gap between two
+    accuracies on different images has the square root of the sum of their squares."""
+    return math.sqrt(accuracy * (100 - accuracy) / images)
+
+
 def mcnemar_p_value(only_first: int, only_second: int) -> float:
     """Exact two-sided McNemar test: how often chance alone splits the disagreements this unevenly.
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from mnist_nb.comparison import (
+    accuracy_standard_error,
     clean_accuracy,
     comparison_table,
     format_p_value,
@@ -125,3 +126,12 @@ def test_clean_accuracy_scores_images_as_validation_does():
     result = train_models([config], train_set, validation, log=None)["dropout"]
     # On the validation images it must give exactly the validation accuracy fit recorded (eval mode, clean).
     assert clean_accuracy(result, validation) == result.final["val_accuracy"]
+
+
+def test_accuracy_standard_error_is_the_binomial_one_in_points():
+    # 99 % on 10,000 images: sqrt(99 * 1 / 10,000) = 0.0995 points; symmetric in accuracy and error rate
+    assert math.isclose(accuracy_standard_error(99.0, 10_000), math.sqrt(0.0099))
+    assert accuracy_standard_error(1.0, 500) == accuracy_standard_error(99.0, 500)
+    assert accuracy_standard_error(100.0, 500) == 0.0
+    # Four times the images halve it
+    assert math.isclose(accuracy_standard_error(90.0, 400), 2 * accuracy_standard_error(90.0, 1600))

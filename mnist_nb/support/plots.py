@@ -137,17 +137,18 @@ def run_colours(runs: list[str]) -> dict[str, str]:
     return colours
 
 
-def plot_curves(histories: dict[str, list[dict]], metrics: Sequence[str] = CURVES, colours=None) -> Figure:
-    """One panel per metric, one colour per run (a model of the series keeps its colour across notebooks; `colours`,
-    "Cn" by run name, overrides it), against epochs done. histories: run name -> `TrainingResult.history` rows.
+def plot_curves(
+    histories: dict[str, list[dict]], metrics: Sequence[str] = CURVES, colours: dict[str, str] | None = None
+) -> Figure:
+    """One panel per metric, one colour per run (a model of the series keeps its colour across notebooks;
+    `colours`, "Cn" by run name, overrides it), against epochs done. histories: run name -> `TrainingResult.history`.
 
-    "loss" and "accuracy" put training (thin: per batch, a running mean over a tenth of an epoch, on augmented
-    images with dropout on, while the weights move) and validation (dots: the end of each epoch, clean images,
-    dropout off; hollow, one shape per colour, so that runs ending level stay visible) on shared axes. The loss on
-    a log scale; accuracy as its error (% wrong), logarithmic down to 0.1% and linear below, so that a drop from
-    10% to 1% wrong and one from 1% to 0.5% both show, and so does a stretch of batches without a mistake. Rows without
-    validation are left out of it.
-    Any other metric (e.g. "learning_rate"): one line per run, one point per epoch.
+    "loss" and "accuracy" put training (thin: per batch, a running mean over a tenth of an epoch, on augmented images
+    with dropout on, while the weights move) and validation (dots: the end of each epoch, clean images, dropout off;
+    hollow, one shape per colour, so that runs ending level stay visible) on shared axes. The loss on a log scale;
+    accuracy as its error (% wrong), logarithmic down to 0.1% and linear below, so that a drop from 10% to 1% wrong
+    and one from 1% to 0.5% both show, and so does a stretch of batches without a mistake. Rows without validation
+    are left out of it. Any other metric (e.g. "learning_rate"): one line per run, one point per epoch.
     """
     fig, axes = subplots(1, len(metrics), figsize=(4.8 * len(metrics), 3.4), squeeze=False)
     colours = {**run_colours(list(histories)), **(colours or {})}
