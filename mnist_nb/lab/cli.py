@@ -202,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     frontier.add_argument("--num-seeds", type=_positive_int, default=None, help="seeds per entry (default: its own)")
     frontier.add_argument("--list", action="store_true", help="list the entries and what is recorded, then stop")
     frontier.add_argument(
-        "--markdown", action="store_true", help="print the recorded results as the README's tables, then stop"
+        "--markdown", action="store_true", help="print the recorded results as the docs' tables, then stop"
     )
 
     notebooks = commands.add_parser("notebooks", help="execute the notebook series headless with papermill")

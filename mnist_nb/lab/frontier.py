@@ -191,7 +191,7 @@ def component(name: str) -> str:
 
 
 def markdown_tables(results: dict[str, dict], base: str = ABLATION_BASE) -> str:
-    """The README's frontier and ablation tables, from the records (`python -m mnist_nb frontier --markdown`)."""
+    """The frontier and ablation tables of docs/benchmarks.md, from the records (`frontier --markdown`)."""
     lines = [
         "| entry | parameters | epochs | seeds | test % | validation % | single seeds, test % |",
         "| --- | ---: | ---: | ---: | --- | --- | --- |",
