@@ -36,21 +36,14 @@ def train_models(
     """{model name: TrainingResult}, each config trained on the same data. With `runs_dir`, each run keeps its
     checkpoint in its `run_directory`: a finished run is loaded, an unfinished one resumed (`fit` says which)."""
     results = {}
-    for model_config in configs:
-        name = model_config.model
+    for config in configs:
+        name = config.model
         if name in results:
             raise ValueError(f"{name} is trained twice: one config per model")
-        checkpoint_path = run_directory(runs_dir, model_config) / "model.pt" if runs_dir is not None else None
+        kept = run_directory(runs_dir, config) / "model.pt" if runs_dir is not None else None  # the checkpoint
         if log:
             log(f"--- {name} ---")
-        results[name] = fit(
-            model_config,
-            train_set,
-            validation_set,
-            checkpoint_path=checkpoint_path,
-            resume=checkpoint_path is not None,
-            log=log,
-        )
+        results[name] = fit(config, train_set, validation_set, checkpoint_path=kept, resume=kept is not None, log=log)
     return results
 
 
@@ -76,9 +69,8 @@ def comparison_table(results: dict[str, TrainingResult]) -> str:
 
 
 def accuracy_standard_error(accuracy: float, images: int) -> float:
-    """How far an accuracy (or error rate) of `accuracy` % on `images` images could move had other images of
-    the same kind been scored: sqrt(p (100 - p) / n) points, the binomial standard error. The gap between two
-    accuracies on different images has the square root of the sum of their squares."""
+    """The binomial standard error of an accuracy (or error rate) of `accuracy` % on `images` images, in points:
+    sqrt(p (100 - p) / n). The gap between two accuracies on different images: the root of the sum of squares."""
     return math.sqrt(accuracy * (100 - accuracy) / images)
 
 
