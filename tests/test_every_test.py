@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mnist_nb.lab.ablation import ONE_MACHINE_DIR, full_budget_verdict
-from mnist_nb.lab.every_test import every_test
+from mnist_nb.lab.every_test import every_test, every_test_rows
+from mnist_nb.lab.figures import plot_every_test
 from mnist_nb.lab.frontier import RESULTS_DIR, load_results
 from mnist_nb.lab.recipe_changes import changes_table, less_one_table
 from mnist_nb.lab.replication import replication
+from mnist_nb.lab.t_tests import student_t_critical
+from mnist_nb.lab.verdicts import welch_p_value
 
 from .test_notebooks import markdown_printed
 
@@ -24,12 +29,14 @@ def test_every_recorded_test_is_one_row_in_the_sign_of_what_a_change_buys():
     results = load_results()
     table = every_test(results, previous=load_results(RESULTS_DIR / "previous"), reruns=load_results(ONE_MACHINE_DIR))
     header, rule, *lines = table.splitlines()
+    assert header.count("|") == rule.count("|") == 8
     assert header.startswith("| tested |") and "with the change minus without" in header and rule.startswith("| ---")
     rows = rows_of(table)
     assert len(rows) == len(lines) == 6 + 1 + 1 + 1 + 5 + 5  # ablation, replication, fast, Welch, changes, less one
     # The ablation row says what its component's full-budget verdict says, with the gain's sign.
     assert rows["batchnorm, in `residual`"][1:] == [
         "+0.25 / +0.25",
+        "-0.03 to +0.52 / +0.10 to +0.40",
         "0.067 / 0.004",
         "< 0.05 in both",
         "on the line (a gain)",
@@ -50,6 +57,7 @@ def test_every_recorded_test_is_one_row_in_the_sign_of_what_a_change_buys():
     # Added to `residual`, the sign stays: the clean epochs' +0.04, shown at the level of four tests.
     assert "residual-clean-2" in changes_table() and rows["clean last 2 epochs, added to `residual`"][1:] == [
         "+0.04",
+        "+0.00 to +0.08",  # at the level of four tests: wider than the 95% interval changes_table prints
         "0.011",
         "< 0.0125",
         "it helps",
@@ -63,3 +71,46 @@ def test_notebook_09_prints_the_index_the_records_give_now():
         load_results(), previous=load_results(RESULTS_DIR / "previous"), reruns=load_results(ONE_MACHINE_DIR)
     )
     assert printed == [expected]
+
+
+def test_each_interval_is_at_its_rules_level_so_it_misses_zero_exactly_where_p_is_below_it():
+    rows = every_test_rows(
+        load_results(), previous=load_results(RESULTS_DIR / "previous"), reruns=load_results(ONE_MACHINE_DIR)
+    )
+    assert {row["level"] for row in rows} == {0.05, 0.0125}
+    for row in rows:
+        for pairing in row["pairings"]:
+            low, high = pairing["interval"]
+            assert low < pairing["gain"] < high, row["test"]
+            assert (low > 0 or high < 0) == (pairing["p_value"] < row["level"]), row["test"]
+    # Width 20 added to residual: p = 0.020 passes 0.05, not 0.0125; its interval here crosses 0 where the
+    # 95% interval of changes_table does not.
+    (width,) = [row for row in rows if row["test"] == "width 20, added to `residual`"]
+    low, high = width["pairings"][0]["interval"]
+    assert low < 0 < high and width["reading"] == "not shown"
+    assert "+0.02 to +0.14" in [line for line in changes_table().splitlines() if "residual-width-20" in line][0]
+    # Welch's row, at the cautious whole degrees of freedom: the interval from its own t.
+    (welch,) = [row for row in rows if "(Welch)" in row["rule"]]
+    final, base = load_results()["final"]["test_accuracy"], load_results()["residual"]["test_accuracy"]
+    t, _, freedom, _ = welch_p_value(final, base)
+    low, high = welch["pairings"][0]["interval"]
+    gain = welch["pairings"][0]["gain"]
+    assert (high - low) / 2 == pytest.approx(student_t_critical(freedom) * gain / t)
+
+
+def test_the_forest_plot_draws_one_line_per_row_filled_where_the_rule_read_an_effect():
+    rows = every_test_rows(
+        load_results(), previous=load_results(RESULTS_DIR / "previous"), reruns=load_results(ONE_MACHINE_DIR)
+    )
+    (ax,) = plot_every_test(rows).axes
+    labels = [tick.get_text() for tick in ax.get_yticklabels()]
+    assert len(labels) == len(rows) and labels[0] == "batchnorm, in residual  (p < 0.05)"
+    assert labels[-1].endswith("(p < 0.05)") and "(p < 0.0125)" in labels[-2]
+    bars = [segment for collection in ax.collections if hasattr(collection, "get_segments")
+            for segment in collection.get_segments()]  # fmt: skip
+    spans = sorted((round(a[0], 6), round(b[0], 6)) for a, b in bars)
+    expected = sorted((round(pairing["interval"][0], 6), round(pairing["interval"][1], 6))
+                      for row in rows for pairing in row["pairings"])  # fmt: skip
+    assert spans == expected  # every pairing's interval, the ablation's two per row
+    ylow, yhigh = ax.get_ylim()
+    assert ylow > yhigh  # the first row on top, as in the table

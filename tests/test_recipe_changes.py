@@ -16,10 +16,9 @@ from mnist_nb.lab.recipe_changes import (
     LESS_ONE,
     LESS_ONE_NAMES,
     NAMES,
-    changes_summary,
+    additivity,
     changes_table,
     less_one_readings,
-    less_one_summary,
     less_one_table,
     level,
     readings,
@@ -106,17 +105,20 @@ def test_pairs_across_machines_and_missing_seeds_are_not_read():
     assert all(value == {"test": None, "validation": None} for value in readings(records, {}).values())
 
 
-def test_the_summary_says_each_verdict_and_what_is_missing():
+def test_additivity_weighs_the_four_changes_summed_against_final_seed_by_seed():
     records = {name: summary(name, CLEAR if name != "residual-clean-2" else NOISY) for name in NAMES}
-    text = changes_summary(records, base_records())
-    assert text.count(": higher") == 4 and "`residual-clean-2` +0.00 points (higher on 5 of 10" in text
-    assert "; `residual-recalibrated` +0.0" in text and text.count(": not shown to differ") == 1
-    assert "add up to +0.17 points, `final` +0.05; their difference, seed by seed, +0.11" in text  # 3 x 0.055 + 0.001
-    assert text.endswith("beyond seed noise: the changes do not simply add")  # p = 0.013 for the excess
+    text = additivity(records, base_records())
+    assert text.startswith(
+        "The four alone add up to +0.17 points, `final` +0.05; their difference, seed by seed, +0.11"
+    )
+    assert text.endswith("beyond seed noise, the changes do not simply add")  # p = 0.013 for the excess
+    # final gains the four singles' sum, give or take noise: these seeds cannot tell.
+    adding = {name: summary(name, CLEAR) for name in NAMES}
+    adding["final"] = summary("final", [4 * value + noise for value, noise in zip(CLEAR, NOISY, strict=True)])
+    assert additivity(adding, base_records()).endswith("so these seeds cannot tell whether the changes add")
     del records["residual-width-20"]
-    missing = changes_summary(records, base_records())
+    missing = additivity(records, base_records())
     assert missing.endswith("not all recorded yet for residual-width-20; read when they are")
-    assert text.startswith("On seeds 10-19, every pair on one machine")
 
 
 def test_the_records_on_disk_are_read_by_their_names(tmp_path, monkeypatch):
@@ -172,12 +174,6 @@ def test_final_less_one_is_read_against_final_and_counts_the_seeds_lower():
     table = less_one_table(records, final_records)
     assert "lower" in table.splitlines()[1] and "10 of 10" in table  # width 16 lower on every seed
     assert re.search(r"^final-not-recalibrated +0 of 10 seeds recorded so far", table, re.MULTILINE)
-    text = less_one_summary(records, final_records)
-    assert "`final-width-16` -0.05 points (lower on 10 of 10" in text and text.count(": lower") == 1
-    assert "Both end-of-training changes" not in text  # not read until its ten seeds are in
-    assert text.endswith(
-        "Not all seeds recorded yet for final-not-recalibrated, final-clean-0-not-recalibrated: read when they are"
-    )
     # Both end-of-training changes out: one test, so p = 0.032 is lower, where one of four changes would not be.
     records[LESS_BOTH.name] = summary(LESS_BOTH.name, BETWEEN)
     records["final-not-recalibrated"] = summary("final-not-recalibrated", BETWEEN)
@@ -187,9 +183,15 @@ def test_final_less_one_is_read_against_final_and_counts_the_seeds_lower():
     table = less_one_table(records, final_records).splitlines()
     assert table[-2].startswith(LESS_BOTH.name) and table[-2].endswith("lower (0.05)")
     assert "not adjusted" in table[-1]  # the key under the table: why an interval and a verdict can disagree
-    text = less_one_summary(records, final_records)
-    assert text.endswith(
-        f"(p below 0.05, one test): `{LESS_BOTH.name}` -0.02 points (lower on 7 of 10, p = 0.032, "
-        "95% interval -0.04 to +0.00): lower"
-    )
     assert all(value == {"test": None, "validation": None} for value in less_one_readings(records, {}).values())
+
+
+def test_notebook_09_prints_the_additivity_the_records_give_now():
+    from tests.test_notebooks import code_cells, read
+
+    (printed,) = [
+        "".join(output.get("text", "") for output in cell.outputs)
+        for cell in code_cells(read("09_frontier"))
+        if "print(additivity())" in cell.source
+    ]
+    assert printed.endswith("\n\n" + additivity() + "\n")

@@ -1,7 +1,8 @@
 """Notebook 09's index of every test the series reads, one row each, in one sign: what a change buys, with it
 minus without it, in points of test accuracy (positive: it helps). The row gives the seeds and pairing, that
-mean, its p, the level its rule asked and the rule's reading; "What mattered" and the tables above give each
-test in full, with the sentences a row cannot hold.
+mean, its interval at the level its rule asked (so that the interval misses 0 where a paired test passes), its
+p, that level and the rule's reading; `figures.plot_every_test` draws the same rows. The tables above give each
+study in full, and "What the table cannot say" the sentences a row cannot hold.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from mnist_nb.lab.frontier import ABLATION_BASE, seed_differences
 from mnist_nb.lab.recipe_changes import LESS_BOTH, less_one_readings, level, readings
 from mnist_nb.lab.records import bare_p_value, signed_points
 from mnist_nb.lab.replication import SEEDS, replication
-from mnist_nb.lab.t_tests import paired_t_p_value
+from mnist_nb.lab.t_tests import interval, paired_t_p_value, student_t_critical
 from mnist_nb.lab.verdicts import welch_p_value
 
 # The four changes of `final`, by the names that add one to `residual` and take one out of `final`.
@@ -36,64 +37,83 @@ def _reading(gain: float, shown: bool) -> str:
     return ("it helps" if gain > 0 else "it costs") if shown else "not shown"
 
 
-def every_test(
+def _pairing(label: str, gains: list[float], level: float = SIGNIFICANCE_LEVEL) -> dict:
+    """One pairing of a test: its label, mean gain, p and interval at the rule's `level` (95% at 0.05: at that
+    level the interval misses 0 exactly when p is below it)."""
+    return {"label": label, "gain": statistics.fmean(gains), "p_value": paired_t_p_value(gains),
+            "interval": interval(gains, level), "seeds": len(gains)}  # fmt: skip
+
+
+def every_test_rows(
     results: dict[str, dict], previous: dict[str, dict] | None = None, reruns: dict[str, dict] | None = None
-) -> str:
-    """The index as a Markdown table, from `frontier.load_results()` and, where given, the record `fast`
-    replaced (`previous`) and the seeds re-run on one machine (`reruns`); each study's own records are read
-    where they are kept (the replication, the recipe's changes)."""
+) -> list[dict]:
+    """Every test, one dict each: "test" (what is tested, where), "seeds" (how many, how paired), "pairings"
+    (`_pairing`s: the ablation's two, one elsewhere), "study" (the rows read together), "level" (the p its rule
+    asked), "rule" and "reading". From `frontier.load_results()` and, where given, the record `fast` replaced
+    (`previous`) and the seeds re-run on one machine (`reruns`); each study's own records are read where they are
+    kept (the replication, the recipe's changes)."""
     rows = []
 
-    def add(test: str, seeds: str, gain: str, p_value: str, rule: str, reading: str) -> None:
-        rows.append(f"| {test} | {seeds} | {gain} | {p_value} | {rule} | {reading} |")
+    def add(test: str, seeds: str, pairings: list[dict], level: float, rule: str, reading: str) -> None:
+        rows.append({"test": test, "seeds": seeds, "pairings": pairings, "level": level, "rule": rule,
+                     "reading": reading, "study": study})  # fmt: skip
+
+    study = "the ablation"
 
     # The ablation: removal minus residual, turned round; each component over its two pairings, read together.
     for name, item in paired_differences(results, reruns=reruns or {}).items():
         gains = [-value for value in item["test"]]
         one = [-value for value in item.get("one machine", [])]
-        pairings = [values for values in (gains, one) if len(values) > 1]
+        found = [_pairing(label, values) for label, values in (("as recorded", gains), ("one machine", one))
+                 if len(values) > 1]  # fmt: skip
         add(
             f"{name}, in `{ABLATION_BASE}`",
-            " / ".join(f"{len(values)}" for values in pairings) + " (as recorded / one machine)",
-            " / ".join(signed_points(statistics.fmean(values)) for values in pairings),
-            " / ".join(bare_p_value(paired_t_p_value(values)) for values in pairings),
+            " / ".join(str(pairing["seeds"]) for pairing in found) + " (as recorded / one machine)",
+            found,
+            SIGNIFICANCE_LEVEL,
             f"< {SIGNIFICANCE_LEVEL} in both",
             reading if (reading := rule_reading(gains, one)) != "on the line" else
             # The rule as written named what helps: a cost on the line was read after the results were seen.
-            "on the line (a gain)" if statistics.fmean(pairings[-1]) > 0 else "on the line (a cost, read after)",
+            "on the line (a gain)" if found[-1]["gain"] > 0 else "on the line (a cost, read after)",
         )  # fmt: skip
-    found = replication()
-    if found is not None:  # dense head minus GAP: GAP's gain is its negative
+    study = "GAP again"
+    replicated = replication()
+    if replicated is not None:  # dense head minus GAP: GAP's gain is its negative
         add(
             "gap again, fresh seeds",
-            f"{len(found['differences'])}, seeds {SEEDS[0]}-{SEEDS[-1]} (one machine)",
-            signed_points(-found["mean"]),
-            bare_p_value(found["p_value"]),
+            f"{len(replicated['differences'])}, seeds {SEEDS[0]}-{SEEDS[-1]} (one machine)",
+            [_pairing("", [-value for value in replicated["differences"]])],
+            SIGNIFICANCE_LEVEL,
             f"< {SIGNIFICANCE_LEVEL}",
-            "it costs (replicated)" if found["replicated"] else "not replicated",
+            "it costs (replicated)" if replicated["replicated"] else "not replicated",
         )
+    study = "fast"
     if previous and "fast" in previous and "fast" in results:
         gains = seed_differences(results["fast"], previous["fast"])
-        p_value = paired_t_p_value(gains)
+        found = _pairing("", gains)
         add(
             "`fast`'s pool moved up, width 20, against the recipe it replaced",
             f"{len(gains)} (one machine)",
-            signed_points(statistics.fmean(gains)),
-            bare_p_value(p_value),
+            [found],
+            SIGNIFICANCE_LEVEL,
             f"< {SIGNIFICANCE_LEVEL}, read after the choice",
             # Tested after `fast` was chosen: a p below the level describes, it does not decide.
-            f"{'higher' if statistics.fmean(gains) > 0 else 'lower'}, after the fact: no verdict"
-            if p_value < SIGNIFICANCE_LEVEL
+            f"{'higher' if found['gain'] > 0 else 'lower'}, after the fact: no verdict"
+            if found["p_value"] < SIGNIFICANCE_LEVEL
             else "not shown",
         )
+    study = "final, as recorded"
     if "final" in results and ABLATION_BASE in results:  # independent runs, two machines: Welch's t-test
         final, base = results["final"]["test_accuracy"], results[ABLATION_BASE]["test_accuracy"]
-        t, _, _, p_value = welch_p_value(final, base)
+        t, _, freedom, p_value = welch_p_value(final, base)
+        gain = statistics.fmean(final) - statistics.fmean(base)
+        half = student_t_critical(freedom) * abs(gain / t)  # t = gain / its standard error
+        welch = {"label": "", "gain": gain, "p_value": p_value, "interval": (gain - half, gain + half)}
         add(
             f"`final` against `{ABLATION_BASE}`, as recorded",
             f"{len(final)} and {len(base)} (independent, two machines)",
-            signed_points(statistics.fmean(final) - statistics.fmean(base)),
-            bare_p_value(p_value),
+            [welch | {"seeds": len(final)}],
+            SIGNIFICANCE_LEVEL,
             f"< {SIGNIFICANCE_LEVEL} (Welch)",
             _reading(t, p_value < SIGNIFICANCE_LEVEL),
         )
@@ -102,20 +122,41 @@ def every_test(
     studies = [(name, test, 1) for name, test in readings().items()]
     studies += [(name, test, -1) for name, test in less_one_readings().items()]
     for name, found_readings, sign in studies:
+        study = "added to residual" if sign > 0 else "taken out of final"
         test = found_readings["test"]
         if test is None:
             continue
-        gain = sign * test["mean"]
+        found = _pairing("", [sign * value for value in test["differences"]], level(name))
         add(
             CHANGE_OF.get(name, f"`{name}`, against `{ABLATION_BASE}`"),
             f"{len(test['differences'])}, seeds {SEEDS[0]}-{SEEDS[-1]} (one machine)",
-            signed_points(gain),
-            bare_p_value(test["p_value"]),
+            [found],
+            level(name),
             f"< {level(name):.4g}",
-            _reading(gain, test["verdict"] != "not shown to differ"),
+            _reading(found["gain"], test["verdict"] != "not shown to differ"),
         )
-    header = [
-        "| tested | seeds (pairing) | with the change minus without, points | p | rule: p | reading |",
-        "| --- | --- | ---: | ---: | --- | --- |",
+    return rows
+
+
+def every_test(
+    results: dict[str, dict], previous: dict[str, dict] | None = None, reruns: dict[str, dict] | None = None
+) -> str:
+    """`every_test_rows` as a Markdown table (the same arguments); where a test has two pairings, each column
+    gives both, as recorded first."""
+
+    def both(pairings: list[dict], cell) -> str:
+        return " / ".join(cell(pairing) for pairing in pairings)
+
+    lines = [
+        "| tested | seeds (pairing) | with the change minus without, points | interval at the rule's level | p "
+        "| rule: p | reading |",
+        "| --- | --- | ---: | ---: | ---: | --- | --- |",
     ]
-    return "\n".join(header + rows)
+    for row in every_test_rows(results, previous, reruns):
+        pairings = row["pairings"]
+        gain = both(pairings, lambda pairing: signed_points(pairing["gain"]))
+        bounds = both(pairings, lambda pairing: " to ".join(signed_points(end) for end in pairing["interval"]))
+        p_value = both(pairings, lambda pairing: bare_p_value(pairing["p_value"]))
+        lines.append(f"| {row['test']} | {row['seeds']} | {gain} | {bounds} | {p_value} | {row['rule']} | "
+                     f"{row['reading']} |")  # fmt: skip
+    return "\n".join(lines)

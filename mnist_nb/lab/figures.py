@@ -1,4 +1,4 @@
-"""Notebook 09's figures: the accuracy-per-parameter frontier and the ablation, drawn from the lab's records.
+"""Notebook 09's figures: the accuracy-per-parameter frontier, the ablation and every test, from the lab's records.
 
 Built as the lesson's figures are (`mnist_nb.support.plots`): a standalone `Figure` per call, without pyplot.
 """
@@ -153,5 +153,50 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
     ax.grid(alpha=0.3, axis="y")
     # The legend beside the axes: under them, a component's note of a run at chance would run into it.
     ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_every_test(rows: list[dict]) -> Figure:
+    """Every test as a forest plot, one line per row of `every_test.every_test_rows`, top to bottom: each pairing's
+    mean gain (with the change minus without) and its interval at the rule's level, so that a bar misses 0 where
+    the test passed. Filled: the rule read an effect; orange: on the line; hollow grey: no verdict. The ablation's
+    two pairings are a circle (as recorded) over a diamond (every pair on one machine); a line parts the studies."""
+    fig, ax = subplots(figsize=(10, 0.36 * len(rows) + 1.7))
+    ax.axvline(0, color="black", linewidth=0.8)
+    styles = {  # reading -> (colour, face): a verdict by the rule, a reading on the line, none
+        "effect": ("C0", "C0"),
+        "line": ("C1", "C1"),
+        "none": ("gray", "white"),
+    }
+    for index, row in enumerate(rows):
+        reading = row["reading"]
+        kind = "line" if reading.startswith("on the line") else "effect" if reading.startswith("it ") else "none"
+        color, face = styles[kind]
+        offsets = [0.0] if len(row["pairings"]) == 1 else [-0.18, 0.18]
+        for pairing, offset in zip(row["pairings"], offsets, strict=True):
+            marker = "D" if pairing["label"] == "one machine" else "o"
+            ax.hlines(index + offset, *pairing["interval"], color=color, linewidth=2)
+            ax.scatter([pairing["gain"]], [index + offset], s=36, marker=marker, color=face, edgecolors=color, zorder=3)
+        if index and row["study"] != rows[index - 1]["study"]:
+            ax.axhline(index - 0.5, color="gray", linewidth=0.6, linestyle=":")
+    labels = [f"{row['test'].replace('`', '')}  (p < {row['level']:.4g})" for row in rows]
+    ax.set_yticks(range(len(rows)), labels, fontsize=9)
+    ax.set_ylim(len(rows) - 0.5, -0.5)  # the first row at the top, as in the table
+    for kind, text in (("effect", "an effect, by its rule"), ("line", "on the line"), ("none", "no verdict")):
+        ax.scatter([], [], s=36, color=styles[kind][1], edgecolors=styles[kind][0], label=text)
+    ax.scatter(
+        [],
+        [],
+        s=36,
+        marker="D",
+        color="white",
+        edgecolors="black",
+        label="ablation: every pair on one machine\n(the circle above it: as recorded)",
+    )
+    ax.legend(fontsize=9, loc="lower right", framealpha=0.9)
+    ax.set(xlabel="with the change minus without, test accuracy (points)")
+    ax.set_title("every test: the mean gain and its interval at the rule's level (in brackets)", fontsize=10)
+    ax.grid(alpha=0.3, axis="x")
     fig.tight_layout()
     return fig

@@ -182,26 +182,15 @@ def changes_table(records: dict[str, dict] | None = None, base_records: dict[str
     return _table(heading, NAMES, readings(records, base_records), records, "higher")
 
 
-def _phrase(test: dict, counted: str = "higher") -> str:
-    """One reading in words: the mean difference, on how many seeds it was `counted` ("higher" or "lower"), p,
-    the interval, the verdict."""
-    low, high = test["interval"]
-    return (
-        f"{signed_points(test['mean'])} points ({counted} on {_count(test, counted)} of {len(test['differences'])}, "
-        f"{format_p_value(test['p_value'])}, 95% interval {signed_points(low)} to {signed_points(high)}): "
-        f"{test['verdict']}"
-    )
-
-
-def changes_summary(records: dict[str, dict] | None = None, base_records: dict[str, dict] | None = None) -> str:
-    """The readings in words: `final` against `residual`, then each change alone, each with the rule's verdict."""
+def additivity(records: dict[str, dict] | None = None, base_records: dict[str, dict] | None = None) -> str:
+    """Do the four changes add up to `final`? Seed by seed, the four single differences summed minus `final`'s
+    (0 where they add exactly), tested after the fact (no rule was written for it); what is missing, while
+    seeds are. The arguments as for `readings`."""
     found = {name: reading["test"] for name, reading in readings(records, base_records).items()}
     missing = [name for name, test in found.items() if test is None]
     if missing:
         return f"Seeds {SEEDS[0]}-{SEEDS[-1]}: not all recorded yet for {', '.join(missing)}; read when they are"
-    singles = "; ".join(f"`{entry.name}` {_phrase(found[entry.name])}" for entry in CHANGES)
     total = sum(found[entry.name]["mean"] for entry in CHANGES)
-    # Seed by seed, the four single differences summed minus final's: 0 where the changes add exactly.
     excess = [
         sum(found[entry.name]["differences"][index] for entry in CHANGES) - final_difference
         for index, final_difference in enumerate(found["final"]["differences"])
@@ -209,16 +198,14 @@ def changes_summary(records: dict[str, dict] | None = None, base_records: dict[s
     low, high = interval(excess)
     excess_p = paired_t_p_value(excess)
     return (
-        f"On seeds {SEEDS[0]}-{SEEDS[-1]}, every pair on one machine, against `{ABLATION_BASE}` (test accuracy, "
-        f"by the rule stated before the runs: p below {level('final')} for `final`, {level(CHANGES[0].name)} for "
-        f"each change): `final` {_phrase(found['final'])}. Each change alone: {singles}. The four alone add up to "
-        f"{signed_points(total)} points, `final` {signed_points(found['final']['mean'])}; their difference, seed by "
-        f"seed, {signed_points(statistics.fmean(excess))} points ({format_p_value(excess_p)}, 95% interval "
-        f"{signed_points(low)} to {signed_points(high)}), "
+        f"The four alone add up to {signed_points(total)} points, `final` {signed_points(found['final']['mean'])}; "
+        f"their difference, seed by seed, {signed_points(statistics.fmean(excess))} points "
+        f"({format_p_value(excess_p)}, 95% interval {signed_points(low)} to {signed_points(high)}, no rule written "
+        "first): "
         + (
-            "beyond seed noise: the changes do not simply add"
+            "beyond seed noise, the changes do not simply add"
             if excess_p < SIGNIFICANCE_LEVEL
-            else "not beyond seed noise: these seeds cannot tell whether the changes add"
+            else "not beyond seed noise, so these seeds cannot tell whether the changes add"
         )
     )
 
@@ -247,23 +234,3 @@ def less_one_table(records: dict[str, dict] | None = None, final_records: dict[s
         "takes out had helped):"
     )
     return _table(heading, LESS_ONE_STUDY, less_one_readings(records, final_records), records, "lower")
-
-
-def less_one_summary(records: dict[str, dict] | None = None, final_records: dict[str, dict] | None = None) -> str:
-    """The readings against `final` in words, each with the rule's verdict; what is missing, while seeds are."""
-    found = {name: reading["test"] for name, reading in less_one_readings(records, final_records).items()}
-    read = [f"`{name}` {_phrase(found[name], 'lower')}" for name in LESS_ONE_NAMES if found[name] is not None]
-    missing = [name for name, test in found.items() if test is None]
-    both = found[LESS_BOTH.name]
-    return (
-        f"`final` less one change, against `final` on seeds {SEEDS[0]}-{SEEDS[-1]}, every pair on one machine "
-        f"(test accuracy, by the rule stated before the runs: p below {level(LESS_ONE_NAMES[0])} for each): "
-        + ("; ".join(read) if read else "none read yet")
-        + (
-            f". Both end-of-training changes out (p below {level(LESS_BOTH.name)}, one test): `{LESS_BOTH.name}` "
-            + _phrase(both, "lower")
-            if both is not None
-            else ""
-        )
-        + (f". Not all seeds recorded yet for {', '.join(missing)}: read when they are" if missing else "")
-    )

@@ -55,8 +55,9 @@ def paired_t_p_value(differences: list[float]) -> float:
     return student_t_p_value(mean / (spread / math.sqrt(count)), count - 1)
 
 
-def interval(differences: list[float]) -> tuple[float, float]:
-    """The 95% confidence interval of the differences' mean: mean +- t(n-1) * sd / sqrt(n)."""
+def interval(differences: list[float], level: float = SIGNIFICANCE_LEVEL) -> tuple[float, float]:
+    """The confidence interval of the differences' mean, 95% at the default `level`: mean +- t(n-1) * sd / sqrt(n).
+    At a test's level, the interval misses 0 exactly when the paired t-test's p is below that level."""
     mean, count = statistics.fmean(differences), len(differences)
-    half = student_t_critical(count - 1) * statistics.stdev(differences) / math.sqrt(count)
+    half = student_t_critical(count - 1, level) * statistics.stdev(differences) / math.sqrt(count)
     return mean - half, mean + half

@@ -1,4 +1,5 @@
-"""Notebook 09's "What mattered": each claim a sentence generated from the records it rests on.
+"""Notebook 09's "What mattered", what its index of every test (`every_test`) cannot say: each claim a sentence
+generated from the records it rests on.
 
 A sentence whose truth depends on a number says the number, and its verdict (helped, within seed noise,
 on the line) follows from a rule applied to it here, so that neither can go stale when a record changes.
@@ -13,17 +14,15 @@ import statistics
 
 from mnist_nb.anatomy import count_parameters
 from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
-from mnist_nb.config import AT_CHANCE_BELOW, TARGET_ACCURACY, TINY_BUDGET
+from mnist_nb.config import AT_CHANCE_BELOW
 from mnist_nb.lab.ablation import MACHINE, pairings, same_machine, seed_machine, trained_differences, untrained
 from mnist_nb.lab.frontier import ABLATION_BASE, component, seed_differences
-from mnist_nb.lab.records import margin_phrase, signed_points
+from mnist_nb.lab.records import signed_points
 from mnist_nb.lab.t_tests import interval, paired_t_p_value, student_t_critical, student_t_p_value
 from mnist_nb.models import build_model
 from mnist_nb.support.variants import ABLATIONS
 
 TEST_IMAGES = 10_000  # one test image is 0.01 points
-CANDIDATE = "tiny-stem8-30"  # the entry chosen on validation for <= TINY_BUDGET parameters at the target
-MACHINE_SHIFT = "a shift of a whole group, which Welch's t-test does not model, cannot be told from the recipe's effect"
 
 
 def what_mattered(
@@ -50,10 +49,6 @@ def what_mattered(
         bullets += ablation_bullets(removals, len(results[ABLATION_BASE]["seeds"]), one_machine)
     if previous and "fast" in previous and "fast" in results:
         bullets.append(replaced_bullet(results["fast"], previous["fast"]))
-    if "final" in results and ABLATION_BASE in results:
-        bullets.append(final_bullet(results["final"], results[ABLATION_BASE]))
-    if CANDIDATE in results:
-        bullets.append(candidate_bullet(results))
     return "\n".join(bullets)
 
 
@@ -263,33 +258,3 @@ def welch_p_value(first: list[float], second: list[float]) -> tuple[float, float
     t, freedom = welch_t(first, second)
     floor = max(1, math.floor(freedom))
     return t, freedom, floor, student_t_p_value(t, floor)
-
-
-def final_bullet(final: dict, base: dict) -> str:
-    """The final recipe against the series' last model: independent runs, so Welch's t-test."""
-    t, freedom, floor, p_value = welch_p_value(final["test_accuracy"], base["test_accuracy"])
-    same = same_machine(final.get("machine", {}), base.get("machine", {}))
-    verdict = "beyond seed noise" if p_value < SIGNIFICANCE_LEVEL else "not beyond seed noise"
-    lowest = min(final["test_accuracy"])
-    return (
-        f"- **The final recipe** ({final['test_accuracy_mean']:.2f} ± {final['test_accuracy_std']:.2f} %, "
-        f"{len(final['seeds'])} seeds) against `{ABLATION_BASE}` ({base['test_accuracy_mean']:.2f} ± "
-        f"{base['test_accuracy_std']:.2f} %, {len(base['seeds'])}), as recorded: Welch's t-test gives t = {t:.2f}, "
-        f"{format_p_value(p_value)} at {floor} degrees of freedom ({freedom:.1f} by Welch-Satterthwaite, rounded "
-        f"down), {verdict}"
-        + ("" if same else f"; the records come from different machines: {MACHINE_SHIFT}")
-        + f". Every seed of it is {'at or above' if lowest >= TARGET_ACCURACY else 'not all above'} "
-        f"{TARGET_ACCURACY} % (lowest {lowest:.2f})."
-    )
-
-
-def candidate_bullet(results: dict[str, dict]) -> str:
-    """How far the candidate under TINY_BUDGET is above the target, against its mean's standard error."""
-    candidate = results[CANDIDATE]
-    tried = [name for name, summary in results.items() if summary.get("model") in ("tiny", "tiny-stem8")]
-    position = f"the last of {len(tried)} recipes of this model measured on the test set ({', '.join(tried)})"
-    return (
-        f"- **Under {TINY_BUDGET:,} parameters**, `{CANDIDATE}` averages {candidate['test_accuracy_mean']:.2f} ± "
-        f"{candidate['test_accuracy_std']:.2f} % over {len(candidate['seeds'])} seeds, {margin_phrase(candidate)}; "
-        f"it was {position}."
-    )
