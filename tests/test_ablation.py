@@ -1,15 +1,15 @@
-"""mnist_nb.lab.ablation: the sentence each step notebook ends with, generated from the records."""
+"""mnist_nb.lab.ablation: the table each step notebook ends with, generated from the records."""
 
 from __future__ import annotations
 
 import math
 import random
+import re
 
 import pytest
 
 from mnist_nb.lab.ablation import (
     ablation_table,
-    failure_phrase,
     full_budget_verdict,
     noise_band,
     one_machine_pairs,
@@ -51,27 +51,45 @@ def test_the_band_holds_19_in_20_new_two_run_differences():
     assert covered / trials == pytest.approx(0.95, abs=0.01)
 
 
-def test_the_verdict_is_a_table_of_seeds_and_one_line_from_a_paired_t_test_on_the_mean_gain():
+def summary_rows(text: str) -> dict[str, list[str]]:
+    """The verdict's rows under its seeds, by label: one value per pairing ("95% interval": "-0.03 to +0.52")."""
+    found = {}
+    for line in text.splitlines():
+        for label in ("seeds", "mean gain", "p", "95% interval", "reading"):
+            if line.startswith(label + " "):
+                rest = line[len(label) :].strip()
+                found[label] = re.findall(r"[-+]\d\.\d\d to [-+]\d\.\d\d|not shown|\S+(?: \S+)*?(?=\s{2,}|$)", rest)
+    return found
+
+
+def test_the_verdict_is_a_table_of_seeds_and_under_it_a_paired_t_test_on_the_mean_gain():
     # The base's seeds 0-4 score 99.50, 99.55, 99.45, 99.50, 99.60: removals far below, far above, near, split.
     below = verdict([99.20, 99.30, 99.20, 99.25, 99.30])
     lines = below.splitlines()
-    assert lines[1].split() == ["seed", "with", "without", "gain"]
-    assert lines[2].split() == ["0", "99.50", "99.20", "+0.30"] and lines[6].split() == ["4", "99.60", "99.30", "+0.30"]
-    assert "+-0.22" in lines[7] and lines[7].endswith("5 of 5 outside")  # the band is 0.22
-    verdict_line = "batchnorm: +0.27 points on average over 5 seeds, paired t-test p < 0.001: "
+    assert lines[1].split() == ["as", "recorded"] and lines[2].split() == ["seed", "with", "without", "gain"]
+    assert lines[3].split() == ["0", "99.50", "99.20", "+0.30"] and lines[7].split() == ["4", "99.60", "99.30", "+0.30"]
     # Gains 0.30, 0.25, 0.25, 0.25, 0.30 (sd 0.0274): 0.27 +- 2.776 * 0.0274 / sqrt(5) = 0.236 to 0.304.
-    interval_part = "; 95% interval of the mean gain +0.24 to +0.30 points."
-    assert lines[-1] == verdict_line + "larger than seed noise in this pairing: a gain" + interval_part
-    assert "larger than seed noise in this pairing: a cost" in verdict([99.80, 99.85, 99.75, 99.80, 99.90])
-    assert "not shown to be larger than seed noise" in verdict([99.48, 99.57, 99.45, 99.46, 99.62])
+    assert summary_rows(below) == {
+        "seeds": ["5"],
+        "mean gain": ["+0.27"],
+        "p": ["< 0.001"],
+        "95% interval": ["+0.24 to +0.30"],
+        "reading": ["a gain"],
+    }
+    band = [line for line in lines if line.startswith("noise band")][0]
+    assert "+-0.22" in band and band.endswith("outside: 5 of 5 as recorded")  # the band is 0.22
+    assert summary_rows(verdict([99.80, 99.85, 99.75, 99.80, 99.90]))["reading"] == ["a cost"]
+    assert summary_rows(verdict([99.48, 99.57, 99.45, 99.46, 99.62]))["reading"] == ["not shown"]
     # One seed far off, the others not: the mean moves, the t-test weighs it against the pairs' spread.
     split = verdict([99.20, 99.55, 99.45, 99.50, 99.60])
-    assert "1 of 5 outside" in split and "not shown to be larger than seed noise" in split
-    assert "a first reading" not in below  # five paired seeds: no caveat
-    assert "a first reading" in verdict([99.20, 99.30]) and "over 2 seeds, paired t-test" in verdict([99.20, 99.30])
+    assert "outside: 1 of 5 as recorded" in split and summary_rows(split)["reading"] == ["not shown"]
+    assert "a first reading" not in below and "rule" not in below  # five seeds, one pairing: no caveat, no rule
+    two = verdict([99.20, 99.30])
+    assert "only 2 seeds as recorded: a first reading" in two and summary_rows(two)["seeds"] == ["2"]
     assert "-0.00" not in verdict([99.50, 99.55, 99.45, 99.50, 99.60 + 1e-9])  # a nothing reads +0.00
-    single = verdict([99.20])  # one seed: no test to run, the band alone
-    assert "t-test" not in single and "1 of 1 outside" in single and "only 1 seed: a first reading" in single
+    single = summary_rows(verdict([99.20]))  # one seed: no test to run, the band alone
+    assert single["p"] == ["-"] and single["reading"] == ["too few for a test"]
+    assert "only 1 seed as recorded: a first reading" in verdict([99.20])
 
 
 def test_an_unrecorded_removal_says_which_command_records_it():
@@ -122,15 +140,16 @@ def test_with_the_base_rerun_where_the_removal_ran_every_pair_is_on_one_machine(
     assert one_machine_pairs([removal], [base]) is None  # seeds 2-4 have no base run on their machine
     text = full_budget_verdict("batchnorm", results, reruns)
     expected = paired_t_p_value([-value for value in pairs])
-    assert (
-        f"With every pair on one machine (3 seeds whose two runs crossed machines, re-run on one, "
-        f"benchmarks/results/one-machine/): +0.17 points over 5 seeds, paired t-test p = {expected:.3f}: larger "
-        "than seed noise in this pairing: a gain; 95% interval of the mean gain"
-    ) in text.splitlines()[-3]
-    by_seed = "Gain by seed, every pair on one machine: 0 +0.30, 1 +0.25, 2 +0.20, 3 +0.05, 4 +0.05."
-    assert text.splitlines()[-2] == by_seed  # seed by seed too: a mean can hide a pattern
+    assert text.splitlines()[1].split() == ["as", "recorded", "on", "one", "machine"]
+    # Seed 2, side by side: as recorded (99.45 with, 99.20 without) and on one machine (with re-run: 99.40).
+    assert "   2    99.45   99.20  +0.25    99.40   99.20  +0.20" in text  # seed by seed: a mean can hide a pattern
+    found = summary_rows(text)
+    assert found["seeds"] == ["5", "5"] and found["mean gain"][1] == "+0.17"
+    assert found["p"][1] == f"{expected:.3f}" and found["reading"] == ["a gain", "a gain"]
+    assert "on one machine: seeds 2-4 of the record had their two runs on different machines and were run again on " \
+        "one (benchmarks/results/one-machine/)" in text  # fmt: skip
     # Both pairings below 0.05, one sign: the series' rule, which reads the two together, calls it an effect.
-    assert text.splitlines()[-1].endswith("in neither: within seed noise): it buys accuracy.")
+    assert text.splitlines()[-1].endswith("in neither: within seed noise): it buys accuracy")
     assert "one machine" not in full_budget_verdict("batchnorm", results)  # no re-run: the recorded pairing only
     same = {ABLATION_BASE: base, removal["name"]: removal | {"seed_machines": [INTEL] * 5}}
     assert "one machine" not in full_budget_verdict("batchnorm", same, {ABLATION_BASE: rerun})  # nothing crossed
@@ -163,8 +182,7 @@ def test_a_vm_image_apart_is_another_machine_and_both_sides_rerun_on_one_pair_th
     pairs = one_machine_pairs(records_of(removal["name"], results, both), records_of(ABLATION_BASE, results, both))
     differences = trained_differences(pairs)
     assert differences == pytest.approx([-0.30, -0.25, -0.30, -0.02, -0.02])  # seeds 0-1 as recorded, 2-4 re-run
-    crossed = "With every pair on one machine (3 seeds whose two runs crossed machines"
-    assert crossed in full_budget_verdict("batchnorm", results, both)
+    assert "on one machine: seeds 2-4 of the record" in full_budget_verdict("batchnorm", results, both)
     assert "one machine" not in full_budget_verdict("batchnorm", results, base_only)
     # A re-run stuck at chance (it answers one digit for every image) is reported, not averaged.
     removal_rerun["test_accuracy"] = [11.35, 99.28, 99.33]
@@ -172,11 +190,12 @@ def test_a_vm_image_apart_is_another_machine_and_both_sides_rerun_on_one_pair_th
     assert untrained(pairs) == [(2, 11.35, 99.40)]
     assert trained_differences(pairs) == pytest.approx([-0.30, -0.25, -0.02, -0.02])
     gains = [0.30, 0.25, 0.02, 0.02]
-    assert (
-        "seed 2, the run without batchnorm (11.35%): did not train (at chance), reported, not averaged; the "
-        f"others: +0.15 points over 4 seeds, paired t-test p = {paired_t_p_value(gains):.3f}: not shown"
-    ) in full_budget_verdict("batchnorm", results, both)
-    assert "on one machine: 0 +0.30, 1 +0.25, 3 +0.02, 4 +0.02." in full_budget_verdict("batchnorm", results, both)
+    text = full_budget_verdict("batchnorm", results, both)
+    assert "* seed 2, on one machine: the run without batchnorm stayed at chance (11.35%, below 20%): reported" in text
+    assert "   2    99.45   99.20  +0.25    99.40   11.35      *" in text  # shown in the table, not averaged
+    found = summary_rows(text)
+    assert found["seeds"] == ["5", "4"] and found["mean gain"][1] == "+0.15"
+    assert found["p"][1] == f"{paired_t_p_value(gains):.3f}"
     item = paired_differences(results, reruns=both)["batchnorm"]
     assert item["at chance"] == [("one machine", 2)]
     assert item["one machine"] == pytest.approx([-0.30, -0.25, -0.02, -0.02])
@@ -200,8 +219,9 @@ def test_further_seeds_rerun_on_one_machine_join_that_pairing_only():
     assert [pair[0] for pair in found["one machine"]] == [0, 1, 2, 3, 4, 5, 6]  # seed 7 has no base run there
     assert trained_differences(found["one machine"])[5:] == pytest.approx([-0.10, -0.10])
     text = full_budget_verdict("batchnorm", results, reruns)
-    assert "(3 seeds whose two runs crossed machines, re-run on one, 2 more seeds, benchmarks/results/one-" in text
-    assert "points over 7 seeds, paired t-test" in text
+    assert "seeds 2-4 of the record had their two runs on different machines and were run again on one, seeds 5, " \
+        "6 added" in text  # fmt: skip
+    assert summary_rows(text)["seeds"] == ["5", "7"]
     assert len(paired_differences(results, reruns=reruns)["batchnorm"]["one machine"]) == 7
 
 
@@ -214,16 +234,14 @@ def test_runs_at_chance_are_named_on_either_side_and_in_the_recorded_pairing_too
         (2, 9.90, 9.80),
     ]
     text = full_budget_verdict("batchnorm", results)
-    assert "\n   0  99.50   11.35 +88.15\n" in text  # the table shows every seed as it was
-    assert text.splitlines()[-1].startswith(
-        "batchnorm: seed 0, the run without batchnorm (11.35%); seed 2, the runs without batchnorm (9.90%) and "
-        "with batchnorm (9.80%): did not train (at chance), reported, not averaged; the others: +0.27 "
-        "points on average over 3 seeds, paired t-test"
-    )
+    assert "\n   0    99.50   11.35      *\n" in text  # the table shows every seed as it was, a run at chance starred
+    assert "* seed 0, as recorded: the run without batchnorm stayed at chance (11.35%" in text
+    assert "* seed 2, as recorded: the run without batchnorm stayed at chance (9.90%" in text
+    assert "* seed 2, as recorded: the run with batchnorm stayed at chance (9.80%" in text
+    assert summary_rows(text)["seeds"] == ["3"]  # the other three, weighed without them
     item = paired_differences(results)["batchnorm"]
     assert item["at chance"] == [("as recorded", 0), ("as recorded", 2)] and len(item["test"]) == 3
     assert "batchnorm, as recorded, seed 0: a run at chance, left out" in ablation_table(results)
-    assert failure_phrase((3, 99.4, 12.0), "dropout") == "seed 3, the run with dropout (12.00%)"
 
 
 def test_the_interval_is_students_t_around_the_mean():

@@ -1,6 +1,6 @@
 """What each component of the series' last model buys at the full budget, read from the recorded
 seed-paired ablation (`python -m mnist_nb frontier --ablation`): each removal minus the base on the same
-seed, the noise such a difference has (`lab.t_tests`), notebook 09's table, and the sentences notebooks 02-06
+seed, the noise such a difference has (`lab.t_tests`), notebook 09's table, and the table notebooks 02-06
 close with.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 import statistics
 
-from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
+from mnist_nb.comparison import SIGNIFICANCE_LEVEL
 from mnist_nb.config import AT_CHANCE_BELOW
 from mnist_nb.lab.frontier import ABLATION_BASE, RESULTS_DIR, component, load_results, seed_pairs
-from mnist_nb.lab.records import signed_points
+from mnist_nb.lab.records import bare_p_value, signed_points
 from mnist_nb.lab.t_tests import interval, paired_t_p_value, student_t_critical
 from mnist_nb.models import SERIES_MODEL
 from mnist_nb.support.variants import ABLATIONS
@@ -32,10 +32,11 @@ def full_budget_verdict(
     """What one component buys the series' last model at its full budget, from the recorded seed-paired
     ablation (notebooks 02-06 close with it). `removed`: "batchnorm", ...
 
-    A table of test accuracy with and without the component on each seed, the noise band under it, then the
-    verdict: the mean gain (with minus without, so positive means the component helps), what a paired t-test
-    over the seeds makes of it and the 95% interval of the mean; and, where some pairs cross machines and
-    `reruns` holds those seeds re-run on one machine, the same test with every pair on one machine.
+    One table: each seed's test accuracy with and without the component and its gain (with minus without, so
+    positive means the component helps), as recorded and, where some recorded pairs cross machines and `reruns`
+    holds those seeds re-run on one machine, with every pair on one machine. Under each pairing: its seeds, mean
+    gain, paired t-test p, 95% interval of the mean and reading. Then a run at chance (reported, not averaged),
+    the noise band of one seed's gain, and the series' rule reading the two pairings together.
     """
     if results is None:  # the records, and the crossed seeds re-run on one machine
         results, reruns = load_results(), load_results(ONE_MACHINE_DIR) if reruns is None else reruns
@@ -46,45 +47,92 @@ def full_budget_verdict(
     found = pairings(name, results, reruns)
     if not found["as recorded"]:
         return f"{removed}: no seed in common with {ABLATION_BASE} yet (python -m mnist_nb frontier {name})"
-    gains = [-difference for difference in trained_differences(found["as recorded"])]
-    band = noise_band(base)
-    outside = sum(abs(gain) > band for gain in gains)
-    lines = [
-        f"{ABLATION_BASE} at {base['epochs']} epochs, test accuracy (%) with and without {removed}, same seed:",
-        f"{'seed':>4} {'with':>6} {'without':>7} {'gain':>6}",
-        *(
-            f"{seed:>4} {with_it:>6.2f} {without:>7.2f} {signed_points(with_it - without):>6}"
-            for seed, without, with_it in found["as recorded"]
-        ),
-        f"noise band of one seed's gain: +-{band:.2f} (19 in 20 differences of two runs of one recipe, from "
-        f"{ABLATION_BASE}'s {len(base['seeds'])} seeds; a band for one gain: their mean strays less, tested next); "
-        f"{outside} of {len(gains)} outside",
-    ]
-    verdict = f"{removed}: {_failures(found['as recorded'], removed)}"
-    if gains:
-        verdict += f"{signed_points(statistics.fmean(gains))} points on average over {len(gains)} seed"
-        verdict += "s" if len(gains) != 1 else ""
-    verdict += _weighed(gains)
-    if len(gains) < ENOUGH_SEEDS:
-        verdict += f"; only {len(gains)} seed{'s' if len(gains) != 1 else ''}: a first reading"
+    columns = {"as recorded": found["as recorded"]}
     if "one machine" in found:
-        one_gains = [-difference for difference in trained_differences(found["one machine"])]
-        crossed = sum(crossed_machines(results[name], base))
-        more = len(found["one machine"]) - len(found["as recorded"])
-        verdict += f".\nWith every pair on one machine ({crossed} seeds whose two runs crossed machines, re-run on one"
-        verdict += f"{f', {more} more seeds' if more else ''}, benchmarks/results/one-machine/): "
-        verdict += _failures(found["one machine"], removed)
-        if one_gains:
-            verdict += f"{signed_points(statistics.fmean(one_gains))} points over {len(one_gains)} seeds"
-        verdict += _weighed(one_gains)
-        trained = [pair for pair in found["one machine"] if pair not in untrained(found["one machine"])]
-        by_seed = ", ".join(f"{seed} {signed_points(with_it - without)}" for seed, without, with_it in trained)
-        verdict += f".\nGain by seed, every pair on one machine: {by_seed}"  # a mean can hide a pattern
-        verdict += (
-            f".\nBy the series' rule (p < {SIGNIFICANCE_LEVEL} in both pairings: an effect; in one: on the line; in "
-            f"neither: within seed noise): {rule_reading(gains, one_gains)}"
+        columns["on one machine"] = found["one machine"]
+    # Per pairing: seed -> (with, without); the gains of the pairs in which both runs trained.
+    by_seed = {
+        label: {seed: (with_it, without) for seed, without, with_it in pairs} for label, pairs in columns.items()
+    }
+    gains = {label: [-difference for difference in trained_differences(pairs)] for label, pairs in columns.items()}
+    width = 21  # "  with without   gain" under each pairing's name
+
+    def cell(label: str, seed: int) -> str:
+        if seed not in by_seed[label]:
+            return " " * width
+        with_it, without = by_seed[label][seed]
+        gain = signed_points(with_it - without) if min(with_it, without) >= AT_CHANCE_BELOW else "*"
+        return f"{with_it:>6.2f} {without:>7.2f} {gain:>6}"
+
+    def summary_row(label: str, values: list[str]) -> str:
+        # The label starts the row; each value ends where its pairing's gain column ends.
+        first = 4 + 3 + width
+        return label.ljust(first - len(values[0])) + values[0] + "".join(f"   {value:>{width}}" for value in values[1:])
+
+    def weighed(values: list[float]) -> list[str]:
+        if len(values) < 2:
+            return [signed_points(statistics.fmean(values)) if values else "-", "-", "-", "too few for a test"]
+        p_value, (low, high) = paired_t_p_value(values), interval(values)
+        reading = (
+            "not shown" if p_value >= SIGNIFICANCE_LEVEL else "a gain" if statistics.fmean(values) > 0 else "a cost"
         )
-    return "\n".join([*lines, verdict + "."])
+        return [signed_points(statistics.fmean(values)), bare_p_value(p_value),
+                f"{signed_points(low)} to {signed_points(high)}", reading]  # fmt: skip
+
+    seeds = sorted(set().union(*by_seed.values()))
+    readings = [weighed(values) for values in gains.values()]
+    lines = [
+        f"{ABLATION_BASE} at {base['epochs']} epochs, test accuracy (%) with and without {removed}, same seed; "
+        "gain: with minus without",
+        "    " + "".join(f"   {label:<{width}}" for label in columns),
+        "seed" + "".join(f"   {'with':>6} {'without':>7} {'gain':>6}" for _ in columns),
+        *(f"{seed:>4}" + "".join(f"   {cell(label, seed)}" for label in columns) for seed in seeds),
+        summary_row("seeds", [str(len(values)) for values in gains.values()]),
+        *(
+            summary_row(label, [reading[index] for reading in readings])
+            for index, label in enumerate(["mean gain", "p", "95% interval", "reading"])
+        ),
+    ]
+    notes = [  # each run that stayed at chance, named: a failure to report, not a difference to average
+        f"* seed {seed}, {pairing}: the run {side} {removed} stayed at chance ({value:.2f}%, below "
+        f"{AT_CHANCE_BELOW:.0f}%): reported, not averaged"
+        for pairing, pairs in columns.items()
+        for seed, without, with_it in untrained(pairs)
+        for side, value in (("without", without), ("with", with_it))
+        if value < AT_CHANCE_BELOW
+    ]
+    if "one machine" in found:
+        moved = crossed_machines(results[name], base)
+        crossed = [seed for seed, crossed in zip(results[name]["seeds"], moved, strict=True) if crossed]
+        added = [seed for seed in by_seed["on one machine"] if seed not in by_seed["as recorded"]]
+        notes.append(
+            f"on one machine: seeds {_seed_list(crossed)} of the record had their two runs on different machines and "
+            f"were run again on one"
+            + (f", seeds {_seed_list(added)} added" if added else "")
+            + f" ({ONE_MACHINE_DIR.relative_to(RESULTS_DIR.parent.parent).as_posix()}/)"
+        )
+    band = noise_band(base)
+    outside = ", ".join(f"{sum(abs(gain) > band for gain in values)} of {len(values)} {label}"
+                        for label, values in gains.items())  # fmt: skip
+    notes.append(
+        f"noise band of one seed's gain: +-{band:.2f} (19 in 20 differences of two runs of one recipe, from "
+        f"{ABLATION_BASE}'s {len(base['seeds'])} seeds; the mean strays less: the t-test weighs it); outside: {outside}"
+    )
+    if len(gains["as recorded"]) < ENOUGH_SEEDS:
+        count = len(gains["as recorded"])
+        notes.append(f"only {count} seed{'s' if count != 1 else ''} as recorded: a first reading")
+    if "one machine" in found:
+        notes.append(
+            f"by the series' rule (p < {SIGNIFICANCE_LEVEL} in both pairings: an effect; in one: on the line; in "
+            f"neither: within seed noise): {rule_reading(gains['as recorded'], gains['on one machine'])}"
+        )
+    return "\n".join(line.rstrip() for line in lines + notes)
+
+
+def _seed_list(seeds: list[int]) -> str:
+    """'2-4' for consecutive seeds, '2, 5, 7' otherwise."""
+    consecutive = len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1))
+    return f"{seeds[0]}-{seeds[-1]}" if consecutive else ", ".join(map(str, seeds))
 
 
 def rule_reading(gains: list[float], one_gains: list[float]) -> str:
@@ -96,18 +144,6 @@ def rule_reading(gains: list[float], one_gains: list[float]) -> str:
     if all(shown) and len(signs) == 1:
         return "it buys accuracy" if signs == {True} else "it costs"
     return "on the line" if any(shown) else "within seed noise"
-
-
-def _weighed(gains: list[float]) -> str:
-    """The verdict's words for `gains` (with minus without, points): the paired t-test, what it means, the interval."""
-    if len(gains) < 2:
-        return ", too few for a test"
-    p_value, (low, high) = paired_t_p_value(gains), interval(gains)
-    meaning = f"not shown to be larger than seed noise (p >= {SIGNIFICANCE_LEVEL})"
-    if p_value < SIGNIFICANCE_LEVEL:
-        meaning = "larger than seed noise in this pairing: " + ("a gain" if statistics.fmean(gains) > 0 else "a cost")
-    interval_text = f"95% interval of the mean gain {signed_points(low)} to {signed_points(high)} points"
-    return f", paired t-test {format_p_value(p_value)}: {meaning}; {interval_text}"
 
 
 def same_machine(first: dict, second: dict, keys: tuple[str, ...] = MACHINE) -> bool:
@@ -167,20 +203,6 @@ def untrained(pairs: list[tuple]) -> list[tuple]:
 def trained_differences(pairs: list[tuple]) -> list[float]:
     """Removal minus base (points) over the (seed, removal, base) pairs in which both runs learned."""
     return [pair[1] - pair[2] for pair in pairs if pair not in untrained(pairs)]
-
-
-def failure_phrase(pair: tuple, removed: str) -> str:
-    """'seed 2, the run without batchnorm (11.35%)': each run of an `untrained` pair that stayed at chance."""
-    seed, value, base_value = pair
-    runs = [f"without {removed} ({value:.2f}%)"] if value < AT_CHANCE_BELOW else []
-    runs += [f"with {removed} ({base_value:.2f}%)"] if base_value < AT_CHANCE_BELOW else []
-    return f"seed {seed}, the run{'s' if len(runs) > 1 else ''} {' and '.join(runs)}"
-
-
-def _failures(pairs: list[tuple], removed: str) -> str:
-    """The verdict's opening for pairs with a run at chance: each named, the rest weighed without them."""
-    named = "; ".join(failure_phrase(pair, removed) for pair in untrained(pairs))
-    return f"{named}: did not train (at chance), reported, not averaged; the others: " if named else ""
 
 
 def pairings(name: str, results: dict[str, dict], reruns: dict[str, dict], base: str = ABLATION_BASE) -> dict:
