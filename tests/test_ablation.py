@@ -62,6 +62,11 @@ def summary_rows(text: str) -> dict[str, list[str]]:
     return found
 
 
+def unwrap(text: str) -> str:
+    """The verdict with its notes' wrapped lines joined back (`records.note` indents continuations by two)."""
+    return re.sub(r"\n  (?=\S)", " ", text)
+
+
 def test_the_verdict_is_a_table_of_seeds_and_under_it_a_paired_t_test_on_the_mean_gain():
     # The base's seeds 0-4 score 99.50, 99.55, 99.45, 99.50, 99.60: removals far below, far above, near, split.
     below = verdict([99.20, 99.30, 99.20, 99.25, 99.30])
@@ -76,7 +81,8 @@ def test_the_verdict_is_a_table_of_seeds_and_under_it_a_paired_t_test_on_the_mea
         "95% interval": ["+0.24 to +0.30"],
         "reading": ["a gain"],
     }
-    band = [line for line in lines if line.startswith("noise band")][0]
+    assert max(len(line) for line in lines) <= 110  # reads on GitHub without scrolling
+    band = [line for line in unwrap(below).splitlines() if line.startswith("noise band")][0]
     assert "+-0.22" in band and band.endswith("outside: 5 of 5 as recorded")  # the band is 0.22
     assert summary_rows(verdict([99.80, 99.85, 99.75, 99.80, 99.90]))["reading"] == ["a cost"]
     assert summary_rows(verdict([99.48, 99.57, 99.45, 99.46, 99.62]))["reading"] == ["not shown"]
@@ -138,7 +144,7 @@ def test_with_the_base_rerun_where_the_removal_ran_every_pair_is_on_one_machine(
     pairs = trained_differences(one_machine_pairs([removal], records_of(ABLATION_BASE, results, reruns)))
     assert pairs == pytest.approx([-0.30, -0.25, -0.20, -0.05, -0.05])  # seeds 2-4 against the re-run
     assert one_machine_pairs([removal], [base]) is None  # seeds 2-4 have no base run on their machine
-    text = full_budget_verdict("batchnorm", results, reruns)
+    text = unwrap(full_budget_verdict("batchnorm", results, reruns))
     expected = paired_t_p_value([-value for value in pairs])
     assert text.splitlines()[1].split() == ["as", "recorded", "on", "one", "machine"]
     # Seed 2, side by side: as recorded (99.45 with, 99.20 without) and on one machine (with re-run: 99.40).
@@ -190,7 +196,7 @@ def test_a_vm_image_apart_is_another_machine_and_both_sides_rerun_on_one_pair_th
     assert untrained(pairs) == [(2, 11.35, 99.40)]
     assert trained_differences(pairs) == pytest.approx([-0.30, -0.25, -0.02, -0.02])
     gains = [0.30, 0.25, 0.02, 0.02]
-    text = full_budget_verdict("batchnorm", results, both)
+    text = unwrap(full_budget_verdict("batchnorm", results, both))
     assert "* seed 2, on one machine: the run without batchnorm stayed at chance (11.35%, below 20%): reported" in text
     assert "   2    99.45   99.20  +0.25    99.40   11.35      *" in text  # shown in the table, not averaged
     found = summary_rows(text)
@@ -218,7 +224,7 @@ def test_further_seeds_rerun_on_one_machine_join_that_pairing_only():
     assert [pair[0] for pair in found["as recorded"]] == [0, 1, 2, 3, 4]
     assert [pair[0] for pair in found["one machine"]] == [0, 1, 2, 3, 4, 5, 6]  # seed 7 has no base run there
     assert trained_differences(found["one machine"])[5:] == pytest.approx([-0.10, -0.10])
-    text = full_budget_verdict("batchnorm", results, reruns)
+    text = unwrap(full_budget_verdict("batchnorm", results, reruns))
     assert "seeds 2-4 of the record had their two runs on different machines and were run again on one, seeds 5, " \
         "6 added" in text  # fmt: skip
     assert summary_rows(text)["seeds"] == ["5", "7"]
@@ -233,7 +239,7 @@ def test_runs_at_chance_are_named_on_either_side_and_in_the_recorded_pairing_too
         (0, 11.35, 99.50),
         (2, 9.90, 9.80),
     ]
-    text = full_budget_verdict("batchnorm", results)
+    text = unwrap(full_budget_verdict("batchnorm", results))
     assert "\n   0    99.50   11.35      *\n" in text  # the table shows every seed as it was, a run at chance starred
     assert "* seed 0, as recorded: the run without batchnorm stayed at chance (11.35%" in text
     assert "* seed 2, as recorded: the run without batchnorm stayed at chance (9.90%" in text

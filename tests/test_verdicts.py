@@ -10,6 +10,7 @@ import pytest
 from mnist_nb.comparison import format_p_value
 from mnist_nb.lab.ablation import ONE_MACHINE_DIR, paired_differences
 from mnist_nb.lab.frontier import RESULTS_DIR, load_results
+from mnist_nb.lab.replication import replication
 from mnist_nb.lab.t_tests import paired_t_p_value
 from mnist_nb.lab.verdicts import detectable, untrained_bullet, welch_t, what_mattered
 
@@ -48,7 +49,9 @@ def test_a_removal_lower_on_every_seed_beyond_noise_is_named_as_helping():
     unseen = text.splitlines()[1]
     assert "dropout" in unseen and "batchnorm" not in unseen
     sizes = [0.03, -0.02, -0.05, 0.07, 0.02]
-    assert f"dropout {detectable(sizes):.2f} (sd {statistics.stdev(sizes):.3f})" in unseen
+    assert f"over the 5 recorded seeds: dropout {detectable(sizes):.2f}. An effect" in unseen
+    images = round(detectable(sizes) * 100)
+    assert unseen.endswith(f"effects of up to about {images} test images in 10,000 could be there unseen.")
 
 
 def test_without_an_effect_the_closest_is_named_with_the_size_it_would_have_needed():
@@ -105,7 +108,9 @@ def test_more_seeds_on_one_machine_give_the_smaller_size_a_component_could_hide(
     }
     unseen = [line for line in what_mattered(records, reruns=reruns).splitlines() if "could miss" in line][0]
     ten = [-0.08, -0.15] + [round(a - b, 2) for a, b in zip(skip, base, strict=True)]
-    assert unseen.endswith(f"With every pair on one machine, over more seeds: skip {detectable(ten):.2f} (10 seeds).")
+    assert f"; with every pair on one machine, over more seeds: skip {detectable(ten):.2f} (10 seeds). An" in unseen
+    # What could still hide is read from the pairing with more seeds.
+    assert f"effects of up to about {round(detectable(ten) * 100)} test images" in unseen
     assert detectable(ten) < detectable([-0.08, -0.15, 0.08, 0.20, -0.06])
 
 
@@ -134,6 +139,12 @@ def test_the_gap_bullet_reads_both_pairings_and_names_a_cost_beyond_seed_noise()
     )
     assert "GAP traded about 5 test images in 10,000 for 7,680 fewer parameters" in line
     assert "A change on the line (the rule read the other way round): the dense head scored higher" in line
+    assert "replicated" not in line  # no fresh seeds given: no claim about them
+    fresh = {"replicated": True, "mean": 0.104}
+    (line,) = [line for line in what_mattered(records, reruns=reruns, replicated=fresh).splitlines() if "GAP" in line]
+    assert line.endswith('the cost replicated: +0.10 points, about 10 test images (the table\'s "gap again").')
+    not_replicated = what_mattered(records, reruns=reruns, replicated=fresh | {"replicated": False})
+    assert "cost replicated" not in not_replicated
 
 
 def test_a_rerun_stuck_at_chance_is_reported_beside_its_recorded_run_and_left_out_of_the_pairing():
@@ -153,7 +164,7 @@ def test_a_rerun_stuck_at_chance_is_reported_beside_its_recorded_run_and_left_ou
     assert text.splitlines()[0] == (
         "- **Runs that did not train** (test accuracy below 20 %, at chance): `residual-no-batchnorm`, seed 2, "
         "on one machine, 11.35 % (its recorded run, on another AMD VM image with the same torch release: "
-        f"{recorded:.2f} %). Such a run is reported, not averaged: the pairings below leave it out."
+        f"{recorded:.2f} %). Such a run is reported, not averaged: the pairings leave it out."
     )
     # On another CPU the recorded run is on another machine; a seed beyond the record has no recorded run.
     reruns["residual-no-batchnorm"]["machine"] = reruns["residual"]["machine"] = intel | {"platform": "new"}
@@ -189,6 +200,9 @@ def test_the_committed_notebook_reads_the_current_records():
     re-executed would leave the page reading old verdicts."""
     printed = markdown_printed("09_frontier", "what_mattered(")
     expected = what_mattered(
-        load_results(), previous=load_results(RESULTS_DIR / "previous"), reruns=load_results(ONE_MACHINE_DIR)
+        load_results(),
+        previous=load_results(RESULTS_DIR / "previous"),
+        reruns=load_results(ONE_MACHINE_DIR),
+        replicated=replication(),
     )
     assert printed == [expected]

@@ -12,7 +12,7 @@ import statistics
 from mnist_nb.comparison import SIGNIFICANCE_LEVEL
 from mnist_nb.config import AT_CHANCE_BELOW
 from mnist_nb.lab.frontier import ABLATION_BASE, RESULTS_DIR, component, load_results, seed_pairs
-from mnist_nb.lab.records import bare_p_value, signed_points
+from mnist_nb.lab.records import bare_p_value, note, signed_points
 from mnist_nb.lab.t_tests import interval, paired_t_p_value, student_t_critical
 from mnist_nb.models import SERIES_MODEL
 from mnist_nb.support.variants import ABLATIONS
@@ -126,7 +126,7 @@ def full_budget_verdict(
             f"by the series' rule (p < {SIGNIFICANCE_LEVEL} in both pairings: an effect; in one: on the line; in "
             f"neither: within seed noise): {rule_reading(gains['as recorded'], gains['on one machine'])}"
         )
-    return "\n".join(line.rstrip() for line in lines + notes)
+    return "\n".join([line.rstrip() for line in lines] + [note(text) for text in notes])
 
 
 def _seed_list(seeds: list[int]) -> str:

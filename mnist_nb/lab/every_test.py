@@ -58,7 +58,7 @@ def every_test_rows(
         rows.append({"test": test, "seeds": seeds, "pairings": pairings, "level": level, "rule": rule,
                      "reading": reading, "study": study})  # fmt: skip
 
-    study = "the ablation"
+    study = f"the ablation: one component removed from `{ABLATION_BASE}`, seeds 0-9"
 
     # The ablation: removal minus residual, turned round; each component over its two pairings, read together.
     for name, item in paired_differences(results, reruns=reruns or {}).items():
@@ -76,7 +76,7 @@ def every_test_rows(
             # The rule as written named what helps: a cost on the line was read after the results were seen.
             "on the line (a gain)" if found[-1]["gain"] > 0 else "on the line (a cost, read after)",
         )  # fmt: skip
-    study = "GAP again"
+    study = f"GAP's cost on fresh seeds {SEEDS[0]}-{SEEDS[-1]}"
     replicated = replication()
     if replicated is not None:  # dense head minus GAP: GAP's gain is its negative
         add(
@@ -87,7 +87,7 @@ def every_test_rows(
             f"< {SIGNIFICANCE_LEVEL}",
             "it costs (replicated)" if replicated["replicated"] else "not replicated",
         )
-    study = "fast"
+    study = "`fast` against the recipe it replaced, after the choice"
     if previous and "fast" in previous and "fast" in results:
         gains = seed_differences(results["fast"], previous["fast"])
         found = _pairing("", gains)
@@ -102,7 +102,7 @@ def every_test_rows(
             if found["p_value"] < SIGNIFICANCE_LEVEL
             else "not shown",
         )
-    study = "final, as recorded"
+    study = f"`final` against `{ABLATION_BASE}` as recorded: independent runs"
     if "final" in results and ABLATION_BASE in results:  # independent runs, two machines: Welch's t-test
         final, base = results["final"]["test_accuracy"], results[ABLATION_BASE]["test_accuracy"]
         t, _, freedom, p_value = welch_p_value(final, base)
@@ -122,7 +122,9 @@ def every_test_rows(
     studies = [(name, test, 1) for name, test in readings().items()]
     studies += [(name, test, -1) for name, test in less_one_readings().items()]
     for name, found_readings, sign in studies:
-        study = "added to residual" if sign > 0 else "taken out of final"
+        study = f"seeds {SEEDS[0]}-{SEEDS[-1]}: " + (
+            "`final`, and each change added to `residual`" if sign > 0 else "each change taken out of `final`"
+        )
         test = found_readings["test"]
         if test is None:
             continue

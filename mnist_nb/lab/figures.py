@@ -158,45 +158,60 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
 
 
 def plot_every_test(rows: list[dict]) -> Figure:
-    """Every test as a forest plot, one line per row of `every_test.every_test_rows`, top to bottom: each pairing's
-    mean gain (with the change minus without) and its interval at the rule's level, so that a bar misses 0 where
-    the test passed. Filled: the rule read an effect; orange: on the line; hollow grey: no verdict. The ablation's
-    two pairings are a circle (as recorded) over a diamond (every pair on one machine); a line parts the studies."""
-    fig, ax = subplots(figsize=(10, 0.36 * len(rows) + 1.7))
-    ax.axvline(0, color="black", linewidth=0.8)
-    styles = {  # reading -> (colour, face): a verdict by the rule, a reading on the line, none
-        "effect": ("C0", "C0"),
-        "line": ("C1", "C1"),
-        "none": ("gray", "white"),
-    }
+    """Every test as a forest plot, one line per row of `every_test.every_test_rows` under its study's name, top to
+    bottom: each pairing's mean gain (with the change minus without) and its interval at the rule's level, so that
+    a bar misses 0 exactly where that pairing's p is below the level. Colour: the row's reading (an effect by its
+    rule, on the line, none); a filled marker: that pairing's own p below the level. The ablation's two pairings
+    are a circle (as recorded) over a diamond (every pair on one machine)."""
+    headers = [index for index, row in enumerate(rows) if index == 0 or row["study"] != rows[index - 1]["study"]]
+    # One line per study name, then its rows: y positions from the top.
+    positions, labels, bold, y = [], [], [], 0
     for index, row in enumerate(rows):
+        if index in headers:
+            labels.append(row["study"].replace("`", ""))
+            bold.append(y)
+            y += 1
+        positions.append(y)
+        labels.append(f"{row['test'].replace('`', '')}  [{(1 - row['level']) * 100:g}%]")
+        y += 1
+    fig, ax = subplots(figsize=(10, 0.3 * y + 2.0))
+    ax.axvline(0, color="black", linewidth=0.8)
+    colors = {"effect": "C0", "line": "C1", "none": "gray"}  # the row's reading
+    for row, position in zip(rows, positions, strict=True):
         reading = row["reading"]
         kind = "line" if reading.startswith("on the line") else "effect" if reading.startswith("it ") else "none"
-        color, face = styles[kind]
         offsets = [0.0] if len(row["pairings"]) == 1 else [-0.18, 0.18]
         for pairing, offset in zip(row["pairings"], offsets, strict=True):
             marker = "D" if pairing["label"] == "one machine" else "o"
-            ax.hlines(index + offset, *pairing["interval"], color=color, linewidth=2)
-            ax.scatter([pairing["gain"]], [index + offset], s=36, marker=marker, color=face, edgecolors=color, zorder=3)
-        if index and row["study"] != rows[index - 1]["study"]:
-            ax.axhline(index - 0.5, color="gray", linewidth=0.6, linestyle=":")
-    labels = [f"{row['test'].replace('`', '')}  (p < {row['level']:.4g})" for row in rows]
-    ax.set_yticks(range(len(rows)), labels, fontsize=9)
-    ax.set_ylim(len(rows) - 0.5, -0.5)  # the first row at the top, as in the table
-    for kind, text in (("effect", "an effect, by its rule"), ("line", "on the line"), ("none", "no verdict")):
-        ax.scatter([], [], s=36, color=styles[kind][1], edgecolors=styles[kind][0], label=text)
-    ax.scatter(
-        [],
-        [],
-        s=36,
-        marker="D",
-        color="white",
-        edgecolors="black",
-        label="ablation: every pair on one machine\n(the circle above it: as recorded)",
-    )
+            face = colors[kind] if pairing["p_value"] < row["level"] else "white"
+            ax.hlines(position + offset, *pairing["interval"], color=colors[kind], linewidth=2)
+            ax.scatter([pairing["gain"]], [position + offset], s=36, marker=marker, color=face,
+                       edgecolors=colors[kind], zorder=3)  # fmt: skip
+    ticks = sorted(positions + bold)
+    ax.set_yticks(ticks, [labels[ticks.index(tick)] for tick in ticks], fontsize=9)
+    for tick, label in zip(ticks, ax.get_yticklabels(), strict=True):
+        if tick in bold:
+            label.set_fontweight("bold")
+    for tick in bold[1:]:
+        ax.axhline(tick - 0.5, color="gray", linewidth=0.6, linestyle=":")
+    ax.set_ylim(y - 0.5, -0.5)  # the first row at the top, as in the table
+    legend = {"linestyle": "none", "markersize": 7}
+    for kind, text in (
+        ("effect", "row read as an effect by its rule"),
+        ("line", "on the line"),
+        ("none", "no verdict"),
+    ):
+        ax.plot([], [], color=colors[kind], marker="_", markersize=14, markeredgewidth=2, linestyle="none", label=text)
+    ax.plot([], [], marker="o", color="black", label="filled: p below the rule's level", **legend)
+    ax.plot([], [], marker="o", color="white", markeredgecolor="black", label="hollow: p not below it", **legend)
+    ax.plot([], [], marker="D", color="white", markeredgecolor="black", label="diamond: every pair on one machine",
+            **legend)  # fmt: skip
     ax.legend(fontsize=9, loc="lower right", framealpha=0.9)
     ax.set(xlabel="with the change minus without, test accuracy (points)")
-    ax.set_title("every test: the mean gain and its interval at the rule's level (in brackets)", fontsize=10)
+    # One test image in 10,000 is 0.01 points: the same axis in images, on top.
+    top = ax.secondary_xaxis("top", functions=(lambda points: points * 100, lambda images: images / 100))
+    top.set_xlabel("test images of 10,000", fontsize=9)
+    ax.set_title("the mean gain and its interval at the rule's level [in brackets]", fontsize=10)
     ax.grid(alpha=0.3, axis="x")
     fig.tight_layout()
     return fig

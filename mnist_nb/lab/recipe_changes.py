@@ -34,7 +34,7 @@ import statistics
 from mnist_nb.comparison import SIGNIFICANCE_LEVEL, format_p_value
 from mnist_nb.config import recipe
 from mnist_nb.lab.frontier import ABLATION_BASE, RESULTS_DIR, SERIES_RECIPE, Entry, load_results
-from mnist_nb.lab.records import bare_p_value, signed_points
+from mnist_nb.lab.records import bare_p_value, note, signed_points
 from mnist_nb.lab.replication import REPLICATION_DIR, SEEDS, paired_reading
 from mnist_nb.lab.t_tests import interval, paired_t_p_value
 
@@ -164,10 +164,12 @@ def _table(heading: str, names: tuple[str, ...], found: dict, records: dict[str,
         )
     # The interval is the usual 95% one while a verdict may be held to a lower level: say so under the table.
     lines.append(
-        f"(test: the mean difference in test accuracy; {counted}: the seeds on that side; p: paired t-test on the "
-        "seed-by-seed differences; the 95% interval of the mean is not adjusted for the number of tests, so a change "
-        "tested at 0.0125 can read 'not shown to differ' although that interval excludes 0; validation: the same "
-        "mean on the validation split, not tested)"
+        note(
+            f"(test: the mean difference in test accuracy; {counted}: the seeds on that side; p: paired t-test on "
+            "the seed-by-seed differences; the 95% interval of the mean is not adjusted for the number of tests, so "
+            "a change tested at 0.0125 can read 'not shown to differ' although that interval excludes 0; "
+            "validation: the same mean on the validation split, not tested)"
+        )
     )
     return "\n".join(lines)
 
@@ -197,7 +199,7 @@ def additivity(records: dict[str, dict] | None = None, base_records: dict[str, d
     ]
     low, high = interval(excess)
     excess_p = paired_t_p_value(excess)
-    return (
+    return note(
         f"The four alone add up to {signed_points(total)} points, `final` {signed_points(found['final']['mean'])}; "
         f"their difference, seed by seed, {signed_points(statistics.fmean(excess))} points "
         f"({format_p_value(excess_p)}, 95% interval {signed_points(low)} to {signed_points(high)}, no rule written "

@@ -11,6 +11,7 @@ import os
 import platform
 import statistics
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -173,6 +174,14 @@ def append_report(path: Path | str, heading: str, command: str, lines: list[str]
             + "\n".join(lines)
             + "\n```\n"
         )
+
+
+TEXT_WIDTH = 110  # a printed note wraps here, so that a notebook's text output reads on GitHub without scrolling
+
+
+def note(text: str) -> str:
+    """A note printed under a table, wrapped at TEXT_WIDTH, its continuation lines indented by two spaces."""
+    return textwrap.fill(text, TEXT_WIDTH, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
 
 
 def bare_p_value(p_value: float) -> str:

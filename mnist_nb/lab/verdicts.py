@@ -18,6 +18,7 @@ from mnist_nb.config import AT_CHANCE_BELOW
 from mnist_nb.lab.ablation import MACHINE, pairings, same_machine, seed_machine, trained_differences, untrained
 from mnist_nb.lab.frontier import ABLATION_BASE, component, seed_differences
 from mnist_nb.lab.records import signed_points
+from mnist_nb.lab.replication import SEEDS
 from mnist_nb.lab.t_tests import interval, paired_t_p_value, student_t_critical, student_t_p_value
 from mnist_nb.models import build_model
 from mnist_nb.support.variants import ABLATIONS
@@ -26,11 +27,15 @@ TEST_IMAGES = 10_000  # one test image is 0.01 points
 
 
 def what_mattered(
-    results: dict[str, dict], previous: dict[str, dict] | None = None, reruns: dict[str, dict] | None = None
+    results: dict[str, dict],
+    previous: dict[str, dict] | None = None,
+    reruns: dict[str, dict] | None = None,
+    replicated: dict | None = None,
 ) -> str:
     """The bullets of notebook 09's "What mattered", from `frontier.load_results()`; for the time bullet, the
     record `fast` replaced (`load_results(RESULTS_DIR / "previous")`); for pairs on one machine, the crossed
-    seeds re-run on one machine, base and removals (`load_results(ablation.ONE_MACHINE_DIR)`)."""
+    seeds re-run on one machine, base and removals (`load_results(ablation.ONE_MACHINE_DIR)`); for GAP's cost on
+    fresh seeds, `replication.replication()`."""
     bullets, removals, one_machine, failures = [], {}, {}, []
     for name in results if ABLATION_BASE in results else []:
         if name not in ABLATIONS:
@@ -47,6 +52,14 @@ def what_mattered(
         bullets.append(untrained_bullet(failures, results, reruns))
     if removals:
         bullets += ablation_bullets(removals, len(results[ABLATION_BASE]["seeds"]), one_machine)
+    if replicated and replicated["replicated"]:  # the cost's size on fresh seeds, by the rule written first
+        gap = [index for index, bullet in enumerate(bullets) if bullet.startswith("- **What bought size")]
+        for index in gap:
+            bullets[index] += (
+                f" On fresh seeds {SEEDS[0]}-{SEEDS[-1]}, by a rule written before they ran, the cost replicated: "
+                f"{signed_points(replicated['mean'])} points, about "
+                f'{round(replicated["mean"] * TEST_IMAGES / 100)} test images (the table\'s "gap again").'
+            )
     if previous and "fast" in previous and "fast" in results:
         bullets.append(replaced_bullet(results["fast"], previous["fast"]))
     return "\n".join(bullets)
@@ -77,7 +90,7 @@ def untrained_bullet(
             runs[(entry, label, seed)] = f"`{entry}`, seed {seed}, {where}"
     return (
         f"- **Runs that did not train** (test accuracy below {AT_CHANCE_BELOW:.0f} %, at chance): "
-        f"{'; '.join(runs.values())}. Such a run is reported, not averaged: the pairings below leave it out."
+        f"{'; '.join(runs.values())}. Such a run is reported, not averaged: the pairings leave it out."
     )
 
 
@@ -143,10 +156,11 @@ def ablation_bullets(
         bullets.append(
             f"- **On the line** (lower without it, p < {SIGNIFICANCE_LEVEL} in one pairing, not the other): "
             + "; ".join(f"{name}: {reading(name)}" for name in on_the_line)
-            + f". With {len(removals)} components tested at {SIGNIFICANCE_LEVEL} each, one such result among them is "
-            f"what seed noise alone gives now and then; if no component did anything, a p of {smallest:.4f} or less "
-            f"would turn up among them about {by_chance(smallest, len(removals)):.1%} of the time "
-            f"(1 - (1 - p)^{len(removals)})."
+            + f". If no component did anything, {len(removals)} components tested at {SIGNIFICANCE_LEVEL} each would "
+            f"give some p below {SIGNIFICANCE_LEVEL} about {by_chance(SIGNIFICANCE_LEVEL, len(removals)):.0%} of the "
+            f"time, and a p of {smallest:.4f} or less would turn up among them about "
+            f"{by_chance(smallest, len(removals)):.1%} of the time (1 - (1 - p)^{len(removals)}, one test per "
+            "component)."
         )
     if not helped and not on_the_line:
         closest = min(removals, key=p_values.get)
@@ -187,29 +201,30 @@ def ablation_bullets(
     named = (set(helped) | set(on_the_line) or {min(removals, key=p_values.get)}) | {"gap"}  # given above
     unseen = [name for name in removals if name not in named and p_values[name] >= SIGNIFICANCE_LEVEL]
     if unseen:
-        sizes = ", ".join(
-            f"{name} {detectable(removals[name]):.2f} (sd {statistics.stdev(removals[name]):.3f})" for name in unseen
-        )
-        images = [round(detectable(removals[name]) * TEST_IMAGES / 100) for name in unseen]
-        bullets.append(
-            f"- **What did not show, and what {base_seeds} seeds could miss.** A paired t-test on n differences "
-            f"calls their mean significant (p < {SIGNIFICANCE_LEVEL}) once it is at least t<sub>0.975, n-1</sub> · "
-            f"sd / √n, sd being the differences' standard deviation (t = {student_t_critical(base_seeds - 1):.3f} "
-            f"for {base_seeds} seeds). That size, in points, for the other removals: {sizes}. An effect of exactly "
-            f"that size is found only about half the time: effects of {min(images)} to {max(images)} test images in "
-            f"{TEST_IMAGES:,}, and larger, could be there unseen."
-        )
         more = {  # where the pairing on one machine has more seeds and shows nothing either
             name: values
             for name in unseen
             if len(values := one_machine[name] or []) > len(removals[name])
             and paired_t_p_value(values) >= SIGNIFICANCE_LEVEL
         }
+        text = (
+            f"- **What did not show, and what the seeds could miss.** A paired t-test on n differences calls their "
+            f"mean significant (p < {SIGNIFICANCE_LEVEL}) once it is at least t<sub>0.975, n-1</sub> · sd / √n, sd "
+            f"being the differences' standard deviation (t = {student_t_critical(base_seeds - 1):.3f} for "
+            f"{base_seeds} seeds): the half-width of the mean's 95 % interval. That size, in points, over the "
+            f"{base_seeds} recorded seeds: " + ", ".join(f"{name} {detectable(removals[name]):.2f}" for name in unseen)
+        )
         if more:  # the pairing on one machine, over more seeds, sees smaller effects
-            bullets[-1] += " With every pair on one machine, over more seeds: " + ", ".join(
+            text += "; with every pair on one machine, over more seeds: " + ", ".join(
                 f"{name} {detectable(values):.2f} ({len(values)} seeds)" for name, values in more.items()
             )
-            bullets[-1] += "."
+        # The smallest sizes measured, in test images: what could still hide.
+        images = [round(detectable(more.get(name, removals[name])) * TEST_IMAGES / 100) for name in unseen]
+        bullets.append(
+            text + ". An effect of exactly that size is found only about half the time, a smaller one less often: "
+            f"effects of up to about {min(images)}{f' to {max(images)}' if max(images) > min(images) else ''} test "
+            f"images in {TEST_IMAGES:,} could be there unseen."
+        )
     return bullets
 
 
