@@ -273,6 +273,12 @@ def test_overlay_heatmaps_on_one_fixed_scale_with_a_colour_bar_and_the_digit_as_
     (heat,) = signed.axes[0].images
     assert heat.get_cmap().name == "RdBu_r" and heat.get_clim() == (-0.05, 0.05)
     assert tuple(signed.axes[0].collections[0].get_edgecolor()[0][:3]) == (0.0, 0.0, 0.0)
+    # An occlusion test's squares, outlined where they cover the pixels: the peak's red, the matched one dashed.
+    boxed = model_plots.overlay_heatmaps(images, heatmaps, squares=[[(8, 12, 8), (0, 20, 8)], [], [(4, 4, 8)]])
+    first, second = boxed.axes[0].patches
+    assert first.get_xy() == (11.5, 7.5) and first.get_width() == first.get_height() == 8  # x = column, y = row
+    assert tuple(first.get_edgecolor()[:3]) == (1.0, 0.0, 0.0) and second.get_linestyle() == "--"
+    assert not boxed.axes[1].patches and len(boxed.axes[2].patches) == 1
 
 
 # ----------------------------------------------------------------------------- errors and gradient flow

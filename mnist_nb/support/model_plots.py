@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 from matplotlib.ticker import NullFormatter
 
 from mnist_nb.support.plots import as_pictures, axes_grid, digit_title, run_colours, subplots
@@ -130,6 +131,7 @@ def overlay_heatmaps(
     num_columns: int | None = None,
     value_range: tuple[float, float] = (0.0, 1.0),
     predictions=None,
+    squares=None,
 ) -> Figure:
     """Heatmaps on one fixed scale with a colour bar, the digit as an outline; rows of `num_columns`.
 
@@ -139,6 +141,8 @@ def overlay_heatmaps(
     and never blended with the digit, so every colour on a panel is one on the colour bar. `scale_label`
     names what the bar measures (e.g. that Grad-CAM maps are scaled per image). A `value_range` around 0,
     (-a, a), draws signed maps (a map minus its mean) in red above 0 and blue below, the outline in black.
+    `squares`: per image, (top, left, size) squares to outline (an occlusion test's), the first solid red, the
+    second dashed white.
     """
     low, high = value_range
     signed = low == -high
@@ -156,6 +160,10 @@ def overlay_heatmaps(
         ax.contour(picture, levels=[(picture.min() + picture.max()) / 2], colors=outline, linewidths=0.8)
         text, color = digit_title(index, labels, predictions)
         ax.set_title(text, fontsize=10, color=color)
+        styles = [{"edgecolor": "red", "linestyle": "-"}, {"edgecolor": "white", "linestyle": "--"}]
+        for (top, left, size), style in zip((squares or [[]] * len(pictures))[index], styles, strict=False):
+            # imshow puts pixel (row, column) at (x, y) = (column, row), its edges half a pixel out
+            ax.add_patch(Rectangle((left - 0.5, top - 0.5), size, size, fill=False, linewidth=1.5, **style))
     fig.tight_layout()
     fig.colorbar(shown, ax=axes, fraction=0.02, pad=0.01, label=scale_label)
     return fig
