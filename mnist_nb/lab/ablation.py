@@ -102,8 +102,8 @@ def full_budget_verdict(
         if value < AT_CHANCE_BELOW
     ]
     if "one machine" in found:
-        moved = crossed_machines(results[name], base)
-        crossed = [seed for seed, crossed in zip(results[name]["seeds"], moved, strict=True) if crossed]
+        moved = crossed_machines(results[name], base)  # per recorded seed: did its two runs cross machines?
+        crossed = [seed for seed, apart in zip(results[name]["seeds"], moved, strict=True) if apart]
         added = [seed for seed in by_seed["on one machine"] if seed not in by_seed["as recorded"]]
         notes.append(
             f"on one machine: seeds {_seed_list(crossed)} of the record had their two runs on different machines and "
