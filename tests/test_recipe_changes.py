@@ -26,6 +26,7 @@ from mnist_nb.lab.recipe_changes import (
 from mnist_nb.lab.replication import SEEDS
 from mnist_nb.lab.t_tests import paired_t_p_value
 from mnist_nb.models import build_model, model_spec
+from tests.test_ablation import unwrap
 from tests.test_frontier import fake_summary
 from tests.test_replication import AMD
 
@@ -107,7 +108,7 @@ def test_pairs_across_machines_and_missing_seeds_are_not_read():
 
 def test_additivity_weighs_the_four_changes_summed_against_final_seed_by_seed():
     records = {name: summary(name, CLEAR if name != "residual-clean-2" else NOISY) for name in NAMES}
-    text = additivity(records, base_records()).replace("\n  ", " ")
+    text = unwrap(additivity(records, base_records()))
     assert text.startswith(
         "The four alone add up to +0.17 points, `final` +0.05; their difference, seed by seed, +0.11"
     )
@@ -115,13 +116,9 @@ def test_additivity_weighs_the_four_changes_summed_against_final_seed_by_seed():
     # final gains the four singles' sum, give or take noise: these seeds cannot tell.
     adding = {name: summary(name, CLEAR) for name in NAMES}
     adding["final"] = summary("final", [4 * value + noise for value, noise in zip(CLEAR, NOISY, strict=True)])
-    assert (
-        additivity(adding, base_records())
-        .replace("\n  ", " ")
-        .endswith("so these seeds cannot tell whether the changes add")
-    )
+    assert unwrap(additivity(adding, base_records())).endswith("so these seeds cannot tell whether the changes add")
     del records["residual-width-20"]
-    missing = additivity(records, base_records()).replace("\n  ", " ")
+    missing = unwrap(additivity(records, base_records()))
     assert missing.endswith("not all recorded yet for residual-width-20; read when they are")
 
 
@@ -184,7 +181,7 @@ def test_final_less_one_is_read_against_final_and_counts_the_seeds_lower():
     found = less_one_readings(records, final_records)
     assert found[LESS_BOTH.name]["test"]["verdict"] == "lower"
     assert found["final-not-recalibrated"]["test"]["verdict"] == "not shown to differ"
-    table = less_one_table(records, final_records).replace("\n  ", " ").splitlines()  # its key unwrapped
+    table = unwrap(less_one_table(records, final_records)).splitlines()  # its key unwrapped
     assert table[-2].startswith(LESS_BOTH.name) and table[-2].endswith("lower (0.05)")
     assert "not adjusted" in table[-1]  # the key under the table: why an interval and a verdict can disagree
     assert all(value == {"test": None, "validation": None} for value in less_one_readings(records, {}).values())
