@@ -95,7 +95,7 @@ def test_the_step_profile_splits_a_probes_step_by_layer_kind(capsys):
     profile.main(["fast-early-pooling-width20-7", "--steps", "2"])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("fast-early-pooling-width20-7: fast with {'early_pooling': True, 'widths': (8, 20)}")
-    assert re.search(r"ms a step, \d+ us an image \(2 steps; warm-up [\d.]+ s\)", lines[0])
+    assert re.search(r"ms a step, \d+ us an image \(1 x 2 steps; warm-up [\d.]+ s\)", lines[0])
     shares = {line.split()[0]: float(line.split()[1].rstrip("%")) for line in lines[1:5]}
     assert set(shares) == {"convolution", "BatchNorm", "ReLU", "max-pooling"} and 50 < sum(shares.values()) <= 100
     assert any("aten::convolution_backward" in line for line in lines[6:])
@@ -104,6 +104,25 @@ def test_the_step_profile_splits_a_probes_step_by_layer_kind(capsys):
     assert "batch 32, bfloat16, channels_last, " in line
     profile.main(["fast-early-pooling-width20-7", "--steps", "2", "--contiguous"])
     assert "batch 128, contiguous, " in capsys.readouterr().out.splitlines()[0]
+
+
+def test_the_step_profile_times_probes_in_turn_and_records_every_timing(capsys, tmp_path):
+    profile = load_benchmark("profile_step")
+    record = tmp_path / "step-times.json"
+    probes = ["fast-7", "fast-early-pooling-width20-7"]
+    profile.main([*probes, "--steps", "2", "--repeats", "3", "--batch-size", "16", "--record", str(record)])
+    out = capsys.readouterr().out
+    # One report per probe, its mean +- std over the three timings.
+    assert len(re.findall(r"ms a step, \d+ us an image \(3 x 2 steps", out)) == 2
+    assert re.search(r"fast-7: .* [\d.]+ \+- [\d.]+ ms a step", out)
+    saved = json.loads(record.read_text())
+    assert list(saved["probes"]) == probes and saved["steps"] == 2 and saved["repeats"] == 3
+    assert saved["probes"]["fast-7"]["model_options"] == {"early_pooling": False, "widths": [8, 16]}
+    assert all(len(row["milliseconds"]) == 3 and min(row["milliseconds"]) > 0 for row in saved["probes"].values())
+    assert saved["machine"]["cpu_threads"] == torch.get_num_threads() and saved["command"]
+    with pytest.raises(SystemExit):
+        profile.main(["fast-7", "--repeats", "0"])
+    assert "--steps and --repeats take a positive count" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(
