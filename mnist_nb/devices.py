@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 
@@ -32,4 +34,6 @@ def select_device(requested: str = "auto") -> torch.device:
 def autocast_for(device: torch.device, enabled: bool | None = None):
     """bfloat16 autocast on CUDA (no loss scaling needed); a no-op context elsewhere, or when `enabled` is False."""
     enabled = device.type == "cuda" if enabled is None else enabled
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+    if not enabled:  # some torch releases reject autocast on MPS even when it is disabled
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)

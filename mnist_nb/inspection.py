@@ -140,6 +140,7 @@ def occlusion(
     return logits.softmax(1)[:, answer].cpu()
 
 
+@torch.no_grad()  # inference only: without it every batch would keep its graph alive in the results
 def predict(model: nn.Module, loader, *, confidences: bool = False):
     """(predicted labels [N], true labels [N]) on the CPU, in loader order (use shuffle=False); with
     `confidences`, a third tensor [N]: the softmax probability the model gave its prediction."""

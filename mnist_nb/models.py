@@ -12,10 +12,10 @@ The notebooks walk through six models, each adding one idea to the one before, o
     head             dense: flatten 784 -> 10, or GAP: mean over 7x7, then 16 -> 10
 
 `print(build_model(name))` reads as that architecture, each idea's layers in place (BatchNorm in the conv
-blocks, dropout after the pools and stage 3, attention after stages 2 and 3). Every other name is `residual`'s
-spec with some fields changed, as is any variant: `build_model("residual", attention=False)`. The final recipe
-trains `residual` at width 20 with channel-only attention after stage 3; `fast` and `tiny` are the other
-recipes' models; the lab's variants and `reference` (`support/`) are built here by name too.
+blocks, dropout after the second pool and after stage 3, attention after stages 2 and 3). Every other name is
+`residual`'s spec with some fields changed, as is any variant: `build_model("residual", attention=False)`. The
+final recipe trains `residual` at width 20 with channel-only attention after stage 3; `fast` and `tiny` are the
+other recipes' models; the lab's variants and `reference` (`support/`) are built here by name too.
 """
 
 from __future__ import annotations

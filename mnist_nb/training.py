@@ -113,7 +113,7 @@ def one_cycle_factor(step: int, total_steps: int, warmup_fraction: float) -> flo
 
     A high rate explores; the long anneal settles into a minimum, so the final epoch's model is the one to keep.
     """
-    warmup_steps = max(1, round(warmup_fraction * total_steps))
+    warmup_steps = round(warmup_fraction * total_steps)  # 0: no warm-up, the peak rate from the first step
     if step < warmup_steps:
         return WARMUP_START + (1 - WARMUP_START) * step / warmup_steps
     progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))

@@ -62,9 +62,10 @@ def test_the_graph_paths_step_trains_as_the_plain_loop(one_thread, steps):
 
 def test_the_device_schedule_is_one_cycle_factor():
     total = 97
-    for step in (0, 1, 19, 20, 21, 50, 96, 97):
-        on_device = one_cycle_on_device(torch.tensor(step), total, 0.2).item()
-        assert on_device == pytest.approx(one_cycle_factor(step, total, 0.2), rel=1e-12)
+    for warmup in (0.2, 0.0):  # 0.0: no warm-up at all
+        for step in (0, 1, 19, 20, 21, 50, 96, 97):
+            on_device = one_cycle_on_device(torch.tensor(step), total, warmup).item()
+            assert on_device == pytest.approx(one_cycle_factor(step, total, warmup), rel=1e-12)
 
 
 def test_fit_graphed_on_the_cpu_follows_fit(one_thread):

@@ -41,6 +41,8 @@ def test_predict_returns_labels_in_loader_order_and_leaves_the_model_training():
     torch.testing.assert_close(confidence, expected.max(1).values)
     assert model.training and no_hooks_left(model)
     assert all(parameter.grad is None for parameter in model.parameters())
+    # Inference only: the answers hold no graph that would keep every batch's activations alive.
+    assert not confidence.requires_grad and confidence.grad_fn is None
 
 
 def test_capture_activations_shapes_and_cleanup():

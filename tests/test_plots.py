@@ -197,6 +197,7 @@ def test_plot_ratio_ranges_draws_each_conv_s_range_median_and_first_draw_around_
     (ax,) = fig.axes
     bar, median, first = ax.lines[:3]  # the first conv's three marks
     assert list(bar.get_ydata()) == [0.7, 1.9] and list(median.get_ydata()) == [1.35]  # median of four: 1.35
+    assert bar.get_solid_capstyle() == "butt"  # the bar ends at 0.7 and 1.9, not a cap's width past them
     assert list(first.get_ydata()) == [1.6] and first.get_marker() == "x"
     assert ax.get_yscale() == "log" and any(list(line.get_ydata()) == [1, 1] for line in ax.lines)  # the line at 1
     assert [label.get_text() for label in ax.get_xticklabels()] == ["stem", "stage3.first"]

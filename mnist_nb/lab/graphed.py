@@ -47,9 +47,9 @@ from mnist_nb.training import (
 
 def one_cycle_on_device(step: torch.Tensor, total_steps: int, warmup_fraction: float) -> torch.Tensor:
     """`training.one_cycle_factor` computed from a step counter on the device (float64, 0-dim)."""
-    warmup_steps = max(1, round(warmup_fraction * total_steps))
+    warmup_steps = round(warmup_fraction * total_steps)
     step = step.double()
-    warming = WARMUP_START + (1 - WARMUP_START) * step / warmup_steps
+    warming = WARMUP_START + (1 - WARMUP_START) * step / max(1, warmup_steps)
     progress = ((step - warmup_steps) / max(1, total_steps - warmup_steps)).clamp(max=1.0)
     annealing = ANNEAL_END + (1 - ANNEAL_END) * 0.5 * (1 + torch.cos(math.pi * progress))
     return torch.where(step < warmup_steps, warming, annealing)

@@ -239,7 +239,8 @@ def plot_ratio_ranges(
     for ax, (panel, names) in zip(axes[0], panels.items(), strict=True):
         for position, name in enumerate(names):
             values = ratios[name]
-            ax.plot([position, position], [min(values), max(values)], color="C0", linewidth=6, alpha=0.35)
+            # A butt cap: the bar ends at the lowest and highest values, not a few points past them.
+            ax.plot([position] * 2, [min(values), max(values)], color="C0", lw=6, alpha=0.35, solid_capstyle="butt")
             ax.plot(position, statistics.median(values), "o", color="C0")
             ax.plot(position, values[0], "x", color="C3", markersize=8, markeredgewidth=1.5)
         ax.axhline(1, color="black", linewidth=0.8)
