@@ -146,13 +146,13 @@ def test_with_the_base_rerun_where_the_removal_ran_every_pair_is_on_one_machine(
     assert one_machine_pairs([removal], [base]) is None  # seeds 2-4 have no base run on their machine
     text = unwrap(full_budget_verdict("batchnorm", results, reruns))
     expected = paired_t_p_value([-value for value in pairs])
-    assert text.splitlines()[1].split() == ["as", "recorded", "on", "one", "machine"]
+    assert text.splitlines()[1].split() == ["as", "recorded", "each", "pair", "on", "one", "machine"]
     # Seed 2, side by side: as recorded (99.45 with, 99.20 without) and on one machine (with re-run: 99.40).
     assert "   2    99.45   99.20  +0.25    99.40   99.20  +0.20" in text  # seed by seed: a mean can hide a pattern
     found = summary_rows(text)
     assert found["seeds"] == ["5", "5"] and found["mean gain"][1] == "+0.17"
     assert found["p"][1] == f"{expected:.3f}" and found["reading"] == ["a gain", "a gain"]
-    assert "on one machine: seeds 2-4 of the record had their two runs on different machines and were run again on " \
+    assert "each pair on one machine: seeds 2-4 of the record had their two runs on different machines and were run again on " \
         "one (benchmarks/results/one-machine/)" in text  # fmt: skip
     # Both pairings below 0.05, one sign: the series' rule, which reads the two together, calls it an effect.
     assert text.splitlines()[-1].endswith("in neither: within seed noise): it buys accuracy")
@@ -188,7 +188,7 @@ def test_a_vm_image_apart_is_another_machine_and_both_sides_rerun_on_one_pair_th
     pairs = one_machine_pairs(records_of(removal["name"], results, both), records_of(ABLATION_BASE, results, both))
     differences = trained_differences(pairs)
     assert differences == pytest.approx([-0.30, -0.25, -0.30, -0.02, -0.02])  # seeds 0-1 as recorded, 2-4 re-run
-    assert "on one machine: seeds 2-4 of the record" in full_budget_verdict("batchnorm", results, both)
+    assert "each pair on one machine: seeds 2-4 of the record" in full_budget_verdict("batchnorm", results, both)
     assert "one machine" not in full_budget_verdict("batchnorm", results, base_only)
     # A re-run stuck at chance (it answers one digit for every image) is reported, not averaged.
     removal_rerun["test_accuracy"] = [11.35, 99.28, 99.33]
@@ -197,7 +197,7 @@ def test_a_vm_image_apart_is_another_machine_and_both_sides_rerun_on_one_pair_th
     assert trained_differences(pairs) == pytest.approx([-0.30, -0.25, -0.02, -0.02])
     gains = [0.30, 0.25, 0.02, 0.02]
     text = unwrap(full_budget_verdict("batchnorm", results, both))
-    assert "* seed 2, on one machine: the run without batchnorm stayed at chance (11.35%, below 20%): reported" in text
+    assert "* seed 2, each pair on one machine: the run without batchnorm stayed at chance (11.35%, below 20%): reported" in text
     assert "   2    99.45   99.20  +0.25    99.40   11.35      *" in text  # shown in the table, not averaged
     found = summary_rows(text)
     assert found["seeds"] == ["5", "4"] and found["mean gain"][1] == "+0.15"

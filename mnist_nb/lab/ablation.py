@@ -49,7 +49,7 @@ def full_budget_verdict(
         return f"{removed}: no seed in common with {ABLATION_BASE} yet (python -m mnist_nb frontier {name})"
     columns = {"as recorded": found["as recorded"]}
     if "one machine" in found:
-        columns["on one machine"] = found["one machine"]
+        columns["each pair on one machine"] = found["one machine"]
     # Per pairing: seed -> (with, without); the gains of the pairs in which both runs trained.
     by_seed = {
         label: {seed: (with_it, without) for seed, without, with_it in pairs} for label, pairs in columns.items()
@@ -104,10 +104,10 @@ def full_budget_verdict(
     if "one machine" in found:
         moved = crossed_machines(results[name], base)  # per recorded seed: did its two runs cross machines?
         crossed = [seed for seed, apart in zip(results[name]["seeds"], moved, strict=True) if apart]
-        added = [seed for seed in by_seed["on one machine"] if seed not in by_seed["as recorded"]]
+        added = [seed for seed in by_seed["each pair on one machine"] if seed not in by_seed["as recorded"]]
         notes.append(
-            f"on one machine: seeds {_seed_list(crossed)} of the record had their two runs on different machines and "
-            f"were run again on one"
+            f"each pair on one machine: seeds {_seed_list(crossed)} of the record had their two runs on different "
+            "machines and were run again on one"
             + (f", seeds {_seed_list(added)} added" if added else "")
             + f" ({ONE_MACHINE_DIR.relative_to(RESULTS_DIR.parent.parent).as_posix()}/)"
         )
@@ -124,7 +124,7 @@ def full_budget_verdict(
     if "one machine" in found:
         notes.append(
             f"by the series' rule (p < {SIGNIFICANCE_LEVEL} in both pairings: an effect; in one: on the line; in "
-            f"neither: within seed noise): {rule_reading(gains['as recorded'], gains['on one machine'])}"
+            f"neither: within seed noise): {rule_reading(gains['as recorded'], gains['each pair on one machine'])}"
         )
     return "\n".join([line.rstrip() for line in lines] + [note(text) for text in notes])
 
