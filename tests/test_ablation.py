@@ -13,7 +13,7 @@ from mnist_nb.lab.ablation import (
     full_budget_verdict,
     noise_band,
     one_machine_pairs,
-    paired_differences,
+    paired_gains,
     pairings,
     records_of,
     rule_reading,
@@ -202,9 +202,9 @@ def test_a_vm_image_apart_is_another_machine_and_both_sides_rerun_on_one_pair_th
     found = summary_rows(text)
     assert found["seeds"] == ["5", "4"] and found["mean gain"][1] == "+0.15"
     assert found["p"][1] == f"{paired_t_p_value(gains):.3f}"
-    item = paired_differences(results, reruns=both)["batchnorm"]
+    item = paired_gains(results, reruns=both)["batchnorm"]
     assert item["at chance"] == [("one machine", 2)]
-    assert item["one machine"] == pytest.approx([-0.30, -0.25, -0.02, -0.02])
+    assert item["one machine"] == pytest.approx([0.30, 0.25, 0.02, 0.02])  # gains: with minus without
 
 
 def test_further_seeds_rerun_on_one_machine_join_that_pairing_only():
@@ -228,7 +228,7 @@ def test_further_seeds_rerun_on_one_machine_join_that_pairing_only():
     assert "seeds 2-4 of the record had their two runs on different machines and were run again on one, seeds 5, " \
         "6 added" in text  # fmt: skip
     assert summary_rows(text)["seeds"] == ["5", "7"]
-    assert len(paired_differences(results, reruns=reruns)["batchnorm"]["one machine"]) == 7
+    assert len(paired_gains(results, reruns=reruns)["batchnorm"]["one machine"]) == 7
 
 
 def test_runs_at_chance_are_named_on_either_side_and_in_the_recorded_pairing_too():
@@ -245,7 +245,7 @@ def test_runs_at_chance_are_named_on_either_side_and_in_the_recorded_pairing_too
     assert "* seed 2, as recorded: the run without batchnorm stayed at chance (9.90%" in text
     assert "* seed 2, as recorded: the run with batchnorm stayed at chance (9.80%" in text
     assert summary_rows(text)["seeds"] == ["3"]  # the other three, weighed without them
-    item = paired_differences(results)["batchnorm"]
+    item = paired_gains(results)["batchnorm"]
     assert item["at chance"] == [("as recorded", 0), ("as recorded", 2)] and len(item["test"]) == 3
     assert "batchnorm, as recorded, seed 0: a run at chance, left out" in ablation_table(results)
 

@@ -123,7 +123,7 @@ def test_results_load_in_entry_order_and_tables_compare_against_the_base(tmp_pat
     table = frontier.frontier_table(results)
     assert "99.42 +- 0.05" in table and "4,844" in table
     removals = ablation.ablation_table(results)
-    assert "tiny" not in removals and "-0.05, -0.15" in removals and "-0.10" in removals  # per seed, their mean
+    assert "tiny" not in removals and "+0.05, +0.15" in removals and "+0.10" in removals  # gains per seed, their mean
     assert "0 of 2" in removals and "noise band +-1.27" in removals  # 12.706 (t, 1 df) sqrt(2) x 0.07, sd of 99.5, 99.6
     assert " 0.295 " in removals  # paired t of -0.05, -0.15: t = 2 with 1 degree of freedom
 
@@ -137,11 +137,9 @@ def test_removals_are_compared_with_the_base_on_the_same_seeds():
     assert frontier.seed_differences(elsewhere, base) == [] and frontier.change_against(elsewhere, base) == "-"
     tables = frontier.markdown_tables({"residual": base, "residual-no-skip": removal})
     assert "| skip | 2 | 99.45 +- 0.05 | -0.15 |" in tables
-    paired = ablation.paired_differences({"residual": base, "residual-no-skip": removal})
-    assert paired == {
-        "skip": {"test": pytest.approx([-0.1, -0.2]), "val": pytest.approx([-0.1, -0.2]), "at chance": []}
-    }
-    assert ablation.paired_differences({"residual": base, "residual-no-skip": elsewhere}) == {}
+    paired = ablation.paired_gains({"residual": base, "residual-no-skip": removal})  # with the skips minus without
+    assert paired == {"skip": {"test": pytest.approx([0.1, 0.2]), "val": pytest.approx([0.1, 0.2]), "at chance": []}}
+    assert ablation.paired_gains({"residual": base, "residual-no-skip": elsewhere}) == {}
     assert "no seed in common" in ablation.full_budget_verdict(
         "skip", {"residual": base, "residual-no-skip": elsewhere}
     )
@@ -173,11 +171,11 @@ def test_frontier_and_ablation_plots():
     assert main.get_xscale() == "log"
     assert [text.get_text() for text in main.texts if "\n" in text.get_text()] == ["residual\n15 ep, n=2"]
     assert [label.get_text() for label in strip.get_xticklabels()] == ["tiny\n4,844 params\n15 ep, n=3"]
-    differences = ablation.paired_differences(results)
-    assert list(differences) == ["dropout", "skip"]
-    assert differences["dropout"]["test"] == pytest.approx([-0.1, -0.15])
-    assert differences["skip"]["val"] == pytest.approx([0.0, -0.08])
-    fig = plot_ablation(differences, ablation.noise_band(results["residual"]), "residual", 2)
+    gains = ablation.paired_gains(results)
+    assert list(gains) == ["dropout", "skip"]
+    assert gains["dropout"]["test"] == pytest.approx([0.1, 0.15])
+    assert gains["skip"]["val"] == pytest.approx([0.0, 0.08])
+    fig = plot_ablation(gains, ablation.noise_band(results["residual"]), "residual", 2)
     assert [label.get_text() for label in fig.axes[0].get_xticklabels()] == ["dropout\nn=2", "skip\nn=2"]
     assert "n: recorded seeds; ◆: pairs on one machine" in fig.axes[0].get_title()  # the tick labels explained
     bars = [line for line in fig.axes[0].collections if type(line).__name__ == "LineCollection" and line.get_label()]

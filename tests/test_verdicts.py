@@ -8,7 +8,7 @@ import statistics
 import pytest
 
 from mnist_nb.comparison import format_p_value
-from mnist_nb.lab.ablation import ONE_MACHINE_DIR, paired_differences
+from mnist_nb.lab.ablation import ONE_MACHINE_DIR, paired_gains
 from mnist_nb.lab.frontier import RESULTS_DIR, load_results
 from mnist_nb.lab.replication import replication
 from mnist_nb.lab.t_tests import paired_t_p_value
@@ -86,10 +86,10 @@ def test_a_removal_shown_in_one_pairing_only_is_on_the_line():
     assert f"a p of {smallest:.4f} or less would turn up among them about {1 - (1 - smallest) ** 2:.1%}" in line
     assert "nothing beyond seed noise" in what_mattered(records)  # without the re-run: the recorded pairing only
     # The ablation figure's data: the recorded pairs, and with the re-run the pairs on one machine as well.
-    paired = paired_differences(records, reruns={"residual": rerun})
-    assert paired["batchnorm"]["test"] == pytest.approx([-0.10, -0.39, -0.18, -0.01, -0.55])
-    assert paired["batchnorm"]["one machine"] == pytest.approx(one_machine)
-    assert all("one machine" not in item for item in paired_differences(records).values())
+    paired = paired_gains(records, reruns={"residual": rerun})  # with minus without: the removals' turned round
+    assert paired["batchnorm"]["test"] == pytest.approx([0.10, 0.39, 0.18, 0.01, 0.55])
+    assert paired["batchnorm"]["one machine"] == pytest.approx([-value for value in one_machine])
+    assert all("one machine" not in item for item in paired_gains(records).values())
 
 
 def test_more_seeds_on_one_machine_give_the_smaller_size_a_component_could_hide():

@@ -1,7 +1,7 @@
-"""What each component of the series' last model buys at the full budget, read from the recorded
-seed-paired ablation (`python -m mnist_nb frontier --ablation`): each removal minus the base on the same
-seed, the noise such a difference has (`lab.t_tests`), notebook 09's table, and the table notebooks 02-06
-close with.
+"""What each component of the series' last model buys at the full budget, read from the recorded seed-paired
+ablation (`python -m mnist_nb frontier --ablation`): each component's gain on the same seed (with it minus
+without: the base minus the removal), the noise such a difference has (`lab.t_tests`), notebook 09's table, and
+the table notebooks 02-06 close with.
 """
 
 from __future__ import annotations
@@ -220,25 +220,27 @@ def records_of(name: str, results: dict[str, dict], reruns: dict[str, dict]) -> 
     return [record for record in (results.get(name), reruns.get(name)) if record]
 
 
-def paired_differences(
+def paired_gains(
     results: dict[str, dict], base: str = ABLATION_BASE, reruns: dict[str, dict] | None = None
 ) -> dict[str, dict[str, list[float]]]:
-    """component -> {"test": [...], "val": [...]}: each removal's differences to the base on the same seed,
-    for `figures.plot_ablation`; a removal that shares no seed with the base is left out. Where some pair
-    crosses machines and `reruns` holds those seeds re-run on one machine, "one machine" adds the test
-    differences with every pair on one machine (`one_machine_pairs`); "at chance" names (pairing, seed) of each
-    pair left out of them because a run stayed at chance (`untrained`)."""
+    """component -> {"test": [...], "val": [...]}: each component's gain on the same seed, with it minus without
+    it (the base minus the removal; positive: it helped), for `ablation_table` and `figures.plot_ablation`; a
+    removal that shares no seed with the base is left out. Where some pair crosses machines and `reruns` holds
+    those seeds re-run on one machine, "one machine" adds the test gains with every pair on one machine
+    (`one_machine_pairs`); "at chance" names (pairing, seed) of each pair left out of them because a run stayed
+    at chance (`untrained`)."""
     paired = {}
     for name in results:
         if name not in ABLATIONS or not seed_pairs(results[name], results[base]):
             continue
         found = pairings(name, results, reruns or {}, base)
-        item = {
+        differences = {  # removal minus base, seed by seed, the runs at chance left out
             "test": trained_differences(found["as recorded"]),
             "val": trained_differences(seed_pairs(results[name], results[base], "val")),
         }
         if "one machine" in found:
-            item["one machine"] = trained_differences(found["one machine"])
+            differences["one machine"] = trained_differences(found["one machine"])
+        item = {key: [-value for value in values] for key, values in differences.items()}
         item["at chance"] = [(label, pair[0]) for label, pairs in found.items() for pair in untrained(pairs)]
         paired[component(name)] = item
     return paired
@@ -254,15 +256,15 @@ def noise_band(summary: dict) -> float:
 
 
 def ablation_table(results: dict[str, dict], base: str = ABLATION_BASE) -> str:
-    """Each removal minus the ablation's base on the same seed (points): per seed, their mean, the paired
-    t-test's p-value on the test differences, and how many of them are outside the noise band."""
-    band, differences = noise_band(results[base]), paired_differences(results, base)
-    width = max([14, *(7 * len(values["test"]) for values in differences.values())])  # "+0.03, " per seed
+    """Each component's gain on the same seed (with it minus without, points): per seed, their mean, the paired
+    t-test's p-value on the test gains, and how many of them are outside the noise band."""
+    band, gains = noise_band(results[base]), paired_gains(results, base)
+    width = max([14, *(7 * len(values["test"]) for values in gains.values())])  # "+0.03, " per seed
     lines = [
-        f"{'removed':<14} {'test, per seed':<{width}} {'mean':>6} {'p':>6} {'outside':>8}   "
+        f"{'component':<14} {'test, per seed':<{width}} {'mean':>6} {'p':>6} {'outside':>8}   "
         f"{'val, per seed':<{width}} mean"
     ]
-    for name, values in differences.items():
+    for name, values in gains.items():
         test, val = (", ".join(map(signed_points, values[split])) for split in ("test", "val"))
         mean = {split: statistics.fmean(values[split]) for split in ("test", "val")}
         p_value = f"{paired_t_p_value(values['test']):.3f}" if len(values["test"]) > 1 else "-"
@@ -273,12 +275,12 @@ def ablation_table(results: dict[str, dict], base: str = ABLATION_BASE) -> str:
         )
     seeds = len(results[base]["seeds"])
     notes = [
-        f"{name}, {label}, seed {seed}: a run at chance, left out"
-        for name, values in differences.items()
+        f"{name}, {label}, seed {seed}: a run at chance, left out" for name, values in gains.items()
         for label, seed in values["at chance"]
-    ]
+    ]  # fmt: skip
     notes += [
-        f"removal minus {base} on the same seed, in points; p: paired t-test of the test differences",
+        f"gain: with the component minus without it ({base} minus the removal) on the same seed, in points; p: "
+        "paired t-test of the test gains",
         f"noise band +-{band:.2f}: where 19 in 20 two-run differences fall, from {base}'s {seeds} seeds",
     ]
     return "\n".join([*lines, *(f"({note})" for note in notes)])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 
 from mnist_nb.comparison import SIGNIFICANCE_LEVEL
-from mnist_nb.lab.ablation import paired_differences, rule_reading
+from mnist_nb.lab.ablation import paired_gains, rule_reading
 from mnist_nb.lab.frontier import ABLATION_BASE, seed_differences
 from mnist_nb.lab.recipe_changes import LESS_BOTH, less_one_readings, level, readings
 from mnist_nb.lab.records import bare_p_value, signed_points
@@ -60,10 +60,9 @@ def every_test_rows(
 
     study = f"the ablation: one component removed from `{ABLATION_BASE}`, seeds 0-9"
 
-    # The ablation: removal minus residual, turned round; each component over its two pairings, read together.
-    for name, item in paired_differences(results, reruns=reruns or {}).items():
-        gains = [-value for value in item["test"]]
-        one = [-value for value in item.get("one machine", [])]
+    # The ablation: each component over its two pairings, read together.
+    for name, item in paired_gains(results, reruns=reruns or {}).items():
+        gains, one = item["test"], item.get("one machine", [])
         found = [_pairing(label, values) for label, values in (("as recorded", gains), ("one machine", one))
                  if len(values) > 1]  # fmt: skip
         add(

@@ -79,15 +79,15 @@ def plot_frontier(results: dict[str, dict], variants: dict[str, dict] | None = N
     return fig
 
 
-def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, base: str, base_seeds: int) -> Figure:
-    """Each removal minus `base` on the same seed, in three lanes per component: the recorded test pairs (blue),
+def plot_ablation(gains: dict[str, dict[str, list[float]]], band: float, base: str, base_seeds: int) -> Figure:
+    """Each component's gain on the same seed (with it minus without), in three lanes: the recorded test pairs (blue),
     the test pairs with every pair on one machine where the records have them (green diamonds), validation
     (hollow orange). Dots per seed, a short line their mean and, for the two test lanes, a bar its 95% interval
     (`ablation.interval`); the noise band +-`band` in grey behind the test lanes; a pair whose run stayed at
-    chance named under the component instead. differences: `ablation.paired_differences`; band:
+    chance named under the component instead. gains: `ablation.paired_gains`; band:
     `ablation.noise_band`."""
-    fig, ax = subplots(figsize=(max(5.0, 1.3 * len(differences) + 2) + 1.8, 4.4))
-    for index in range(len(differences)):  # behind the two test lanes only: the band is for test differences
+    fig, ax = subplots(figsize=(max(5.0, 1.3 * len(gains) + 2) + 1.8, 4.4))
+    for index in range(len(gains)):  # behind the two test lanes only: the band is for test accuracy
         ax.add_patch(Rectangle((index - 0.45, -band), 0.63, 2 * band, color="gray", alpha=0.2, linewidth=0,
                                label=None if index else f"noise band +-{band:.2f}, test lanes"))  # fmt: skip
     ax.axhline(0, color="black", linewidth=0.8)
@@ -104,11 +104,11 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
         if key == "val":  # a validation difference beyond the frame sits on its edge as a triangle, value written
             pad = 0.08 * (max(extent) - min(extent))
             floor, ceiling = min(extent) - pad, max(extent) + pad
-        for index, item in enumerate(differences.values()):
+        for index, item in enumerate(gains.values()):
             values = item.get(key) or []  # none where every pair had a run at chance, or no re-runs
             if not values:
                 continue
-            # Seeds side by side in the lane, so that two equal differences stay two dots.
+            # Seeds side by side in the lane, so that two equal gains stay two dots.
             xs = [index + offset + 0.02 * (seed - (len(values) - 1) / 2) for seed in range(len(values))]
             shown = values if key != "val" else [min(max(value, floor), ceiling) for value in values]
             ax.scatter(xs, shown, s=18, marker=marker, color=fill, edgecolors=color, label=label if first else None)
@@ -142,13 +142,13 @@ def plot_ablation(differences: dict[str, dict[str, list[float]]], band: float, b
         f"{name}\nn={len(item['test'])}"
         + (f" (◆ {len(item['one machine'])})" if "one machine" in item else "")
         + "".join(f"\n{label}: seed {seed}\nat chance" for label, seed in item.get("at chance", []))
-        for name, item in differences.items()
+        for name, item in gains.items()
     ]
-    ax.set_xticks(range(len(differences)), ticks)
-    title = f"one component removed from {base}: seeds (dots), mean (lines), its 95% interval (bars; bold: misses 0)"
-    title += f"\nband: 19 in 20 single two-run test differences, from {base}'s {base_seeds} recorded seeds"
+    ax.set_xticks(range(len(gains)), ticks)
+    title = f"what each component of {base} buys: seeds (dots), mean (lines), its 95% interval (bars; bold: misses 0)"
+    title += f"\nband: 19 in 20 two-run test differences of one recipe, from {base}'s {base_seeds} recorded seeds"
     title += "\nunder each name, n: recorded seeds; ◆: pairs on one machine that trained"
-    ax.set(title=title, ylabel=f"removal minus {base}, same seed (points)", ylim=(floor, ceiling))
+    ax.set(title=title, ylabel="with it minus without, same seed (points)", ylim=(floor, ceiling))
     ax.title.set_fontsize(10)
     ax.grid(alpha=0.3, axis="y")
     # The legend beside the axes: under them, a component's note of a run at chance would run into it.
