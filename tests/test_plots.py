@@ -490,6 +490,18 @@ def test_plot_ablation_keeps_the_frame_to_the_test_lanes_and_marks_a_validation_
     assert "validation beyond the frame (value beside)" in [t.get_text() for t in ax.get_legend().get_texts()]
 
 
+def test_plot_ablation_legend_draws_the_beyond_the_frame_mark_pointing_the_way_the_value_lies():
+    for sign, written in ((1, "+0.80"), (-1, "-0.80")):  # the test lane on the value's side: only 0.8 lies beyond
+        test, values = [sign * value for value in (0.2, 0.3, 0.25)], [sign * value for value in (0.1, 0.8, 0.2)]
+        (ax,) = figures.plot_ablation({"batchnorm": {"test": test, "val": values}}, 0.1, "r", 5).axes
+        assert [text.get_text() for text in ax.texts] == [written]
+        (edge,) = [c for c in ax.collections if isinstance(c, PathCollection) and len(c.get_offsets()) == 1]
+        legend = ax.get_legend()
+        labels = [text.get_text() for text in legend.get_texts()]
+        handle = legend.legend_handles[labels.index("validation beyond the frame (value beside)")]
+        assert handle.get_paths()[0].vertices.tolist() == edge.get_paths()[0].vertices.tolist()  # the same triangle
+
+
 def test_plot_ablation_legend_draws_the_interval_thin_and_says_what_bold_means():
     """The legend's interval sample is thin even when the first bar is bold (it misses 0), and one entry says what
     bold means, only where some bar is bold."""

@@ -283,4 +283,4 @@ def ablation_table(results: dict[str, dict], base: str = ABLATION_BASE) -> str:
         "paired t-test of the test gains",
         f"noise band +-{band:.2f}: where 19 in 20 two-run differences fall, from {base}'s {seeds} seeds",
     ]
-    return "\n".join([*lines, *(f"({note})" for note in notes)])
+    return "\n".join([*lines, *(note(f"({text})") for text in notes)])

@@ -96,7 +96,7 @@ def plot_ablation(gains: dict[str, dict[str, list[float]]], band: float, base: s
         ("one machine", 0.0, "C2", "D", "C2", "test, every pair on one machine"),
         ("val", 0.3, "C1", "o", "none", "validation, as recorded"),
     )
-    bold, clipped = False, None  # any bar bold; the colour of a validation dot moved onto the frame's edge
+    bold, clipped = False, None  # any bar bold; (colour, marker) of a validation dot moved onto the frame's edge
     extent = [-band, band]  # the test lanes (and the band) set the frame; validation is drawn inside it
     mark = {"linestyle": "none", "markersize": 14, "markeredgewidth": 2}  # legend entries drawn as the plot draws them
     for key, offset, color, marker, fill, label in lanes:
@@ -114,8 +114,8 @@ def plot_ablation(gains: dict[str, dict[str, list[float]]], band: float, base: s
             ax.scatter(xs, shown, s=18, marker=marker, color=fill, edgecolors=color, label=label if first else None)
             for x, value, at in zip(xs, values, shown, strict=True):
                 if value != at:
-                    clipped = color
                     below = value < at  # whole on the edge (not clipped), its value written inside the frame
+                    clipped = (color, "v" if below else "^")
                     ax.scatter([x], [at], s=40, marker="v" if below else "^", color=color, clip_on=False, zorder=3)
                     ax.annotate(f"{value:+.2f}", (x, at), xytext=(5, 7 if below else -7), textcoords="offset points",
                                 fontsize=8, va="center", color=color)  # fmt: skip
@@ -133,7 +133,8 @@ def plot_ablation(gains: dict[str, dict[str, list[float]]], band: float, base: s
             ax.plot([], [], color=color, **mark, marker="|", label=f"95% interval, {label.removeprefix('test, ')}")
     ax.plot([], [], color="gray", **mark, marker="_", label="mean of the seeds, in its lane's colour")
     if clipped:
-        ax.scatter([], [], s=40, marker="v", color=clipped, label="validation beyond the frame (value beside)")
+        colour, marker = clipped
+        ax.scatter([], [], s=40, marker=marker, color=colour, label="validation beyond the frame (value beside)")
     if bold:
         bold_mark = mark | {"markeredgewidth": 4}
         ax.plot([], [], color="black", **bold_mark, marker="|", label="bold bar: interval misses 0")

@@ -97,8 +97,8 @@ def _what_each_component_buys(results: dict[str, dict], rows: list[dict]) -> str
     )
     rate = ABLATION_TRAINING.get(f"{ABLATION_BASE}-no-{most}", {}).get("learning_rate")
     text = (
-        f"**What does each component buy?** {_named(most)} the most: without it, test accuracy changed by {costs} "
-        f'points; "{ablation[most]["reading"]}" by the ablation\'s rule'
+        f"**What does each component buy?** {_named(most)} the most: without it, test accuracy changed by {costs}; "
+        f'"{ablation[most]["reading"]}" by the ablation\'s rule'
         + (
             f" (without it the model trains at a peak rate of {rate}, so the row measures the two together)"
             if rate
@@ -175,11 +175,8 @@ def _what_seeds_see(rows: list[dict]) -> str:
     for row in ablation:
         for pairing in row["pairings"]:
             low, high = pairing["interval"]
-            sizes.setdefault((pairing["label"], pairing["seeds"]), []).append((high - low) / 2)
-    spans = [
-        f"{min(values):.2f}-{max(values):.2f} points {label} ({seeds} seeds)"
-        for (label, seeds), values in sizes.items()
-    ]
+            sizes.setdefault(_pairing_label(pairing), []).append((high - low) / 2)
+    spans = [f"{min(values):.2f}-{max(values):.2f} points {label}" for label, values in sizes.items()]
     return (
         f"**Few seeds see only large effects.** A removal's mean change is significant only from about "
         f'{" and ".join(spans)} ("What mattered"): "no effect shown" is not "no effect".'
