@@ -33,7 +33,6 @@ def select_device(requested: str = "auto") -> torch.device:
 
 def autocast_for(device: torch.device, enabled: bool | None = None):
     """bfloat16 autocast on CUDA (no loss scaling needed); a no-op context elsewhere, or when `enabled` is False."""
-    enabled = device.type == "cuda" if enabled is None else enabled
-    if not enabled:  # some torch releases reject autocast on MPS even when it is disabled
+    if not (device.type == "cuda" if enabled is None else enabled):  # some torch releases refuse MPS autocast, even off
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)

@@ -22,8 +22,7 @@ from mnist_nb.data import ImageSet, Normalization, TensorLoader, clean_loader, l
 from mnist_nb.devices import autocast_for, select_device
 from mnist_nb.models import MnistNet, build_model_of
 
-# Batches of clean images. For evaluation only memory bounds the size; recalibration normalizes each batch by its
-# own statistics as it measures them, so its size is part of the recipe, like the training batch's.
+# Clean batches: evaluation's size is bound by memory alone; recalibration's sets the statistics, like training's.
 EVALUATION_BATCH_SIZE = 1000
 RECALIBRATION_BATCH_SIZE = 500
 WARMUP_START, ANNEAL_END = 0.1, 0.001  # the one-cycle schedule's ends, as multiples of the peak rate
