@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from probes import PROBES, probe_config  # noqa: E402
 
+from mnist_nb.anatomy import count_parameters  # noqa: E402
 from mnist_nb.config import IMAGE_SIZE, NUM_CLASSES  # noqa: E402
 from mnist_nb.lab.records import command_line, machine_description  # noqa: E402
 from mnist_nb.models import build_model_of  # noqa: E402
@@ -107,14 +108,15 @@ def main(argv: list[str] | None = None) -> None:
     for _ in range(args.repeats):  # in turn, so that a slower minute of the machine slows every probe
         for probe in args.probes:
             timings[probe].append(milliseconds_per_step(steps[probe], args.steps))
-    for probe in args.probes:
-        report(probe, configs[probe], steps[probe], timings[probe], warmups[probe], args)
+    shares = {probe: report(probe, configs[probe], steps[probe], timings[probe], warmups[probe], args)
+              for probe in args.probes}  # fmt: skip
     if args.record:
-        write_record(args.record, configs, timings, args)
+        write_record(args.record, configs, timings, shares, args)
 
 
-def report(probe: str, config, step, timings: list[float], warmup: float, args) -> None:
-    """The step's time, then each operator's share of the profiled steps' self CPU time."""
+def report(probe: str, config, step, timings: list[float], warmup: float, args) -> dict[str, float]:
+    """The step's time, then each operator's share of the profiled steps' self CPU time; returns the shares of
+    `GROUPS`."""
     milliseconds = statistics.fmean(timings)
     spread = f" +- {statistics.stdev(timings):.1f}" if len(timings) > 1 else ""
     with profile(activities=[ProfilerActivity.CPU]) as profiler:
@@ -130,16 +132,21 @@ def report(probe: str, config, step, timings: list[float], warmup: float, args) 
         f"{1000 * milliseconds / config.batch_size:.0f} us an image "
         f"({args.repeats} x {args.steps} steps; warm-up {warmup:.1f} s)"
     )
-    for group, patterns in GROUPS.items():
-        share = sum(e.self_cpu_time_total for e in events if any(p in e.key for p in patterns)) / total
+    shares = {
+        group: sum(e.self_cpu_time_total for e in events if any(p in e.key for p in patterns)) / total
+        for group, patterns in GROUPS.items()
+    }
+    for group, share in shares.items():
         print(f"  {group:<12} {100 * share:5.1f}% of self CPU time, forward and backward")
     print("  operators, by self CPU time:")
     for event in sorted(events, key=lambda event: -event.self_cpu_time_total)[:12]:
         print(f"    {event.key:<45} {100 * event.self_cpu_time_total / total:5.1f}%  {event.count:>5} calls")
+    return shares
 
 
-def write_record(path: Path, configs: dict, timings: dict, args) -> None:
-    """The timings as read by notebook 09: each probe's milliseconds a step, one value per repeat."""
+def write_record(path: Path, configs: dict, timings: dict, shares: dict, args) -> None:
+    """What notebook 09 reads: each probe's model, its milliseconds a step (one value per repeat, in turn) and the
+    profiled shares of self CPU time by layer kind (the profiler's overhead included)."""
     record = {
         "steps": args.steps,
         "repeats": args.repeats,
@@ -151,7 +158,9 @@ def write_record(path: Path, configs: dict, timings: dict, args) -> None:
                 "model_options": dict(config.model_options),
                 "batch_size": config.batch_size,
                 "channels_last": config.channels_last,
+                "parameters": count_parameters(build_model_of(config)),
                 "milliseconds": [round(value, 3) for value in timings[probe]],
+                "shares": {group: round(share, 4) for group, share in shares[probe].items()},
             }
             for probe, config in configs.items()
         },

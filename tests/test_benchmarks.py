@@ -119,6 +119,9 @@ def test_the_step_profile_times_probes_in_turn_and_records_every_timing(capsys, 
     assert list(saved["probes"]) == probes and saved["steps"] == 2 and saved["repeats"] == 3
     assert saved["probes"]["fast-7"]["model_options"] == {"early_pooling": False, "widths": [8, 16]}
     assert all(len(row["milliseconds"]) == 3 and min(row["milliseconds"]) > 0 for row in saved["probes"].values())
+    assert [row["parameters"] for row in saved["probes"].values()] == [10_786, 16_338]
+    shares = saved["probes"]["fast-7"]["shares"]
+    assert set(shares) == {"convolution", "BatchNorm", "ReLU", "max-pooling"} and 0.5 < sum(shares.values()) <= 1
     assert saved["machine"]["cpu_threads"] == torch.get_num_threads() and saved["command"]
     with pytest.raises(SystemExit):
         profile.main(["fast-7", "--repeats", "0"])

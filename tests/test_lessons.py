@@ -22,7 +22,7 @@ def test_the_summary_restates_the_records_readings():
     results, rows, step_times = shipped()
     text = lessons.what_we_learned(results, rows, step_times)
     candidate = results[lessons.CANDIDATE]
-    assert f"{candidate['params']:,} parameters (`{lessons.CANDIDATE}`) for a mean of " in text
+    assert f"`{lessons.CANDIDATE}`, with {candidate['params']:,} parameters, averages " in text
     assert f"{candidate['test_accuracy_mean']:.2f} % over {len(candidate['seeds'])} seeds" in text
     # Each component's verdict is the index's, not a second reading: the same words as its row.
     ablation = {row["test"].split(",")[0]: row for row in rows if row["study"].startswith("the ablation")}
@@ -30,34 +30,48 @@ def test_the_summary_restates_the_records_readings():
     assert f'"{ablation[most]["reading"]}" by the ablation\'s rule' in text
     unseen = [name for name, row in ablation.items() if row["reading"] == "within seed noise"]
     assert all(lessons._named(name).lower() in text.lower() for name in unseen)
-    assert f"{results['fast']['race']['ratio']:.2f} times faster" in text
+    assert f"{results['fast']['race']['ratio']:.2f}x less time" in text
     means = [sum(row["milliseconds"]) / len(row["milliseconds"]) for row in step_times["probes"].values()]
-    assert f"({means[2]:.1f} against {means[0]:.1f} ms, {step_times['repeats']} timings each" in text
-    assert text.startswith("1. **How small can it get?**") and "\n\nAnd why:\n\n- **Width sets the size.**" in text
+    assert f"brought it back to {means[2] / means[0]:.0%}" in text
+    assert text.startswith("1. **How small can it get?**")
+    assert "\n\nWhy, and how to read these figures:\n\n- **Width sets the size.**" in text
 
 
-def test_the_candidates_verdict_follows_its_margin_against_two_standard_errors():
+def test_the_candidates_verdict_follows_its_margin_against_students_t():
     def verdict(accuracies: list[float]) -> str:
         return lessons._how_small({lessons.CANDIDATE: fake_summary(lessons.CANDIDATE, 4_920, accuracies)})
 
-    # std 0.05 over 4 seeds: a standard error of 0.025 points, two of them 0.05.
-    assert "within seed noise: level with the line" in verdict([99.42, 99.42, 99.42, 99.42])
-    assert "past the line by 0.060 points, beyond seed noise" in verdict([99.46, 99.46, 99.46, 99.46])
-    assert "short of the line by 0.100 points" in verdict([99.30, 99.30, 99.30, 99.30])
+    # std 0.05 over 4 seeds: a standard error of 0.025 points; Student's t for 3 degrees of freedom, 3.182 of them.
+    assert "only 0.050 points above the line, within seed noise" in verdict([99.45] * 4)  # past 2, not past t
+    assert "past the line by 0.090 points, beyond seed noise" in verdict([99.49] * 4)
+    assert "short of the line by 0.100 points" in verdict([99.30] * 4)
+    assert "the fourth recipe tried, after test results had steered the search" in verdict([99.45] * 4)
     assert lessons._how_small({}) == ""  # not recorded: not claimed
 
 
-def test_students_t_would_change_a_verdict_between_two_standard_errors_and_its_critical_value():
-    # Five seeds, std 0.05: a standard error of 0.0224; 2.776 of them is 0.062 points, two of them 0.045.
-    between = fake_summary("tiny", 4_718, [99.455] * 5)  # 0.055 above the line: past at 2, level at 2.776
-    assert "the verdict on tiny would change" in lessons._level_with({"tiny": between})
-    assert "no verdict here changes" in lessons._level_with({"tiny": fake_summary("tiny", 4_718, [99.41] * 5)})
-    assert "Student's t for 5 seeds, 2.776" in lessons._level_with({"tiny": between})
+def test_the_answers_keep_the_pages_sign_and_both_studies_of_the_final_recipe():
+    results, rows, _ = shipped()
+    component = lessons._what_each_component_buys(results, rows)
+    assert "BatchNorm the most: its gain, with it minus without, is +0.25 points as recorded (5 seeds)" in component
+    again = next(row for row in rows if row["test"] == "gap again, fresh seeds")["pairings"][0]
+    assert f"The GAP head's gain is {again['gain']:+.2f} points on 10 fresh seeds (a cost, replicated)" in component
+    final = lessons._what_final_bought(rows)
+    assert "Added alone to `residual`, shown to help: clean last 2 epochs; not shown: width 20" in final
+    assert "Taken out of `final`, shown to matter: width 20; clean last epochs and recalibration together" in final
+    assert lessons._change("width 20 (16 without it), in `final`") == "width 20"
 
 
-def test_the_step_time_sentence_needs_the_three_probes_in_order():
-    results, _, step_times = shipped()
-    assert "stepped in" in lessons._step_time(results, step_times)
+def test_the_step_time_sentence_needs_the_three_probes_in_order_and_counts_the_turns():
+    _, _, step_times = shipped()
+    text = lessons._step_time(step_times)
+    before, _, fast = step_times["probes"].values()
+    turns = sum(late < early for late, early in zip(fast["milliseconds"], before["milliseconds"], strict=True))
+    assert f"the faster of the two in {turns} of {len(fast['milliseconds'])} turns" in text
     reordered = step_times | {"probes": dict(reversed(list(step_times["probes"].items())))}
-    assert lessons._step_time(results, reordered) == ""
-    assert lessons._step_time(results, None) == ""
+    assert lessons._step_time(reordered) == "" and lessons._step_time(None) == ""
+
+
+def test_level_with_the_line_names_students_t_for_the_seeds_recorded():
+    text = lessons._level_with({"tiny": fake_summary("tiny", 4_718, [99.41] * 5)})
+    assert "(Student's t, 2.776 for 5 seeds" in text
+    assert lessons._level_with({"residual": fake_summary("residual", 11_280, [99.5] * 5)}) == ""  # over the budget

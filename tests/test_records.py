@@ -145,8 +145,13 @@ def test_run_record_is_the_metrics_json_of_a_run(tmp_path):
 def test_margin_phrase_weighs_the_margin_over_the_target_against_the_standard_error():
     on_the_line = {"seeds": [0, 1, 2, 3], "test_accuracy_mean": 99.42, "test_accuracy_std": 0.04}  # error 0.02
     assert margin_phrase(on_the_line) == (
-        "0.020 points above the line, 1.0 standard errors of its mean (0.020): within seed noise"
+        "0.020 points above the line, 1.0 standard errors of its mean (0.020) against Student's t, 3.182: within "
+        "seed noise"
     )
+    # 2.5 standard errors over four seeds: past 2, not past Student's t for 3 degrees of freedom (3.182).
+    between = on_the_line | {"test_accuracy_mean": 99.45}
+    assert margin_phrase(between).startswith("0.050 points above the line, 2.5 standard errors")
+    assert margin_phrase(between).endswith(": within seed noise")
     below = {"seeds": [0, 1, 2, 3], "test_accuracy_mean": 99.30, "test_accuracy_std": 0.04}
     assert margin_phrase(below).startswith("0.100 points below the line, 5.0 standard errors")
     assert margin_phrase(below).endswith(": beyond seed noise")

@@ -142,7 +142,9 @@ def test_the_gap_bullet_reads_both_pairings_and_names_a_cost_beyond_seed_noise()
     assert "replicated" not in line  # no fresh seeds given: no claim about them
     fresh = {"replicated": True, "mean": 0.104}
     (line,) = [line for line in what_mattered(records, reruns=reruns, replicated=fresh).splitlines() if "GAP" in line]
-    assert line.endswith('the cost replicated: +0.10 points, about 10 test images (the table\'s "gap again").')
+    assert line.endswith(
+        "the cost replicated: GAP's gain -0.10 points, about 10 test images (the table's \"gap again\")."
+    )
     not_replicated = what_mattered(records, reruns=reruns, replicated=fresh | {"replicated": False})
     assert "cost replicated" not in not_replicated
 

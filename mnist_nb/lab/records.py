@@ -19,6 +19,7 @@ import torch
 
 from mnist_nb.comparison import format_p_value
 from mnist_nb.config import TARGET_ACCURACY
+from mnist_nb.lab.t_tests import student_t_critical
 
 
 def command_line() -> str:
@@ -210,12 +211,17 @@ def race_phrase(race: dict) -> str:
 def margin_phrase(summary: dict) -> str:
     """How far the mean test accuracy is from the target, against its standard error (sd / sqrt(seeds)).
 
-    Under two standard errors the side of the line the mean falls on is luck-sized: 'within seed noise'.
+    Within Student's t standard errors (2.776 for five seeds: the sd is itself estimated from them) the side of
+    the line the mean falls on is luck-sized: 'within seed noise'.
     """
     margin = summary["test_accuracy_mean"] - TARGET_ACCURACY
     error = summary["test_accuracy_std"] / math.sqrt(len(summary["seeds"]))
     side = f"{abs(margin):.3f} points {'above' if margin >= 0 else 'below'} the line"
-    if not error:  # one seed: no spread to weigh the margin against
+    if not error or len(summary["seeds"]) < 2:  # one seed: no spread to weigh the margin against
         return side
-    noise = "within" if abs(margin) < 2 * error else "beyond"
-    return f"{side}, {abs(margin) / error:.1f} standard errors of its mean ({error:.3f}): {noise} seed noise"
+    critical = student_t_critical(len(summary["seeds"]) - 1)
+    noise = "within" if abs(margin) < critical * error else "beyond"
+    return (
+        f"{side}, {abs(margin) / error:.1f} standard errors of its mean ({error:.3f}) against Student's t, "
+        f"{critical:.3f}: {noise} seed noise"
+    )

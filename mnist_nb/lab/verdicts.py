@@ -57,7 +57,7 @@ def what_mattered(
         for index in gap:
             bullets[index] += (
                 f" On fresh seeds {SEEDS[0]}-{SEEDS[-1]}, by a rule written before they ran, the cost replicated: "
-                f"{signed_points(replicated['mean'])} points, about "
+                f"GAP's gain {signed_points(-replicated['mean'])} points, about "
                 f'{round(replicated["mean"] * TEST_IMAGES / 100)} test images (the table\'s "gap again").'
             )
     if previous and "fast" in previous and "fast" in results:
