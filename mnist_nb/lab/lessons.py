@@ -9,13 +9,12 @@ words, a reading made above it on the page.
 
 from __future__ import annotations
 
-import math
 import re
 import statistics
 
 from mnist_nb.config import SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET
 from mnist_nb.lab.frontier import ABLATION_BASE, ABLATION_TRAINING
-from mnist_nb.lab.records import signed_points
+from mnist_nb.lab.records import beyond_seed_noise, signed_points
 from mnist_nb.lab.t_tests import student_t_critical
 
 # The last entry chosen on validation, before its test runs, for "<= 5,000 parameters at >= 99.4 %".
@@ -34,19 +33,12 @@ def what_we_learned(results: dict[str, dict], rows: list[dict], step_times: dict
     return "\n".join(numbered) + "\n\nWhy, and how to read these figures:\n\n" + "\n".join(bullets)
 
 
-def _beyond_seed_noise(summary: dict) -> bool:
-    """The mean's distance from the target beyond Student's t standard errors (as `records.margin_phrase`)."""
-    error = summary["test_accuracy_std"] / math.sqrt(len(summary["seeds"]))
-    critical = student_t_critical(len(summary["seeds"]) - 1)
-    return abs(summary["test_accuracy_mean"] - TARGET_ACCURACY) >= critical * error
-
-
 def _how_small(results: dict[str, dict]) -> str:
     if CANDIDATE not in results:
         return ""
     candidate = results[CANDIDATE]
     mean, margin = candidate["test_accuracy_mean"], candidate["test_accuracy_mean"] - TARGET_ACCURACY
-    if margin >= 0 and _beyond_seed_noise(candidate):
+    if margin >= 0 and beyond_seed_noise(candidate):
         side = f"past the line by {margin:.3f} points, beyond seed noise"
     elif margin >= 0:
         side = (

@@ -208,19 +208,25 @@ def race_phrase(race: dict) -> str:
     )
 
 
-def margin_phrase(summary: dict) -> str:
-    """How far the mean test accuracy is from the target, against its standard error (sd / sqrt(seeds)).
+def beyond_seed_noise(summary: dict) -> bool:
+    """Whether the mean test accuracy lies further from the target than seed noise reaches: more than Student's t
+    standard errors of the mean (sd / sqrt(seeds); t, 2.776 for five seeds, as the sd is itself estimated from
+    them). Needs two seeds or more."""
+    error = summary["test_accuracy_std"] / math.sqrt(len(summary["seeds"]))
+    critical = student_t_critical(len(summary["seeds"]) - 1)
+    return abs(summary["test_accuracy_mean"] - TARGET_ACCURACY) >= critical * error
 
-    Within Student's t standard errors (2.776 for five seeds: the sd is itself estimated from them) the side of
-    the line the mean falls on is luck-sized: 'within seed noise'.
-    """
+
+def margin_phrase(summary: dict) -> str:
+    """How far the mean test accuracy is from the target, in standard errors of the mean; within seed noise
+    unless `beyond_seed_noise`: then the side of the line the mean falls on is luck-sized."""
     margin = summary["test_accuracy_mean"] - TARGET_ACCURACY
     error = summary["test_accuracy_std"] / math.sqrt(len(summary["seeds"]))
     side = f"{abs(margin):.3f} points {'above' if margin >= 0 else 'below'} the line"
     if not error or len(summary["seeds"]) < 2:  # one seed: no spread to weigh the margin against
         return side
+    noise = "beyond" if beyond_seed_noise(summary) else "within"
     critical = student_t_critical(len(summary["seeds"]) - 1)
-    noise = "within" if abs(margin) < critical * error else "beyond"
     return (
         f"{side}, {abs(margin) / error:.1f} standard errors of its mean ({error:.3f}) against Student's t, "
         f"{critical:.3f}: {noise} seed noise"
