@@ -25,7 +25,7 @@ def test_the_summary_restates_the_records_readings():
     assert f"`{lessons.CANDIDATE}`, with {candidate['params']:,} parameters, averages " in text
     assert f"{candidate['test_accuracy_mean']:.2f} % over {len(candidate['seeds'])} seeds" in text
     # Each component's verdict is the index's, not a second reading: the same words as its row.
-    ablation = {row["test"].split(",")[0]: row for row in rows if row["study"].startswith("the ablation")}
+    ablation = {row["tested"]: row for row in rows if row["study"].startswith("the ablation")}
     most = max(ablation, key=lambda name: ablation[name]["pairings"][0]["gain"])
     assert f'"{ablation[most]["reading"]}" by the ablation\'s rule' in text
     unseen = [name for name, row in ablation.items() if row["reading"] == "within seed noise"]
@@ -53,12 +53,12 @@ def test_the_answers_keep_the_pages_sign_and_both_studies_of_the_final_recipe():
     results, rows, _ = shipped()
     component = lessons._what_each_component_buys(results, rows)
     assert "BatchNorm the most: its gain, with it minus without, is +0.25 points as recorded (5 seeds)" in component
-    again = next(row for row in rows if row["test"] == "gap again, fresh seeds")["pairings"][0]
+    again = next(row for row in rows if row["tested"] == "gap again")["pairings"][0]
     assert f"The GAP head's gain is {again['gain']:+.2f} points on 10 fresh seeds (a cost, replicated)" in component
     final = lessons._what_final_bought(rows)
     assert "Added alone to `residual`, shown to help: clean last 2 epochs; not shown: width 20" in final
     assert "Taken out of `final`, shown to matter: width 20; clean last epochs and recalibration together" in final
-    assert lessons._change("width 20 (16 without it), in `final`") == "width 20"
+    assert [row["tested"] for row in rows if row["test"] == "width 20 (16 without it), in `final`"] == ["width 20"]
 
 
 def test_the_step_time_sentence_needs_the_three_probes_in_order_and_counts_the_turns():

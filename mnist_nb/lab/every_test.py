@@ -18,17 +18,18 @@ from mnist_nb.lab.replication import SEEDS, replication
 from mnist_nb.lab.t_tests import interval, paired_t_p_value, student_t_critical
 from mnist_nb.lab.verdicts import welch_p_value
 
-# The four changes of `final`, by the names that add one to `residual` and take one out of `final`.
+# The four changes of `final`, by the names that add one to `residual` and take one out of `final`: the change,
+# then where it was tested (the two together name the index's row).
 CHANGE_OF = {
-    "residual-width-20": "width 20, added to `residual`",
-    "residual-channel-only-7x7": "spatial gate dropped after stage 3, on `residual`",
-    "residual-clean-2": "clean last 2 epochs, added to `residual`",
-    "residual-recalibrated": "recalibrated BatchNorm, added to `residual`",
-    "final-width-16": "width 20 (16 without it), in `final`",
-    "final-spatial-7x7": "spatial gate dropped after stage 3, in `final`",
-    "final-clean-0": "clean last 2 epochs, in `final`",
-    "final-not-recalibrated": "recalibrated BatchNorm, in `final`",
-    LESS_BOTH.name: "clean last epochs and recalibration together, in `final`",
+    "residual-width-20": ("width 20", ", added to `residual`"),
+    "residual-channel-only-7x7": ("spatial gate dropped after stage 3", ", on `residual`"),
+    "residual-clean-2": ("clean last 2 epochs", ", added to `residual`"),
+    "residual-recalibrated": ("recalibrated BatchNorm", ", added to `residual`"),
+    "final-width-16": ("width 20", " (16 without it), in `final`"),
+    "final-spatial-7x7": ("spatial gate dropped after stage 3", ", in `final`"),
+    "final-clean-0": ("clean last 2 epochs", ", in `final`"),
+    "final-not-recalibrated": ("recalibrated BatchNorm", ", in `final`"),
+    LESS_BOTH.name: ("clean last epochs and recalibration together", ", in `final`"),
 }
 
 
@@ -47,16 +48,17 @@ def _pairing(label: str, gains: list[float], level: float = SIGNIFICANCE_LEVEL) 
 def every_test_rows(
     results: dict[str, dict], previous: dict[str, dict] | None = None, reruns: dict[str, dict] | None = None
 ) -> list[dict]:
-    """Every test, one dict each: "test" (what is tested, where), "seeds" (how many, how paired), "pairings"
+    """Every test, one dict each: "test" (what is tested, where), "tested" (what alone: a component, a change of
+    `final`, "final", "gap again", "fast", "final, as recorded"), "seeds" (how many, how paired), "pairings"
     (`_pairing`s: the ablation's two, one elsewhere), "study" (the rows read together), "level" (the p its rule
     asked), "rule" and "reading". From `frontier.load_results()` and, where given, the record `fast` replaced
     (`previous`) and the seeds re-run on one machine (`reruns`); each study's own records are read where they are
     kept (the replication, the recipe's changes)."""
     rows = []
 
-    def add(test: str, seeds: str, pairings: list[dict], level: float, rule: str, reading: str) -> None:
+    def add(test: str, seeds: str, pairings: list[dict], level: float, rule: str, reading: str, tested: str) -> None:
         rows.append({"test": test, "seeds": seeds, "pairings": pairings, "level": level, "rule": rule,
-                     "reading": reading, "study": study})  # fmt: skip
+                     "reading": reading, "study": study, "tested": tested})  # fmt: skip
 
     study = f"the ablation: one component removed from `{ABLATION_BASE}`, seeds 0-9"
 
@@ -74,6 +76,7 @@ def every_test_rows(
             reading if (reading := rule_reading(gains, one)) != "on the line" else
             # The rule as written named what helps: a cost on the line was read after the results were seen.
             "on the line (a gain)" if found[-1]["gain"] > 0 else "on the line (a cost, read after)",
+            name,
         )  # fmt: skip
     study = f"GAP's cost on fresh seeds {SEEDS[0]}-{SEEDS[-1]}"
     replicated = replication()
@@ -85,6 +88,7 @@ def every_test_rows(
             SIGNIFICANCE_LEVEL,
             f"< {SIGNIFICANCE_LEVEL}",
             "it costs (replicated)" if replicated["replicated"] else "not replicated",
+            "gap again",
         )
     study = "`fast` against the recipe it replaced, after the choice"
     if previous and "fast" in previous and "fast" in results:
@@ -100,6 +104,7 @@ def every_test_rows(
             f"{'higher' if found['gain'] > 0 else 'lower'}, after the fact: no verdict"
             if found["p_value"] < SIGNIFICANCE_LEVEL
             else "not shown",
+            "fast",
         )
     study = f"`final` against `{ABLATION_BASE}` as recorded: independent runs"
     if "final" in results and ABLATION_BASE in results:  # independent runs, two machines: Welch's t-test
@@ -115,6 +120,7 @@ def every_test_rows(
             SIGNIFICANCE_LEVEL,
             f"< {SIGNIFICANCE_LEVEL} (Welch)",
             _reading(t, p_value < SIGNIFICANCE_LEVEL),
+            "final, as recorded",
         )
     # The recipe's changes on fresh seeds: each alone on residual (its minus residual's), and each out of final
     # (final's minus the one without it), by the rules stated before the runs.
@@ -128,13 +134,15 @@ def every_test_rows(
         if test is None:
             continue
         found = _pairing("", [sign * value for value in test["differences"]], level(name))
+        change, where = CHANGE_OF.get(name, (f"`{name}`", f", against `{ABLATION_BASE}`"))
         add(
-            CHANGE_OF.get(name, f"`{name}`, against `{ABLATION_BASE}`"),
+            change + where,
             f"{len(test['differences'])}, seeds {SEEDS[0]}-{SEEDS[-1]} (one machine)",
             [found],
             level(name),
             f"< {level(name):.4g}",
             _reading(found["gain"], test["verdict"] != "not shown to differ"),
+            name if name == "final" else change,
         )
     return rows
 

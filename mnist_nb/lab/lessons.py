@@ -9,7 +9,6 @@ words, a reading made above it on the page.
 
 from __future__ import annotations
 
-import re
 import statistics
 
 from mnist_nb.config import SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET
@@ -72,8 +71,8 @@ def _how_small(results: dict[str, dict]) -> str:
 
 
 def _ablation(rows: list[dict]) -> dict[str, dict]:
-    """The ablation's rows by component name (the row's test is "batchnorm, in `residual`")."""
-    return {row["test"].split(",")[0]: row for row in rows if row["study"].startswith("the ablation")}
+    """The ablation's rows by component name."""
+    return {row["tested"]: row for row in rows if row["study"].startswith("the ablation")}
 
 
 def _pairing_label(pairing: dict) -> str:
@@ -104,7 +103,7 @@ def _what_each_component_buys(results: dict[str, dict], rows: list[dict]) -> str
         f"**What does each component buy?** {_named(most)} the most: its gain, with it minus without, is {gains}; "
         f'"{ablation[most]["reading"]}" by the ablation\'s rule{both if rate else ""}.'
     )
-    again = [row for row in rows if row["test"] == "gap again, fresh seeds"]
+    again = [row for row in rows if row["tested"] == "gap again"]
     dense = results.get(f"{ABLATION_BASE}-no-gap")
     if again and dense and ABLATION_BASE in results:
         pairing, fewer = again[0]["pairings"][0], dense["params"] - results[ABLATION_BASE]["params"]
@@ -120,14 +119,9 @@ def _what_each_component_buys(results: dict[str, dict], rows: list[dict]) -> str
     return text
 
 
-def _change(test: str) -> str:
-    """An index row's name of a change, without where it was tested: "width 20, added to `residual`" -> "width 20"."""
-    return re.sub(r" \(\d+ without it\)", "", re.sub(r", (added to|on|in) `\w+`$", "", test))
-
-
 def _what_final_bought(rows: list[dict]) -> str:
     alone = [row for row in rows if row["study"].endswith("each change added to `residual`")]
-    whole = [row for row in alone if row["test"].startswith("`final`")]
+    whole = [row for row in alone if row["tested"] == "final"]
     if not whole:
         return ""
     pairing = whole[0]["pairings"][0]
@@ -136,12 +130,12 @@ def _what_final_bought(rows: list[dict]) -> str:
         f"**What did the final recipe's four changes buy?** Together, {signed_points(pairing['gain'])} points over "
         f"`{ABLATION_BASE}` on {pairing['seeds']} paired seeds ({verdict})."
     )
-    helped = [_change(row["test"]) for row in alone if row not in whole and row["reading"] == "it helps"]
-    unshown = [_change(row["test"]) for row in alone if row not in whole and row["reading"] == "not shown"]
+    helped = [row["tested"] for row in alone if row not in whole and row["reading"] == "it helps"]
+    unshown = [row["tested"] for row in alone if row not in whole and row["reading"] == "not shown"]
     if helped or unshown:
         text += f" Added alone to `{ABLATION_BASE}`, shown to help: {_listed(helped) if helped else 'none'}"
         text += f"; not shown: {_listed(unshown)}." if unshown else "."
-    inside = [_change(row["test"]) for row in rows if row["study"].endswith("taken out of `final`")
+    inside = [row["tested"] for row in rows if row["study"].endswith("taken out of `final`")
               and row["reading"] == "it helps"]  # fmt: skip
     if inside:
         text += f' Taken out of `final`, shown to matter: {"; ".join(inside)} ("In short", above).'
