@@ -38,7 +38,7 @@ class ConvBNAct(nn.Sequential):
 class ResidualBlock(nn.Module):
     """out = ReLU(x + body(x)), body = conv-BN-ReLU, conv-BN (no BN with batchnorm=False). The identity skip has no
     parameters and gives gradients a path around the convolutions. It does not start as the identity: that would
-    need body's last BN scale at 0 (torchvision's zero_init_residual; notebook 06, Try this 3)."""
+    need body's last BN scale at 0 (torchvision's zero_init_residual; notebook 06 shows what that does)."""
 
     def __init__(self, channels: int, *, batchnorm: bool = True) -> None:
         super().__init__()

@@ -10,7 +10,7 @@ import torch.nn as nn
 
 from mnist_nb.config import TrainConfig
 from mnist_nb.data import Normalization
-from mnist_nb.models import MnistNet, build_model
+from mnist_nb.models import MnistNet, build_model_of
 from mnist_nb.support.checkpoint_files import CheckpointError, load_checkpoint, save_checkpoint
 
 __all__ = ["is_run_of", "load_checkpoint", "model_from_checkpoint", "resume_from", "save_checkpoint", "training_state"]
@@ -19,7 +19,6 @@ __all__ = ["is_run_of", "load_checkpoint", "model_from_checkpoint", "resume_from
 def training_state(model, optimizer, scheduler, config: TrainConfig, normalization: Normalization, history) -> dict:
     """Everything needed to evaluate the model or to resume training after epoch len(history)."""
     return {
-        "model_name": config.model,
         "architecture": str(model),  # print(model): what the weights belong to
         "model_state": {key: value.detach().cpu() for key, value in model.state_dict().items()},
         "optimizer_state": optimizer.state_dict(),
@@ -60,7 +59,6 @@ def resume_from(path: Path | str, *, config: TrainConfig, model: nn.Module, opti
 
 def model_from_checkpoint(checkpoint: dict, device: torch.device | str = "cpu") -> tuple[MnistNet, Normalization]:
     """Rebuild the checkpoint's model (variant options included) in eval mode, and its normalization."""
-    options = dict(TrainConfig.from_dict(checkpoint["config"]).model_options)
-    model = build_model(checkpoint["model_name"], **options)
+    model = build_model_of(TrainConfig.from_dict(checkpoint["config"]))  # its name and options are the config's
     model.load_state_dict(checkpoint["model_state"])
     return model.to(device).eval(), Normalization(**checkpoint["normalization"])

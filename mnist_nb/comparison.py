@@ -18,9 +18,9 @@ SIGNIFICANCE_LEVEL = 0.05
 
 
 def run_directory(runs_dir: Path | str, config: TrainConfig) -> Path:
-    """The folder of `config`'s run: model, seed and a digest of the config but the device. Two notebooks
-    training the same run (`TrainConfig.same_run`) share it, so the second reuses the first's run."""
-    recipe = json.dumps(config.replace(device="auto").to_dict(), sort_keys=True, default=list)
+    """The folder of `config`'s run: model, seed and a digest of its `run_identity`. Two notebooks training
+    the same run (`TrainConfig.same_run`) share it, so the second reuses the first's run."""
+    recipe = json.dumps(config.run_identity(), sort_keys=True, default=list)
     digest = hashlib.sha256(recipe.encode()).hexdigest()[:10]
     return Path(runs_dir) / f"{config.model}-seed-{config.seed}-{digest}"
 
@@ -92,21 +92,25 @@ def format_p_value(p_value: float) -> str:
     return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}"
 
 
-def paired_comparison(first: TrainingResult, second: TrainingResult, validation_set: ImageSet) -> dict:
-    """Both models on the same validation images: the images only one gets right, and McNemar's p. Whether
-    these two trained models differ, not whether another seed would rank them alike (the ablation's seeds)."""
+def paired_comparison(first: TrainingResult, second: TrainingResult, images: ImageSet) -> dict:
+    """Both models on the same images: the images only one gets right, McNemar's p, and the change's standard
+    error. Whether these two trained models differ, not whether another seed would rank them alike (the
+    ablation's seeds). On validation images this says which generalizes better; on training images, which fits."""
     correct = []
     for result in (first, second):
-        loader = TensorLoader(validation_set, EVALUATION_BATCH_SIZE, shuffle=False, normalization=result.normalization)
-        predicted, true = predict(result.model, loader)  # [N] each, in validation order
+        loader = TensorLoader(images, EVALUATION_BATCH_SIZE, shuffle=False, normalization=result.normalization)
+        predicted, true = predict(result.model, loader)  # [N] each, in the images' order
         correct.append(predicted == true)
     only_first = int((correct[0] & ~correct[1]).sum())
     only_second = int((correct[1] & ~correct[0]).sum())
+    # Per image +1, -1 or 0: the change is their mean, its standard error sqrt((disagreeing - change²) / n).
+    disagreeing, change = (only_first + only_second) / len(images), (only_second - only_first) / len(images)
     return {
-        "images": len(validation_set),
+        "images": len(images),
         "only_first": only_first,
         "only_second": only_second,
-        "change": 100 * (only_second - only_first) / len(validation_set),  # points, second minus first
+        "change": 100 * change,  # points, second minus first
+        "change_error": 100 * math.sqrt((disagreeing - change**2) / len(images)),  # points
         "p_value": mcnemar_p_value(only_first, only_second),
     }
 

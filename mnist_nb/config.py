@@ -111,10 +111,12 @@ class TrainConfig:
         """Epoch `epoch` (from 1) trains on the images as they are: one of the last `clean_epochs`."""
         return epoch > self.num_epochs - self.clean_epochs
 
+    def run_identity(self) -> dict:
+        """Every setting, the device read as 'auto' (where a run trains, not what): the one definition of a run."""
+        return self.replace(device="auto").to_dict()
+
     def same_run(self, other: TrainConfig) -> bool:
-        """Equal in everything but the device (where a run trains, not what): the one definition of the same
-        run, for resuming, reusing a record and a notebook's cached run."""
-        return self.replace(device=other.device) == other
+        return self.run_identity() == other.run_identity()
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

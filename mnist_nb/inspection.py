@@ -135,7 +135,7 @@ def occlusion(
     for index, (top, left) in enumerate(corners, start=1):
         copies[index, top : top + size, left : left + size] = 0
     device = next(model.parameters()).device
-    with _in_eval_mode(model), torch.no_grad(), autocast_for(device):
+    with _in_eval_mode(model), autocast_for(device):
         logits = model(normalization(copies.unsqueeze(1).float() / 255).to(device)).float()  # [1 + k, 10]
     return logits.softmax(1)[:, answer].cpu()
 
@@ -179,6 +179,4 @@ def gradient_rms(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, s
         loss = F.cross_entropy(probe(images.to(device)), labels.to(device))
         loss.backward()
     convs = [(name, module) for name, module in probe.named_modules() if isinstance(module, nn.Conv2d)]
-    rms = {name: conv.weight.grad.pow(2).mean().sqrt().item() for name, conv in convs if conv.weight.grad is not None}
-    probe.zero_grad(set_to_none=True)
-    return rms
+    return {name: conv.weight.grad.pow(2).mean().sqrt().item() for name, conv in convs if conv.weight.grad is not None}

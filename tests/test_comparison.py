@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+import statistics
+import types
 
 import pytest
 import torch
 
+import mnist_nb.comparison as comparison_module
 from mnist_nb.comparison import (
     accuracy_standard_error,
     clean_accuracy,
@@ -18,7 +21,7 @@ from mnist_nb.comparison import (
     run_directory,
     train_models,
 )
-from mnist_nb.data import TensorLoader
+from mnist_nb.data import ImageSet, Normalization, TensorLoader
 from mnist_nb.inspection import predict
 from mnist_nb.training import format_epoch
 
@@ -107,6 +110,30 @@ def test_paired_comparison_counts_the_images_only_one_model_gets_right():
     accuracy = {name: 100 * sum(values) / 300 for name, values in correct.items()}
     assert math.isclose(comparison["change"], accuracy["batchnorm"] - accuracy["baseline"])
     assert comparison["p_value"] == mcnemar_p_value(comparison["only_first"], comparison["only_second"])
+    # Its standard error: the per-image differences' standard deviation (over all n) over sqrt(n), in points.
+    differences = [int(second) - int(first) for first, second in pairs]
+    spread = statistics.pstdev(differences) / math.sqrt(len(differences))
+    assert math.isclose(comparison["change_error"], 100 * spread)
+
+
+def test_the_paired_error_is_below_the_independent_one_when_the_models_mostly_agree(monkeypatch):
+    # 1,000 images: 900 right by both, 40 only by the first, 10 only by the second, 50 by neither (94 % and 91 %).
+    labels = torch.ones(1000, dtype=torch.long)
+    answers = iter(
+        [
+            (torch.tensor([1] * 940 + [0] * 60), labels),  # the first model's answers: [N] predicted, [N] true
+            (torch.tensor([1] * 900 + [0] * 40 + [1] * 10 + [0] * 50), labels),
+        ]
+    )
+    monkeypatch.setattr(comparison_module, "predict", lambda model, loader: next(answers))
+    model = types.SimpleNamespace(model=None, normalization=Normalization(0.0, 1.0))
+    images = ImageSet(torch.zeros(1000, 28, 28, dtype=torch.uint8), labels)
+    comparison = paired_comparison(model, model, images)
+    assert (comparison["only_first"], comparison["only_second"]) == (40, 10)
+    assert math.isclose(comparison["change"], -3.0)
+    assert math.isclose(comparison["change_error"], 100 * math.sqrt((0.05 - 0.03**2) / 1000))  # 0.69 points
+    independent = math.hypot(accuracy_standard_error(94, 1000), accuracy_standard_error(91, 1000))  # 0.83 points
+    assert comparison["change_error"] < independent
 
 
 def test_paired_verdict_follows_the_p_value():

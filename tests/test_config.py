@@ -122,6 +122,11 @@ def test_same_run_ignores_only_the_device():
     assert not config.same_run(config.replace(model_options={"widths": (6, 10)}))
     assert not recipe("final").same_run(recipe("final").replace(learning_rate=0.05))
     assert not recipe("final").same_run(recipe("final").replace(augment=False))
+    # One identity: every setting, the device read as "auto"; a notebook's run folder is named by its digest.
+    assert config.run_identity() == {**config.to_dict(), "device": "auto"}
+    # A config read back from JSON (lists for tuples) is the same run as the one that wrote it.
+    saved = json.loads(json.dumps(recipe("final").to_dict()))
+    assert TrainConfig.from_dict(saved).same_run(recipe("final").replace(device="cpu"))
 
 
 def test_describe_lists_every_setting():

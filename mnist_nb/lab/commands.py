@@ -52,7 +52,8 @@ def command_evaluate(arguments: argparse.Namespace) -> None:
     test_loader = TensorLoader(test_set.to(device), EVALUATION_BATCH_SIZE, shuffle=False, normalization=normalization)
     test = evaluate(model, test_loader)
     print(
-        f"{checkpoint['model_name']}: {count_parameters(model):,} parameters, trained {checkpoint['epoch']} epochs\n"
+        f"{checkpoint['config']['model']}: {count_parameters(model):,} parameters, "
+        f"trained {checkpoint['epoch']} epochs\n"
         f"test accuracy {test['accuracy']:.2f}%  (loss {test['loss']:.4f}, {len(test_set):,} images, {device})"
     )
     if arguments.figure is not None:  # the test digits it gets wrong, the most confident mistakes first
@@ -73,7 +74,7 @@ def command_export(arguments: argparse.Namespace) -> None:
     weights = export_weights(source, arguments.target)
     size = arguments.target.stat().st_size
     print(
-        f"{arguments.target}: {weights['model_name']} after {weights['epoch']} epochs, seed "
+        f"{arguments.target}: {weights['config']['model']} after {weights['epoch']} epochs, seed "
         f"{weights['config']['seed']}, {size / 1024:.0f} KiB (weights, config, normalization, history)"
     )
 
