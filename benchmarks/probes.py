@@ -112,6 +112,13 @@ PROBES: dict[str, Probe] = {
     "fast-4-batch-32-lr-0.2": Probe(
         {}, {"num_epochs": 4, "batch_size": 32, "learning_rate": 0.2}, "the same at twice the peak rate", "fast"
     ),
+    # Notebook 06's question at the full budget: does each block starting as the identity (zero-init γ) change the
+    # series' last model? Seeds 0-4 of each, paired by seed; the rule, fixed before the runs: zero-init is said to
+    # differ only if the mean of its five validation differences is more than twice their standard error.
+    "residual-15": Probe({}, {}, "the series' last model, its 15-epoch recipe (the ablation's base)", "series"),
+    "residual-zero-init-15": Probe(
+        {"zero_init_residual": True}, {}, "the same, each block's last BatchNorm γ starting at 0", "series"
+    ),
 }
 
 

@@ -37,17 +37,22 @@ class ConvBNAct(nn.Sequential):
 
 class ResidualBlock(nn.Module):
     """out = ReLU(x + body(x)), body = conv-BN-ReLU, conv-BN (no BN with batchnorm=False). The identity skip has no
-    parameters and gives gradients a path around the convolutions. It does not start as the identity: that would
-    need body's last BN scale at 0 (torchvision's zero_init_residual; notebook 06 shows what that does)."""
+    parameters and gives gradients a path around the convolutions. With `zero_init` the body's last BN scale γ
+    starts at 0, so body(x) = β = 0 and the block starts as the identity on x >= 0 (torchvision's
+    zero_init_residual; notebook 06 shows what that does). By default γ starts at 1, and so does body(x)'s scale."""
 
-    def __init__(self, channels: int, *, batchnorm: bool = True) -> None:
+    def __init__(self, channels: int, *, batchnorm: bool = True, zero_init: bool = False) -> None:
         super().__init__()
+        if zero_init and not batchnorm:
+            raise ValueError("zero_init starts the body's last BatchNorm scale at 0: it needs batchnorm=True")
         self.body = nn.Sequential(
             OrderedDict(
                 first=ConvBNAct(channels, channels, batchnorm=batchnorm),
                 second=ConvBNAct(channels, channels, batchnorm=batchnorm, activation=False),
             )
         )
+        if zero_init:
+            nn.init.zeros_(self.body.second.norm.weight)  # γ, [C]
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, C, H, W] -> [B, C, H, W]

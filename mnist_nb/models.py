@@ -55,6 +55,7 @@ class ModelSpec:
     # pool1 right after the stem: stage1 then works at 14x14, and the only 28x28 tensors are the stem's.
     early_pooling: bool = False
     he_initialization: bool | None = None  # He's conv init (`initialize`); None: He exactly when without BatchNorm
+    zero_init_residual: bool = False  # each ResidualBlock starts as the identity (`zero_init`); no recipe uses it
 
 
 # One idea per step. Notebooks 01 and 02 train without augmentation (03 brings it in with dropout), and
@@ -112,6 +113,7 @@ def model_spec(name: str, **overrides) -> ModelSpec:
         (spec.head in ("dense", "gap"), "head must be 'dense' or 'gap'", spec.head),
         (set(spec.spatial_attention_stages) <= {2, 3}, "spatial_attention_stages must be within (2, 3)",
          spec.spatial_attention_stages),
+        (spec.skip or not spec.zero_init_residual, "zero_init_residual needs skip=True", spec.skip),
     ]  # fmt: skip
     problems = [f"{rule} (got {value!r})" for holds, rule, value in rules if not holds]
     if problems:
@@ -140,7 +142,7 @@ def build_model(name: str, **overrides) -> MnistNet:
 
     def conv_pair() -> nn.Module:  # [B, width, h, w] -> same shape
         if spec.skip:
-            return ResidualBlock(width, batchnorm=bn)
+            return ResidualBlock(width, batchnorm=bn, zero_init=spec.zero_init_residual)
         return nn.Sequential(
             OrderedDict(first=ConvBNAct(width, width, batchnorm=bn), second=ConvBNAct(width, width, batchnorm=bn))
         )
