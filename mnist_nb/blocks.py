@@ -37,9 +37,8 @@ class ConvBNAct(nn.Sequential):
 
 class ResidualBlock(nn.Module):
     """out = ReLU(x + body(x)), body = conv-BN-ReLU, conv-BN (no BN with batchnorm=False). The identity skip has no
-    parameters and gives gradients a path around the convolutions. With `zero_init` the body's last BN scale γ
-    starts at 0, so body(x) = β = 0 and the block starts as the identity on x >= 0 (torchvision's
-    zero_init_residual; notebook 06 shows what that does). By default γ starts at 1, and so does body(x)'s scale."""
+    parameters and gives gradients a path around the convolutions. `zero_init` starts body's last BN scale γ at 0
+    (torchvision's zero_init_residual): body(x) = β = 0, the identity on x >= 0 (notebook 06); by default γ = 1."""
 
     def __init__(self, channels: int, *, batchnorm: bool = True, zero_init: bool = False) -> None:
         super().__init__()

@@ -40,17 +40,11 @@ def is_run_of(saved: dict, config: TrainConfig, model: nn.Module) -> bool:
 def resume_from(path: Path | str, *, config: TrainConfig, model: nn.Module, optimizer, scheduler) -> list[dict]:
     """Load the checkpoint at `path` into model, optimizer and scheduler; return its history. Only a run of
     the same recipe and architecture resumes (on any device: a GPU run may resume on a CPU)."""
-    checkpoint = load_checkpoint(path)
+    checkpoint, elsewhere = load_checkpoint(path), "write this run elsewhere (another checkpoint_path; the CLI's --out)"
     if "optimizer_state" not in checkpoint:
-        raise CheckpointError(
-            f"{path} holds weights only (exported): it evaluates, but a run cannot resume from it; "
-            f"write this run elsewhere (another checkpoint_path; the CLI's --out)."
-        )
+        raise CheckpointError(f"{path} holds weights only (exported): it evaluates, but cannot resume; {elsewhere}.")
     if not is_run_of(checkpoint, config, model):
-        raise CheckpointError(
-            f"{path} was trained with a different config or model: resume with the same settings, "
-            f"or write this run elsewhere (another checkpoint_path; the CLI's --out)."
-        )
+        raise CheckpointError(f"{path} was trained with a different config or model: use the same, or {elsewhere}.")
     model.load_state_dict(checkpoint["model_state"])
     optimizer.load_state_dict(checkpoint["optimizer_state"])
     scheduler.load_state_dict(checkpoint["scheduler_state"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -68,6 +69,19 @@ def test_residual_block_with_zeroed_branch_is_the_identity():
     nn.init.zeros_(block.body.second.norm.bias)
     x = F.relu(torch.randn(2, 16, 14, 14))  # block inputs come after a ReLU: non-negative
     torch.testing.assert_close(block(x), x)
+
+
+def test_zero_init_starts_the_block_as_the_identity_in_training_mode_too():
+    block = ResidualBlock(16, zero_init=True)  # training mode: BatchNorm standardizes by the batch, then γ = 0
+    assert torch.count_nonzero(block.body.second.norm.weight) == 0
+    assert torch.count_nonzero(block.body.second.norm.bias) == 0  # β starts at 0 anyway
+    x = F.relu(torch.randn(4, 16, 14, 14))
+    assert torch.count_nonzero(block.body(x)) == 0
+    torch.testing.assert_close(block(x), x)
+    default = ResidualBlock(16)
+    assert torch.all(default.body.second.norm.weight == 1) and torch.count_nonzero(default.body(x)) > 0
+    with pytest.raises(ValueError, match="needs batchnorm=True"):
+        ResidualBlock(16, batchnorm=False, zero_init=True)
 
 
 def test_residual_block_adds_no_parameters_to_the_conv_pair():

@@ -6,7 +6,7 @@ import pytest
 
 from mnist_nb.lab.ablation import ONE_MACHINE_DIR, full_budget_verdict
 from mnist_nb.lab.every_test import every_test, every_test_rows
-from mnist_nb.lab.figures import plot_every_test
+from mnist_nb.lab.figures import REACH, plot_every_test
 from mnist_nb.lab.frontier import RESULTS_DIR, load_results
 from mnist_nb.lab.recipe_changes import changes_table, less_one_table
 from mnist_nb.lab.replication import replication
@@ -112,9 +112,17 @@ def test_the_forest_plot_draws_every_pairing_under_its_study_at_its_rules_level(
     bars = [segment for collection in ax.collections if hasattr(collection, "get_segments")
             for segment in collection.get_segments()]  # fmt: skip
     spans = sorted((round(a[0], 6), round(b[0], 6)) for a, b in bars)
-    expected = sorted((round(pairing["interval"][0], 6), round(pairing["interval"][1], 6))
-                      for row in rows for pairing in row["pairings"])  # fmt: skip
+    # The axis runs REACH past the outermost markers: BatchNorm's intervals run past it, and are cut at its edge.
+    gains = [pairing["gain"] for row in rows for pairing in row["pairings"]]
+    left, right = min(gains) - REACH, max(gains) + REACH
+    intervals = [pairing["interval"] for row in rows for pairing in row["pairings"]]
+    expected = sorted((round(max(low, left), 6), round(min(high, right), 6)) for low, high in intervals)
     assert spans == expected  # every pairing's interval, the ablation's two per row
+    cut = [high for low, high in intervals if high > right]
+    assert cut == [pairing["interval"][1] for pairing in rows[0]["pairings"]]  # batchnorm's two
+    assert [text.get_text() for text in ax.texts] == [f"to {high:+.2f}" for high in cut]
+    assert all(low >= left for low, _ in intervals)  # nothing is cut on the left
+    assert ax.get_xlim()[1] < min(cut)  # the scale is no longer set by them
     ylow, yhigh = ax.get_ylim()
     assert ylow > yhigh  # the first row on top, as in the table
     # Filled where that pairing's own p is below the level: GAP as recorded (p = 0.305) hollow, on one machine filled.

@@ -205,6 +205,19 @@ def test_the_final_recipe_model_spends_the_budget_on_width_and_gates_channels_on
     assert isinstance(build_model("attention").attention3.spatial, SpatialAttention)
 
 
+def test_zero_init_residual_starts_every_block_at_the_identity_and_changes_nothing_else():
+    torch.manual_seed(0)
+    default = build_model("residual")
+    torch.manual_seed(0)
+    zero = build_model("residual", zero_init_residual=True)
+    blocks = [name for name, module in zero.named_modules() if isinstance(module, ResidualBlock)]
+    assert blocks == ["stage2", "stage3"]
+    changed = [key for key, value in zero.state_dict().items() if not torch.equal(value, default.state_dict()[key])]
+    assert changed == [f"{block}.body.second.norm.weight" for block in blocks]  # γ: 1 -> 0; the same draws elsewhere
+    with pytest.raises(ValueError, match="zero_init_residual needs skip=True"):
+        build_model("residual", skip=False, zero_init_residual=True)
+
+
 def test_he_initialization_by_default_exactly_without_batchnorm_and_either_way_by_override():
     def conv_std(model) -> float:  # one 16 -> 16 conv: He's std is sqrt(2 / 144) = 0.118, PyTorch's 0.048
         return model.stage2.first.conv.weight.std().item()

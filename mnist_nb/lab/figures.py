@@ -158,6 +158,9 @@ def plot_ablation(gains: dict[str, dict[str, list[float]]], band: float, base: s
     return fig
 
 
+REACH = 0.1  # points: how far the forest plot's axis runs past its outermost markers
+
+
 def plot_every_test(rows: list[dict]) -> Figure:
     """Every test as a forest plot, one line per row of `every_test.every_test_rows` under its study's name, top to
     bottom: each pairing's mean gain (with the change minus without) and its interval at the rule's level, so that
@@ -177,6 +180,11 @@ def plot_every_test(rows: list[dict]) -> Figure:
         y += 1
     fig, ax = subplots(figsize=(10, 0.3 * y + 2.0))
     ax.axvline(0, color="black", linewidth=0.8)
+    # The axis reaches REACH points past the outermost markers: one wide interval would otherwise set the scale
+    # of every row. An interval that runs past an edge ends there in an arrow, its end printed outside the axes.
+    gains = [pairing["gain"] for row in rows for pairing in row["pairings"]]
+    ends = [end for row in rows for pairing in row["pairings"] for end in pairing["interval"]]
+    left, right = max(min(ends), min(gains) - REACH), min(max(ends), max(gains) + REACH)
     colors = {"effect": "C0", "line": "C1", "none": "gray"}  # the row's reading
     for row, position in zip(rows, positions, strict=True):
         reading = row["reading"]
@@ -185,9 +193,18 @@ def plot_every_test(rows: list[dict]) -> Figure:
         for pairing, offset in zip(row["pairings"], offsets, strict=True):
             marker = "D" if pairing["label"] == "one machine" else "o"
             face = colors[kind] if pairing["p_value"] < row["level"] else "white"
-            ax.hlines(position + offset, *pairing["interval"], color=colors[kind], linewidth=2)
+            low, high = pairing["interval"]
+            ax.hlines(position + offset, max(low, left), min(high, right), color=colors[kind], linewidth=2)
+            for end, edge, arrow, shift in ((low, left, "<", -6), (high, right, ">", 6)):
+                if (end < edge) if arrow == "<" else (end > edge):
+                    ax.plot([edge], [position + offset], marker=arrow, color=colors[kind], markersize=7, clip_on=False)
+                    ax.annotate(f"to {end:+.2f}", (edge, position + offset), xytext=(shift, 0), fontsize=8,
+                                textcoords="offset points", ha="left" if shift > 0 else "right", va="center",
+                                color=colors[kind], annotation_clip=False)  # fmt: skip
             ax.scatter([pairing["gain"]], [position + offset], s=36, marker=marker, color=face,
                        edgecolors=colors[kind], zorder=3)  # fmt: skip
+    margin = 0.01 * (right - left)
+    ax.set_xlim(left - margin, right + margin)
     ticks = sorted(positions + bold)
     ax.set_yticks(ticks, [labels[ticks.index(tick)] for tick in ticks], fontsize=9)
     for tick, label in zip(ticks, ax.get_yticklabels(), strict=True):
@@ -207,7 +224,8 @@ def plot_every_test(rows: list[dict]) -> Figure:
     ax.plot([], [], marker="o", color="white", markeredgecolor="black", label="hollow: p not below it", **legend)
     ax.plot([], [], marker="D", color="white", markeredgecolor="black", label="diamond: every pair on one machine",
             **legend)  # fmt: skip
-    ax.legend(fontsize=9, loc="lower right", framealpha=0.9)
+    # Under the axes: inside, it would cover the rows near an edge.
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, frameon=False)
     ax.set(xlabel="with the change minus without, test accuracy (points)")
     # One test image in 10,000 is 0.01 points: the same axis in images, on top.
     top = ax.secondary_xaxis("top", functions=(lambda points: points * 100, lambda images: images / 100))
