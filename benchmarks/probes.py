@@ -1,4 +1,4 @@
-"""The validation probes behind the `tiny` and `fast` recipes: variants of them, validation only.
+"""The validation probes behind the `tiny` and `fast` recipes, and notebook 06's zero-init question: validation only.
 
     python benchmarks/probes.py                  # every probe, one after another
     python benchmarks/probes.py no-dropout-30    # just these

@@ -73,7 +73,7 @@ def test_tiny_probes_list_only_what_can_be_built():
         config = probes.probe_config(name)
         models.build_model_of(config)  # every probe is a buildable variant
         assert config == TrainConfig.from_dict(config.to_dict())  # and survives its checkpoint's round trip
-        assert probe.why and probe.base in ("tiny", "fast")
+        assert probe.why and probe.base in ("tiny", "fast", "series")
 
 
 def test_tiny_probes_saved_model_is_checked_again_as_the_same_variant(mnist_root, tmp_path, monkeypatch, capsys):
