@@ -112,7 +112,7 @@ def test_the_forest_plot_draws_every_pairing_under_its_study_at_its_rules_level(
     bars = [segment for collection in ax.collections if hasattr(collection, "get_segments")
             for segment in collection.get_segments()]  # fmt: skip
     spans = sorted((round(a[0], 6), round(b[0], 6)) for a, b in bars)
-    # The axis runs REACH past the outermost markers: BatchNorm's intervals run past it, and are cut at its edge.
+    # The axis runs at most REACH past the outermost markers: BatchNorm's intervals run past it, cut at its edge.
     gains = [pairing["gain"] for row in rows for pairing in row["pairings"]]
     left, right = min(gains) - REACH, max(gains) + REACH
     intervals = [pairing["interval"] for row in rows for pairing in row["pairings"]]

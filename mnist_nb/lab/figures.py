@@ -158,7 +158,7 @@ def plot_ablation(gains: dict[str, dict[str, list[float]]], band: float, base: s
     return fig
 
 
-REACH = 0.1  # points: how far the forest plot's axis runs past its outermost markers
+REACH = 0.1  # points: how far at most the forest plot's axis runs past its outermost markers
 
 
 def plot_every_test(rows: list[dict]) -> Figure:
@@ -180,8 +180,9 @@ def plot_every_test(rows: list[dict]) -> Figure:
         y += 1
     fig, ax = subplots(figsize=(10, 0.3 * y + 2.0))
     ax.axvline(0, color="black", linewidth=0.8)
-    # The axis reaches REACH points past the outermost markers: one wide interval would otherwise set the scale
-    # of every row. An interval that runs past an edge ends there in an arrow, its end printed outside the axes.
+    # The axis runs REACH points past the outermost markers, or stops at the widest interval's end if that is nearer:
+    # one wide interval would otherwise set the scale of every row. One that runs past an edge ends there in an arrow,
+    # its end printed outside the axes.
     gains = [pairing["gain"] for row in rows for pairing in row["pairings"]]
     ends = [end for row in rows for pairing in row["pairings"] for end in pairing["interval"]]
     left, right = max(min(ends), min(gains) - REACH), min(max(ends), max(gains) + REACH)
