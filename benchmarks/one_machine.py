@@ -5,6 +5,7 @@
     python benchmarks/one_machine.py --record-only                           # record the finished runs only
     OMP_NUM_THREADS=1 python benchmarks/one_machine.py residual residual-no-gap --seeds 10 11 --study gap-replication
     OMP_NUM_THREADS=1 python benchmarks/one_machine.py final residual-clean-2 --seeds 10 11 --study final-changes
+    OMP_NUM_THREADS=1 python benchmarks/one_machine.py fast --seeds 10 12 14 16 18 --study fast-fresh-seeds
 
 The recorded ablation (`python -m mnist_nb frontier --ablation`) trained `residual`'s five seeds and
 its removals' seeds 0-1 on one machine, and the removals' seeds 2-4 on another: those three pairs
@@ -18,8 +19,8 @@ benchmarks/results/one-machine/NAME.json, which `mnist_nb.lab.ablation` pairs wi
 test set is read once per run, after training, as everywhere; nothing is chosen here. Another
 --study keeps its runs and records apart (runs/STUDY/, benchmarks/results/STUDY/): a replication on
 fresh seeds, read on its own, stays out of the ablation's pairing. Besides the ablation's names, `final`, the
-final recipe's changes one at a time, `final` less one of them, and `final` less both end-of-training changes
-(`mnist_nb.lab.recipe_changes`) can train.
+final recipe's changes one at a time, `final` less one of them, `final` less both end-of-training changes
+(`mnist_nb.lab.recipe_changes`), and `fast` (on seeds its choice never saw) can train.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from mnist_nb.support.checkpoint_files import write_json
 
 RUNS_ROOT = Path("runs")
 NAMES = [ABLATION_BASE] + [entry.name for entry in ABLATION]  # the default: the ablation's pairing
-KNOWN = {name: ENTRIES[name] for name in NAMES + ["final"]} | {
+KNOWN = {name: ENTRIES[name] for name in NAMES + ["final", "fast"]} | {
     entry.name: entry for entry in CHANGES + LESS_ONE + (LESS_BOTH,)
 }
 OTHERS = [name for name in KNOWN if name not in NAMES]
