@@ -100,14 +100,14 @@ def test_committed_full_budget_sentences_are_the_records_current_ones():
 
 
 def test_committed_study_readings_are_the_records_current_ones():
-    """04 and 09 print GAP's replication on fresh seeds, 07 and 09 the final recipe's changes, from their records:
+    """04 and 09 print GAP's replication on fresh seeds, 09 the final recipe's changes, from their records:
     a record that changes without these notebooks re-executed would leave their pages reading old numbers."""
     from mnist_nb.lab.recipe_changes import changes_table
     from mnist_nb.lab.replication import replication_sentence
 
     for reading, notebooks in [
         (replication_sentence, ["04_global_average_pooling", "09_frontier"]),
-        (changes_table, ["07_final_training", "09_frontier"]),
+        (changes_table, ["09_frontier"]),
     ]:
         for name in notebooks:
             (printed,) = [
