@@ -222,7 +222,10 @@ def test_the_time_bullet_says_which_seeds_miss_and_quotes_the_race_record():
     assert "against our fastest) (AMD EPYC" in missed
     fresh = fake_summary("fast", 16_338, [99.50, 99.39, 99.47], epochs=7) | {"seeds": [10, 11, 12]}
     text = frontier.conclusions({"fast": fast}, fast_fresh_seeds=fresh)
-    assert "(1 of 3 seeds below 99.4 %; on seeds 10-12, which no choice saw, 99.45 +- 0.05 %, 1 of 3 below)" in text
+    assert (
+        "(on seeds 0-2, 1 below 99.4 %; on seeds 10-12, which no choice saw, 99.45 +- 0.05 %, 1 below: 2 of 6 "
+        "seeds below 99.4 %)" in text
+    )
 
 
 def test_recipes_of_one_model_are_drawn_apart():

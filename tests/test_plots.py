@@ -346,6 +346,12 @@ def test_plot_gradient_rms_grouped_bars():
     assert any(line.get_ydata()[0] == 1.0 for line in ax.get_lines())
     assert "1" in [label.get_text() for label in ax.get_yticklabels()]
     assert not any(label.get_text() for label in ax.get_yticklabels(minor=True))  # no labels between them
+    # Over many decades (06's default-init plain stack: 6e-8 of its last conv's gradient), one tick a decade, all
+    # the way down to the shortest bar.
+    vanishing = model_plots.plot_gradient_rms({"plain": {"a": 6e-8, "b": 1e-3, "c": 0.5}}, baseline=1.0)
+    (ax,) = vanishing.axes
+    labels = [label.get_text() for label in ax.get_yticklabels()]
+    assert {"1e-07", "1e-05", "0.001", "1"} <= set(labels)
     with pytest.raises(ValueError, match="same number"):
         model_plots.plot_gradient_rms({"residual": residual, "shorter": dict(list(plain.items())[:3])})
     # A run named after a model takes that model's colour, as in plot_curves; a run named in `colours` takes its own.

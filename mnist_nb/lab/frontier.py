@@ -281,13 +281,14 @@ def _time_bullet(fast: dict, fresh: dict | None = None) -> str:
     """`fast`'s accuracy, how many seeds miss the target (also on `fresh` seeds, if recorded), and its race
     against the script (`fast.json`'s "race")."""
     below = sum(value < TARGET_ACCURACY for value in fast["test_accuracy"])
-    seeds = f"{below} of {len(fast['seeds'])} seeds" if below else "no seed"
-    seeds += f" below {TARGET_ACCURACY} %"
-    if fresh:
+    seeds = (f"{below} of {len(fast['seeds'])} seeds" if below else "no seed") + f" below {TARGET_ACCURACY} %"
+    if fresh:  # each set's seeds named, then "k of n seeds" over both
         missed = sum(value < TARGET_ACCURACY for value in fresh["test_accuracy"])
-        seeds += (
-            f"; on seeds {fresh['seeds'][0]}-{fresh['seeds'][-1]}, which no choice saw, "
-            f"{_mean_and_spread(fresh, 'test')} %, {missed} of {len(fresh['seeds'])} below"
+        total = len(fast["seeds"] + fresh["seeds"])
+        seeds = (
+            f"on seeds {fast['seeds'][0]}-{fast['seeds'][-1]}, {below or 'none'} below {TARGET_ACCURACY} %; on seeds "
+            f"{fresh['seeds'][0]}-{fresh['seeds'][-1]}, which no choice saw, {_mean_and_spread(fresh, 'test')} %, "
+            f"{missed or 'none'} below: {below + missed} of {total} seeds below {TARGET_ACCURACY} %"
         )
     threads = fast["machine"]["cpu_threads"]
     where = f"{fast['machine']['device_name']}, {threads} thread{'s' if threads != 1 else ''} a run"

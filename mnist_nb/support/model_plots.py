@@ -206,7 +206,7 @@ def plot_gradient_rms(
         ax.axhline(baseline, color="black", linewidth=0.8)
         low, high = ax.get_ylim()
         fine = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50)  # within a few decades; over more, one tick a decade
-        steps = fine if high / low < 1e3 else (1e-4, 1e-3, 0.01, 0.1, 1, 10, 100)
+        steps = fine if high / low < 1e3 else tuple(10.0**power for power in range(-12, 4))  # 1e-12 to 1000
         ticks = [tick for tick in steps if low <= tick * baseline <= high]
         ax.set_yticks([tick * baseline for tick in ticks], [f"{tick:g}" for tick in ticks])
         ax.yaxis.set_minor_formatter(NullFormatter())  # only the labelled ticks above, no 6 x 10^0 between them
