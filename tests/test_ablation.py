@@ -165,8 +165,8 @@ def test_the_rule_reads_both_pairings_together():
     shown, noise = [0.30, 0.25, 0.25, 0.25, 0.30], [0.10, -0.05, 0.02, 0.08, -0.03]
     assert rule_reading(shown, shown) == "it buys accuracy"
     assert rule_reading([-value for value in shown], [-value for value in shown]) == "it costs"
-    assert rule_reading(noise, shown) == "on the line"  # below 0.05 in one pairing only
-    assert rule_reading(shown, [-value for value in shown]) == "on the line"  # both shown, opposite signs
+    assert rule_reading(noise, shown) == "borderline"  # below 0.05 in one pairing only
+    assert rule_reading(shown, [-value for value in shown]) == "borderline"  # both shown, opposite signs
     assert rule_reading(noise, noise) == "within seed noise"
 
 

@@ -27,7 +27,7 @@ def test_the_summary_restates_the_records_readings():
     # Each component's verdict is the index's, not a second reading: the same words as its row.
     ablation = {row["tested"]: row for row in rows if row["study"].startswith("the ablation")}
     most = max(ablation, key=lambda name: ablation[name]["pairings"][0]["gain"])
-    assert f'"{ablation[most]["reading"]}" by the ablation\'s rule' in text
+    assert f'by the ablation\'s rule "{ablation[most]["reading"]}"' in text
     unseen = [name for name, row in ablation.items() if row["reading"] == "within seed noise"]
     assert all(lessons._named(name).lower() in text.lower() for name in unseen)
     assert f"{results['fast']['race']['ratio']:.2f}x less time" in text
@@ -52,7 +52,8 @@ def test_the_candidates_verdict_follows_its_margin_against_students_t():
 def test_the_answers_keep_the_pages_sign_and_both_studies_of_the_final_recipe():
     results, rows, _ = shipped()
     component = lessons._what_each_component_buys(results, rows)
-    assert "BatchNorm the most: its gain, with it minus without, is +0.25 points as recorded (5 seeds)" in component
+    assert "The largest mean gain is BatchNorm's: with it minus without, +0.25 points as recorded" in component
+    assert 'by the ablation\'s rule "borderline (a gain)" (without it the model trains at a peak rate' in component
     again = next(row for row in rows if row["tested"] == "gap again")["pairings"][0]
     assert f"The GAP head's gain is {again['gain']:+.2f} points on 10 fresh seeds (a cost, replicated)" in component
     final = lessons._what_final_bought(rows)

@@ -65,7 +65,7 @@ def test_without_an_effect_the_closest_is_named_with_the_size_it_would_have_need
 
 def test_a_removal_shown_in_one_pairing_only_is_on_the_line():
     """Recorded pairs cross machines on seeds 2-4 (p >= 0.05); the base re-run on the removals' machine (same
-    processor name and release, no VM image named) pairs them on one machine, where p < 0.05: on the line."""
+    processor name and release, no VM image named) pairs them on one machine, where p < 0.05: borderline."""
     records = ablation(batchnorm=[-0.10, -0.39, -0.18, -0.01, -0.55], skip=[-0.08, -0.15, 0.08, 0.20, -0.06])
     intel, amd = {"device_name": "Intel", "torch": "2.15"}, {"device_name": "AMD", "torch": "2.14"}
     records["residual"]["machine"] = intel
@@ -76,7 +76,7 @@ def test_a_removal_shown_in_one_pairing_only_is_on_the_line():
     line = text.splitlines()[0]
     one_machine = [-0.10, -0.39, -0.21, -0.07, -0.50]  # made up so that p = 0.038
     assert paired_t_p_value(one_machine) < 0.05 <= paired_t_p_value([-0.10, -0.39, -0.18, -0.01, -0.55])
-    assert line.startswith("- **On the line** (lower without it, p < 0.05 in one pairing, not the other): batchnorm:")
+    assert line.startswith("- **Borderline** (lower without it, p < 0.05 in one pairing, not the other): batchnorm:")
     assert (
         "(p = 0.067 as recorded, where some pairs cross machines;" in line and "with every pair on one machine)" in line
     )
@@ -114,7 +114,7 @@ def test_more_seeds_on_one_machine_give_the_smaller_size_a_component_could_hide(
     assert detectable(ten) < detectable([-0.08, -0.15, 0.08, 0.20, -0.06])
 
 
-def test_the_gap_bullet_reads_both_pairings_and_names_a_cost_beyond_seed_noise():
+def test_the_gap_bullet_reads_both_pairings_and_names_a_cost_below_the_level_in_one_pairing():
     """GAP's removal within seed noise as recorded, higher on every seed on one machine: the bullet gives both,
     and the cost in test images of the dense head's lead, with how often noise alone gives such a p."""
     records = ablation(batchnorm=[-0.30, -0.35, -0.25, -0.40, -0.30], gap=[0.02, -0.03, 0.08, 0.23, -0.02])
@@ -135,10 +135,10 @@ def test_the_gap_bullet_reads_both_pairings_and_names_a_cost_beyond_seed_noise()
     assert f"as recorded over 5 seeds: +0.06 points ({format_p_value(paired_t_p_value(recorded))}), within" in line
     assert (
         f"with every pair on one machine, over 10 seeds: +{statistics.fmean(ten):.2f} points "
-        f"({format_p_value(paired_t_p_value(ten))}), beyond seed noise" in line
+        f"({format_p_value(paired_t_p_value(ten))}), below 0.05 in this pairing" in line
     )
     assert "GAP traded about 5 test images in 10,000 for 7,680 fewer parameters" in line
-    assert "A change on the line (the rule read the other way round): the dense head scored higher" in line
+    assert "A change judged borderline (the rule read the other way): the dense head scored higher" in line
     assert "replicated" not in line  # no fresh seeds given: no claim about them
     fresh = {"replicated": True, "mean": 0.104}
     (line,) = [line for line in what_mattered(records, reruns=reruns, replicated=fresh).splitlines() if "GAP" in line]

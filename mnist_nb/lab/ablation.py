@@ -123,7 +123,7 @@ def full_budget_verdict(
         notes.append(f"only {count} seed{'s' if count != 1 else ''} as recorded: a first reading")
     if "one machine" in found:
         notes.append(
-            f"by the series' rule (p < {SIGNIFICANCE_LEVEL} in both pairings: an effect; in one: on the line; in "
+            f"by the series' rule (p < {SIGNIFICANCE_LEVEL} in both pairings: an effect; in one: borderline; in "
             f"neither: within seed noise): {rule_reading(gains['as recorded'], gains['each pair on one machine'])}"
         )
     return "\n".join([line.rstrip() for line in lines] + [note(text) for text in notes])
@@ -143,7 +143,7 @@ def rule_reading(gains: list[float], one_gains: list[float]) -> str:
     signs = {statistics.fmean(values) > 0 for values in (gains, one_gains) if values}
     if all(shown) and len(signs) == 1:
         return "it buys accuracy" if signs == {True} else "it costs"
-    return "on the line" if any(shown) else "within seed noise"
+    return "borderline" if any(shown) else "within seed noise"
 
 
 def same_machine(first: dict, second: dict, keys: tuple[str, ...] = MACHINE) -> bool:

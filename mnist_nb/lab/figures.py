@@ -165,7 +165,7 @@ def plot_every_test(rows: list[dict]) -> Figure:
     """Every test as a forest plot, one line per row of `every_test.every_test_rows` under its study's name, top to
     bottom: each pairing's mean gain (with the change minus without) and its interval at the rule's level, so that
     a bar misses 0 exactly where that pairing's p is below the level. Colour: the row's reading (an effect by its
-    rule, on the line, none); a filled marker: that pairing's own p below the level. The ablation's two pairings
+    rule, borderline, none); a filled marker: that pairing's own p below the level. The ablation's two pairings
     are a circle (as recorded) over a diamond (every pair on one machine)."""
     headers = [index for index, row in enumerate(rows) if index == 0 or row["study"] != rows[index - 1]["study"]]
     # One line per study name, then its rows: y positions from the top.
@@ -186,10 +186,10 @@ def plot_every_test(rows: list[dict]) -> Figure:
     gains = [pairing["gain"] for row in rows for pairing in row["pairings"]]
     ends = [end for row in rows for pairing in row["pairings"] for end in pairing["interval"]]
     left, right = max(min(ends), min(gains) - REACH), min(max(ends), max(gains) + REACH)
-    colors = {"effect": "C0", "line": "C1", "none": "gray"}  # the row's reading
+    colors = {"effect": "C0", "borderline": "C1", "none": "gray"}  # the row's reading
     for row, position in zip(rows, positions, strict=True):
         reading = row["reading"]
-        kind = "line" if reading.startswith("on the line") else "effect" if reading.startswith("it ") else "none"
+        kind = "borderline" if reading.startswith("borderline") else "effect" if reading.startswith("it ") else "none"
         offsets = [0.0] if len(row["pairings"]) == 1 else [-0.18, 0.18]
         for pairing, offset in zip(row["pairings"], offsets, strict=True):
             marker = "D" if pairing["label"] == "one machine" else "o"
@@ -217,14 +217,14 @@ def plot_every_test(rows: list[dict]) -> Figure:
     legend = {"linestyle": "none", "markersize": 7}
     for kind, text in (
         ("effect", "row read as an effect by its rule"),
-        ("line", "on the line"),
+        ("borderline", "borderline"),
         ("none", "no verdict"),
     ):
         ax.plot([], [], color=colors[kind], marker="_", markersize=14, markeredgewidth=2, linestyle="none", label=text)
     ax.plot([], [], marker="o", color="black", label="filled: p below the rule's level", **legend)
     ax.plot([], [], marker="o", color="white", markeredgecolor="black", label="hollow: p not below it", **legend)
-    ax.plot([], [], marker="D", color="white", markeredgecolor="black", label="diamond: every pair on one machine",
-            **legend)  # fmt: skip
+    rerun = "diamond: the ablation rerun, every pair on one machine"
+    ax.plot([], [], marker="D", color="white", markeredgecolor="black", label=rerun, **legend)
     # Under the axes: inside, it would cover the rows near an edge.
     ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, frameon=False)
     ax.set(xlabel="with the change minus without, test accuracy (points)")

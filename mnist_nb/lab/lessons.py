@@ -100,8 +100,8 @@ def _what_each_component_buys(results: dict[str, dict], rows: list[dict]) -> str
     rate = ABLATION_TRAINING.get(f"{ABLATION_BASE}-no-{most}", {}).get("learning_rate")
     both = f" (without it the model trains at a peak rate of {rate}, so the row measures the two together)"
     text = (
-        f"**What does each component buy?** {_named(most)} the most: its gain, with it minus without, is {gains}; "
-        f'"{ablation[most]["reading"]}" by the ablation\'s rule{both if rate else ""}.'
+        f"**What does each component buy?** The largest mean gain is {_named(most)}'s: with it minus without, {gains}; "
+        f'by the ablation\'s rule "{ablation[most]["reading"]}"{both if rate else ""}.'
     )
     again = [row for row in rows if row["tested"] == "gap again"]
     dense = results.get(f"{ABLATION_BASE}-no-gap")

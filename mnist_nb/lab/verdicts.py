@@ -2,7 +2,7 @@
 generated from the records it rests on.
 
 A sentence whose truth depends on a number says the number, and its verdict (helped, within seed noise,
-on the line) follows from a rule applied to it here, so that neither can go stale when a record changes.
+borderline) follows from a rule applied to it here, so that neither can go stale when a record changes.
 The rules: a paired or Welch t-test below `SIGNIFICANCE_LEVEL` counts as an effect; anything else is
 within seed noise, and the sentence says how large an effect that many seeds could have found.
 """
@@ -110,12 +110,12 @@ def detectable(differences: list[float]) -> float:
 def ablation_bullets(
     removals: dict[str, list[float]], base_seeds: int, one_machine: dict[str, list[float] | None] | None = None
 ) -> list[str]:
-    """Helped, on the line, the GAP head's size, and the rest with what they could hide.
+    """Helped, borderline, the GAP head's size, and the rest with what they could hide.
 
     `removals`: component -> removal minus base, one test difference per seed (points), as recorded;
     `one_machine`: the same with every pair on one machine, where re-runs give it (runs at chance left out).
     The rule: lower without it and p < SIGNIFICANCE_LEVEL in every pairing measured: it helped; in one of
-    two paired only: on the line; otherwise within seed noise. GAP, higher without it, is read the same way."""
+    two paired only: borderline; otherwise within seed noise. GAP, higher without it, is read the same way."""
     one_machine = {name: (one_machine or {}).get(name) for name in removals}
     p_values = {name: paired_t_p_value(differences) for name, differences in removals.items()}
     paired = {
@@ -145,24 +145,24 @@ def ablation_bullets(
         return text + ")"
 
     helped = [name for name in removals if all(shown[name])]
-    on_the_line = [name for name in removals if any(shown[name]) and not all(shown[name])]
+    borderline = [name for name in removals if any(shown[name]) and not all(shown[name])]
     bullets = []
     if helped:
         bullets.append(
             "- **What measurably helped.** " + "; ".join(f"{name}: {reading(name)}" for name in helped) + "."
         )
-    if on_the_line:
-        smallest = min(paired_t_p_value(values) for name in on_the_line for values in paired[name])
+    if borderline:
+        smallest = min(paired_t_p_value(values) for name in borderline for values in paired[name])
         bullets.append(
-            f"- **On the line** (lower without it, p < {SIGNIFICANCE_LEVEL} in one pairing, not the other): "
-            + "; ".join(f"{name}: {reading(name)}" for name in on_the_line)
+            f"- **Borderline** (lower without it, p < {SIGNIFICANCE_LEVEL} in one pairing, not the other): "
+            + "; ".join(f"{name}: {reading(name)}" for name in borderline)
             + f". If no component did anything, {len(removals)} components tested at {SIGNIFICANCE_LEVEL} each would "
             f"give some p below {SIGNIFICANCE_LEVEL} about {by_chance(SIGNIFICANCE_LEVEL, len(removals)):.0%} of the "
             f"time, and a p of {smallest:.4f} or less would turn up among them about "
             f"{by_chance(smallest, len(removals)):.1%} of the time (1 - (1 - p)^{len(removals)}, one test per "
             "component)."
         )
-    if not helped and not on_the_line:
+    if not helped and not borderline:
         closest = min(removals, key=p_values.get)
         bullets.append(
             f"- **What measurably helped: nothing beyond seed noise (every p >= {SIGNIFICANCE_LEVEL}).** Closest, "
@@ -177,13 +177,14 @@ def ablation_bullets(
         readings, gap_p = [], [paired_t_p_value(values) for values in paired["gap"]]
         labels = ("", " with every pair on one machine, over")
         for values, p_value, where in zip(paired["gap"], gap_p, labels, strict=False):
-            verdict = "within seed noise" if p_value >= SIGNIFICANCE_LEVEL else "beyond seed noise"
+            shown = p_value < SIGNIFICANCE_LEVEL  # at the ablation's level, each component tested at it alone
+            verdict = f"below {SIGNIFICANCE_LEVEL} in this pairing" if shown else "within seed noise"
             readings.append(
                 f"{where} {len(values)} seeds: {signed_points(statistics.fmean(values))} points "
                 f"({format_p_value(p_value)}), {verdict}"
             )
         smallest, beyond = min(gap_p), max(gap_p) < SIGNIFICANCE_LEVEL
-        status = "beyond seed noise in every pairing" if beyond else "on the line (the rule read the other way round)"
+        status = "beyond seed noise in every pairing" if beyond else "judged borderline (the rule read the other way)"
         cost = (
             f". A change {status}: the dense head scored higher, and GAP traded about "
             f"{round(statistics.fmean(paired['gap'][-1]) * TEST_IMAGES / 100)} test images in {TEST_IMAGES:,} for "
@@ -198,7 +199,7 @@ def ablation_bullets(
             + ";".join(readings)
             + f"{cost}."
         )
-    named = (set(helped) | set(on_the_line) or {min(removals, key=p_values.get)}) | {"gap"}  # given above
+    named = (set(helped) | set(borderline) or {min(removals, key=p_values.get)}) | {"gap"}  # given above
     unseen = [name for name in removals if name not in named and p_values[name] >= SIGNIFICANCE_LEVEL]
     if unseen:
         more = {  # where the pairing on one machine has more seeds and shows nothing either
