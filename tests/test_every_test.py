@@ -108,7 +108,7 @@ def test_the_forest_plot_draws_every_pairing_under_its_study_at_its_rules_level(
     labels = [tick.get_text() for tick in ticks if tick.get_fontweight() != "bold"]
     assert len(labels) == len(rows) and labels[0] == "batchnorm, in residual  [95%]"
     assert len(studies) == 6
-    assert studies[0] == "the ablation: one component removed from residual, seeds 0-4 as recorded, 0-9 rerun"
+    assert studies[0] == "the ablation: one component removed from residual, seeds 0-4 as recorded, 0-9 on one machine"
     assert labels[-1].endswith("[95%]") and labels[-2].endswith("[98.75%]")  # both end-of-training changes: one test
     bars = [segment for collection in ax.collections if hasattr(collection, "get_segments")
             for segment in collection.get_segments()]  # fmt: skip

@@ -63,7 +63,7 @@ def test_without_an_effect_the_closest_is_named_with_the_size_it_would_have_need
     assert f"a mean of {2.776 * statistics.stdev(differences) / math.sqrt(5):.2f} points would have counted" in first
 
 
-def test_a_removal_shown_in_one_pairing_only_is_on_the_line():
+def test_a_removal_shown_in_one_pairing_only_is_borderline():
     """Recorded pairs cross machines on seeds 2-4 (p >= 0.05); the base re-run on the removals' machine (same
     processor name and release, no VM image named) pairs them on one machine, where p < 0.05: borderline."""
     records = ablation(batchnorm=[-0.10, -0.39, -0.18, -0.01, -0.55], skip=[-0.08, -0.15, 0.08, 0.20, -0.06])

@@ -137,8 +137,8 @@ def _seed_list(seeds: list[int]) -> str:
 
 def rule_reading(gains: list[float], one_gains: list[float]) -> str:
     """The series' reading of a component's two pairings together (notebook 09), gains being with minus without:
-    p below SIGNIFICANCE_LEVEL in both, one sign: "it buys accuracy" or "it costs"; in one of the two: "on the
-    line"; in neither: "within seed noise"."""
+    p below SIGNIFICANCE_LEVEL in both, one sign: "it buys accuracy" or "it costs"; in one of the two: "borderline";
+    in neither: "within seed noise"."""
     shown = [len(values) > 1 and paired_t_p_value(values) < SIGNIFICANCE_LEVEL for values in (gains, one_gains)]
     signs = {statistics.fmean(values) > 0 for values in (gains, one_gains) if values}
     if all(shown) and len(signs) == 1:

@@ -60,7 +60,7 @@ def every_test_rows(
         rows.append({"test": test, "seeds": seeds, "pairings": pairings, "level": level, "rule": rule,
                      "reading": reading, "study": study, "tested": tested})  # fmt: skip
 
-    study = f"the ablation: one component removed from `{ABLATION_BASE}`, seeds 0-4 as recorded, 0-9 rerun"
+    study = f"the ablation: one component removed from `{ABLATION_BASE}`, seeds 0-4 as recorded, 0-9 on one machine"
 
     # The ablation: each component over its two pairings, read together.
     for name, item in paired_gains(results, reruns=reruns or {}).items():

@@ -223,7 +223,7 @@ def plot_every_test(rows: list[dict]) -> Figure:
         ax.plot([], [], color=colors[kind], marker="_", markersize=14, markeredgewidth=2, linestyle="none", label=text)
     ax.plot([], [], marker="o", color="black", label="filled: p below the rule's level", **legend)
     ax.plot([], [], marker="o", color="white", markeredgecolor="black", label="hollow: p not below it", **legend)
-    rerun = "diamond: the ablation rerun, every pair on one machine"
+    rerun = "diamond: every pair on one machine (seeds 2-9 rerun)"
     ax.plot([], [], marker="D", color="white", markeredgecolor="black", label=rerun, **legend)
     # Under the axes: inside, it would cover the rows near an edge.
     ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, frameon=False)
