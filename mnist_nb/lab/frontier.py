@@ -281,8 +281,9 @@ def _time_bullet(fast: dict, fresh: dict | None = None) -> str:
     """`fast`'s accuracy, how many seeds miss the target (also on `fresh` seeds, if recorded), and its race
     against the script (`fast.json`'s "race")."""
     below = sum(value < TARGET_ACCURACY for value in fast["test_accuracy"])
-    seeds = (f"{below} of {len(fast['seeds'])} seeds" if below else "no seed") + f" below {TARGET_ACCURACY} %"
-    if fresh:  # each set's seeds named, then "k of n seeds" over both
+    if not fresh:
+        seeds = (f"{below} of {len(fast['seeds'])} seeds" if below else "no seed") + f" below {TARGET_ACCURACY} %"
+    else:  # each set's seeds named, then "k of n seeds" over both
         missed = sum(value < TARGET_ACCURACY for value in fresh["test_accuracy"])
         total = len(fast["seeds"] + fresh["seeds"])
         seeds = (

@@ -177,8 +177,8 @@ def ablation_bullets(
         readings, gap_p = [], [paired_t_p_value(values) for values in paired["gap"]]
         labels = ("", " with every pair on one machine, over")
         for values, p_value, where in zip(paired["gap"], gap_p, labels, strict=False):
-            shown = p_value < SIGNIFICANCE_LEVEL  # at the ablation's level, each component tested at it alone
-            verdict = f"below {SIGNIFICANCE_LEVEL} in this pairing" if shown else "within seed noise"
+            below_level = p_value < SIGNIFICANCE_LEVEL  # at the ablation's level, each component tested at it alone
+            verdict = f"below {SIGNIFICANCE_LEVEL} in this pairing" if below_level else "within seed noise"
             readings.append(
                 f"{where} {len(values)} seeds: {signed_points(statistics.fmean(values))} points "
                 f"({format_p_value(p_value)}), {verdict}"
