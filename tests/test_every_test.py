@@ -102,7 +102,9 @@ def test_the_forest_plot_draws_every_pairing_under_its_study_at_its_rules_level(
     rows = every_test_rows(
         load_results(), previous=load_results(RESULTS_DIR / "previous"), reruns=load_results(ONE_MACHINE_DIR)
     )
-    ax = plot_every_test(rows).axes[0]
+    fig = plot_every_test(rows)
+    ax = fig.axes[0]
+    assert ax.get_position().width * fig.get_figwidth() >= 3.5  # inches left for the intervals beside the labels
     ticks = ax.get_yticklabels()
     studies = [tick.get_text() for tick in ticks if tick.get_fontweight() == "bold"]
     labels = [tick.get_text() for tick in ticks if tick.get_fontweight() != "bold"]

@@ -182,7 +182,7 @@ def test_frontier_and_ablation_plots():
     assert bars and all(width >= 2 for bar in bars for width in bar.get_linewidths())  # visible at GitHub's width
 
 
-def test_conclusions_quote_the_records_and_judge_each_small_entry_on_its_own():
+def test_size_conclusions_quote_the_records_and_judge_each_small_entry_on_its_own():
     results = {
         "residual": fake_summary("residual", 11_280, [99.5, 99.6]),
         "tiny": fake_summary("tiny", 4_718, [99.30, 99.20], epochs=20),
@@ -190,8 +190,9 @@ def test_conclusions_quote_the_records_and_judge_each_small_entry_on_its_own():
         "small": fake_summary("small", 3_088, [99.10, 99.00]),
         "micro": fake_summary("micro", 1_922, [98.33]),
         "residual-no-skip": fake_summary("residual-no-skip", 11_280, [99.4, 99.5]),
+        "fast": fake_summary("fast", 16_338, [99.47, 99.45], epochs=7),
     }
-    text = frontier.conclusions(results)
+    text = frontier.size_conclusions(results)
     assert "`tiny` (4,718 parameters, 20 epochs, 2 seeds): test **99.25 +- 0.05 %** (99.30, 99.20)" in text
     assert "does not reach 99.4 % on average" in text.split("`tiny` (")[1].splitlines()[0]
     # 0.01 points above the line, 1.0 standard error of its mean: level with it, not past it.
@@ -199,29 +200,29 @@ def test_conclusions_quote_the_records_and_judge_each_small_entry_on_its_own():
     # The smallest at >= 99.0 % is small (mean 99.05), not micro (98.33, listed below it).
     assert "smallest entry at >= 99.0 % on average is `small` (3,088 parameters, test 99.05 %)" in text
     assert "weakest seed 99.00 %" in text and "Below it: `micro` (1,922 parameters, test 98.33 %)." in text
-    assert "skip" not in text  # the ablation is What mattered's, not repeated here
-    assert "reference" not in text and "Time." not in text  # not recorded: not claimed
+    assert "skip" not in text and "fast" not in text  # the ablation and the time are answered apart
+    assert "reference" not in text  # not recorded: not claimed
 
 
 def test_the_time_bullet_says_which_seeds_miss_and_quotes_the_race_record():
     machine = {"device_name": "AMD EPYC", "cpu_threads": 1}
     fast = fake_summary("fast", 16_338, [99.47, 99.38, 99.45], epochs=7) | {"machine": machine}
-    text = frontier.conclusions({"fast": fast})
+    text = frontier.time_conclusion(fast)
     assert "`fast`: 99.43 +- 0.05 % (1 of 3 seeds below 99.4 %), 100 s of training (AMD EPYC, 1 thread a run)" in text
     race = {
         "reached": True, "target": 99.4, "script_runs": [{}, {}, {}], "script_seconds_mean": 316.5,
         "our_seconds_mean": 90.0, "ratio": 3.517, "ratio_spread": [2.9, 3.9], "ratio_beside": 3.2,
     }  # fmt: skip
-    text = frontier.conclusions({"fast": fast | {"test_accuracy": [99.47, 99.41, 99.45], "race": race}})
+    text = frontier.time_conclusion(fast | {"test_accuracy": [99.47, 99.41, 99.45], "race": race})
     assert "(no seed below 99.4 %), 90.0 s a run from start to exit; the script itself, run unchanged, 316.5 s" in text
     assert "(mean of 3 runs): **3.52x** faster (2.90-3.90x from its fastest run against our slowest" in text
     assert "3.20x on the seeds that ran beside it" in text
     assert "(AMD EPYC, 1 thread a run, 100 s of `fast`'s run training; `benchmarks/bench.py`)" in text
-    missed = frontier.conclusions({"fast": fast | {"race": race | {"reached": False, "ratio_beside": None}}})
+    missed = frontier.time_conclusion(fast | {"race": race | {"reached": False, "ratio_beside": None}})
     assert "more than 316.5 s" in missed and "**more than 3.52x** faster (2.90-3.90x from" in missed
     assert "against our fastest) (AMD EPYC" in missed
     fresh = fake_summary("fast", 16_338, [99.50, 99.39, 99.47], epochs=7) | {"seeds": [10, 11, 12]}
-    text = frontier.conclusions({"fast": fast}, fast_fresh_seeds=fresh)
+    text = frontier.time_conclusion(fast, fresh)
     assert (
         "(on seeds 0-2, 1 below 99.4 %; on seeds 10-12, which no choice saw, 99.45 +- 0.05 %, 1 below: 2 of 6 "
         "seeds below 99.4 %)" in text

@@ -34,8 +34,11 @@ def test_a_dense_head_higher_beyond_seed_noise_is_replicated():
     assert found["replicated"]
     sentence = replication_sentence(records(differences))
     assert found["mean"] == pytest.approx(statistics.fmean(differences))
-    assert f"{signed_points(found['mean'])} points on average" in sentence
-    assert "higher on 10 of 10 seeds" in sentence and sentence.endswith(": replicated")
+    # The sentence speaks in the series' sign, a gain (with GAP minus without): the dense head's lead turned round.
+    assert f"GAP's gain (with GAP minus the dense head) {signed_points(-found['mean'])} points on average" in sentence
+    low, high = found["interval"]
+    assert f"95% interval {signed_points(-high)} to {signed_points(-low)}" in sentence
+    assert "the dense head higher on 10 of 10 seeds" in sentence and sentence.endswith(": replicated")
 
 
 def test_a_mean_within_seed_noise_or_the_other_way_is_not_replicated():

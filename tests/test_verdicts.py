@@ -132,9 +132,11 @@ def test_the_gap_bullet_reads_both_pairings_and_names_a_cost_below_the_level_in_
     }
     (line,) = [line for line in what_mattered(records, reruns=reruns).splitlines() if "the GAP head" in line]
     recorded, ten = [0.02, -0.03, 0.08, 0.23, -0.02], [0.02, -0.03, *gains]
-    assert f"as recorded over 5 seeds: +0.06 points ({format_p_value(paired_t_p_value(recorded))}), within" in line
+    # In the page's sign, a gain: with GAP minus without, so the dense head's lead prints negative.
+    assert "GAP's gain (test accuracy with it minus without), as recorded over 5 seeds: -0.06 points" in line
+    assert f"-0.06 points ({format_p_value(paired_t_p_value(recorded))}), within" in line
     assert (
-        f"with every pair on one machine, over 10 seeds: +{statistics.fmean(ten):.2f} points "
+        f"with every pair on one machine, over 10 seeds: -{statistics.fmean(ten):.2f} points "
         f"({format_p_value(paired_t_p_value(ten))}), below 0.05 in this pairing" in line
     )
     assert "GAP traded about 5 test images in 10,000 for 7,680 fewer parameters" in line

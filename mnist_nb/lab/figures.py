@@ -178,7 +178,8 @@ def plot_every_test(rows: list[dict]) -> Figure:
         positions.append(y)
         labels.append(f"{row['test'].replace('`', '')}  [{(1 - row['level']) * 100:g}%]")
         y += 1
-    fig, ax = subplots(figsize=(10, 0.3 * y + 2.0))
+    # 12 inches: the row labels take about 8 of them, and the intervals need the rest to be read.
+    fig, ax = subplots(figsize=(12, 0.3 * y + 2.0))
     ax.axvline(0, color="black", linewidth=0.8)
     # The axis runs REACH points past the outermost markers, or stops at the widest interval's end if that is nearer:
     # one wide interval would otherwise set the scale of every row. One that runs past an edge ends there in an arrow,

@@ -222,9 +222,9 @@ def markdown_tables(results: dict[str, dict], base: str = ABLATION_BASE) -> str:
     return "\n".join(lines)
 
 
-def conclusions(results: dict[str, dict], fast_fresh_seeds: dict | None = None) -> str:
-    """Notebook 09's "Size and time" as markdown bullets, every number read from the records: the entries
-    under the parameter budget, the smallest at 99.0 %, the reference, and `fast`'s race (and its fresh seeds)."""
+def size_conclusions(results: dict[str, dict]) -> str:
+    """Notebook 09's answer to "How small can it get?" as markdown bullets, every number read from the records:
+    the entries under the parameter budget, the smallest at 99.0 %, and the reference."""
 
     def measured(name: str) -> str:
         summary = results[name]
@@ -264,8 +264,6 @@ def conclusions(results: dict[str, dict], fast_fresh_seeds: dict | None = None) 
         )
     if "reference" in results:
         bullets.append(f"- **The reference**: {measured('reference')}: {_target_verdict(results['reference'])}.")
-    if "fast" in results:
-        bullets.append(_time_bullet(results["fast"], fast_fresh_seeds))
     return "\n".join(bullets)
 
 
@@ -277,9 +275,9 @@ def _target_verdict(summary: dict) -> str:
     return f"{verdict} {TARGET_ACCURACY} % on average: {phrase}"
 
 
-def _time_bullet(fast: dict, fresh: dict | None = None) -> str:
-    """`fast`'s accuracy, how many seeds miss the target (also on `fresh` seeds, if recorded), and its race
-    against the script (`fast.json`'s "race")."""
+def time_conclusion(fast: dict, fresh: dict | None = None) -> str:
+    """Notebook 09's answer to "How little time?" as one markdown bullet: `fast`'s accuracy, how many seeds miss
+    the target (also on `fresh` seeds, if recorded), and its race against the script (`fast.json`'s "race")."""
     below = sum(value < TARGET_ACCURACY for value in fast["test_accuracy"])
     if not fresh:
         seeds = (f"{below} of {len(fast['seeds'])} seeds" if below else "no seed") + f" below {TARGET_ACCURACY} %"

@@ -208,6 +208,32 @@ def race_phrase(race: dict) -> str:
     )
 
 
+def race_factors(fast: dict) -> dict:
+    """`fast`'s race (`fast.json`'s "race") as two factors, the script's figure over `fast`'s: the epochs each
+    needs to its answer (the script's first epoch at the target, the mean over its runs that reached it; `fast`'s
+    fixed budget) and the seconds an epoch (the script's from the gaps between its epoch lines, a test pass each;
+    `fast`'s epochs' seconds over their count, a validation pass each and the recalibration). What lies outside
+    the epochs (start-up, loading the data, `fast`'s one test pass) is in neither factor."""
+    race = fast["race"]
+    reached = [run for run in race["script_runs"] if run["epoch"] is not None]
+    script_epochs = statistics.fmean(run["epoch"] for run in reached)
+    script_epoch_seconds = statistics.fmean(run["per_epoch_seconds"] for run in reached)
+    our_epoch_seconds = fast["train_seconds_mean"] / fast["epochs"]
+    return {
+        "script_epochs": script_epochs,
+        "our_epochs": fast["epochs"],
+        "script_epoch_seconds": script_epoch_seconds,
+        "our_epoch_seconds": our_epoch_seconds,
+        "epochs": script_epochs / fast["epochs"],
+        "epoch_seconds": script_epoch_seconds / our_epoch_seconds,
+        # The rest of each clock, on average: the script's seconds to its line less its epochs' share.
+        "script_outside_seconds": statistics.fmean(
+            run["seconds"] - run["epoch"] * run["per_epoch_seconds"] for run in reached
+        ),
+        "our_outside_seconds": race["our_seconds_mean"] - fast["train_seconds_mean"],
+    }
+
+
 def beyond_seed_noise(summary: dict) -> bool:
     """Whether the mean test accuracy lies further from the target than seed noise reaches: more than Student's t
     standard errors of the mean (sd / sqrt(seeds); t, 2.776 for five seeds, as the sd is itself estimated from

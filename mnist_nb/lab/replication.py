@@ -67,14 +67,15 @@ def replication_sentence(records: dict[str, dict] | None = None) -> str:
     found = replication(records)
     if found is None:
         return f"GAP's cost on fresh seeds {SEEDS[0]}-{SEEDS[-1]}: not recorded yet ({REPLICATION_DIR.name})"
+    # In the series' one sign, a gain (with GAP minus without it): the differences (removal minus base) turned round.
     low, high = found["interval"]
     higher = sum(difference > 0 for difference in found["differences"])
     verdict = "replicated" if found["replicated"] else "not replicated"
     return (
         f"GAP's cost on fresh seeds {SEEDS[0]}-{SEEDS[-1]}, every pair on one machine, by a rule stated before they "
-        f"ran (replicated if the dense head scores higher with p < {SIGNIFICANCE_LEVEL}): dense head minus GAP "
-        f"{signed_points(found['mean'])} points on average, higher on {higher} of {len(found['differences'])} "
-        f"seeds, paired t-test {format_p_value(found['p_value'])}, 95% interval {signed_points(low)} to "
-        f"{signed_points(high)}: {verdict}"
+        f"ran (replicated if the dense head scores higher with p < {SIGNIFICANCE_LEVEL}): GAP's gain (with GAP minus "
+        f"the dense head) {signed_points(-found['mean'])} points on average, the dense head higher on {higher} of "
+        f"{len(found['differences'])} seeds, paired t-test {format_p_value(found['p_value'])}, 95% interval "
+        f"{signed_points(-high)} to {signed_points(-low)}: {verdict}"
         + (f" (seeds {found['crossed']} crossed machines)" if found["crossed"] else "")
     )

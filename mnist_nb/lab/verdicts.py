@@ -179,8 +179,8 @@ def ablation_bullets(
         for values, p_value, where in zip(paired["gap"], gap_p, labels, strict=False):
             below_level = p_value < SIGNIFICANCE_LEVEL  # at the ablation's level, each component tested at it alone
             verdict = f"below {SIGNIFICANCE_LEVEL} in this pairing" if below_level else "within seed noise"
-            readings.append(
-                f"{where} {len(values)} seeds: {signed_points(statistics.fmean(values))} points "
+            readings.append(  # `values`: the removal minus the base; in the page's sign, GAP's gain is their negative
+                f"{where} {len(values)} seeds: {signed_points(-statistics.fmean(values))} points "
                 f"({format_p_value(p_value)}), {verdict}"
             )
         smallest, beyond = min(gap_p), max(gap_p) < SIGNIFICANCE_LEVEL
@@ -195,7 +195,7 @@ def ablation_bullets(
         )
         bullets.append(
             f"- **What bought size: the GAP head.** `{ABLATION_BASE}` has {pooled:,} parameters, {dense:,} with a "
-            f"dense head instead (notebook 04). Removing GAP changed test accuracy, as recorded over"
+            f"dense head instead (notebook 04). GAP's gain (test accuracy with it minus without), as recorded over"
             + ";".join(readings)
             + f"{cost}."
         )
