@@ -77,3 +77,12 @@ def test_level_with_the_line_names_students_t_for_the_seeds_recorded():
     text = lessons._level_with({"tiny": fake_summary("tiny", 4_718, [99.41] * 5)})
     assert "(Student's t, 2.776 for 5 seeds" in text
     assert lessons._level_with({"residual": fake_summary("residual", 11_280, [99.5] * 5)}) == ""  # over the budget
+
+
+def test_the_time_answer_splits_the_race_only_when_the_script_reached_the_line():
+    results, _, _ = shipped()
+    fast = results["fast"]
+    text = lessons._how_fast({"fast": fast})
+    assert "Two factors give" in text and f"bring it to {fast['race']['ratio']:.2f}x." in text
+    never = [run | {"epoch": None} for run in fast["race"]["script_runs"]]
+    assert lessons._how_fast({"fast": fast | {"race": fast["race"] | {"script_runs": never}}}) == ""

@@ -178,3 +178,5 @@ def test_race_factors_split_the_ratio_into_epochs_and_seconds_an_epoch():
     assert factors["script_epoch_seconds"] == pytest.approx(21.0) and factors["our_epoch_seconds"] == 12.0
     assert factors["epochs"] == pytest.approx(13 / 7) and factors["epoch_seconds"] == pytest.approx(1.75)
     assert factors["script_outside_seconds"] == pytest.approx(2.0) and factors["our_outside_seconds"] == 5.0
+    never = fast | {"race": {"script_runs": script_runs[2:], "our_seconds_mean": 89.0}}
+    assert race_factors(never) is None  # no epoch count to split: the script's time is only a bound

@@ -44,8 +44,9 @@ def test_a_removal_lower_on_every_seed_beyond_noise_is_named_as_helping():
         ablation(batchnorm=[-0.30, -0.35, -0.25, -0.40, -0.30], dropout=[0.03, -0.02, -0.05, 0.07, 0.02])
     )
     helped = text.splitlines()[0]
-    assert helped.startswith("- **What measurably helped.** batchnorm: without it test accuracy was lower on 5 of 5")
-    assert "-0.32 points on average (p < 0.001)" in helped
+    # In the page's sign, a gain: with it minus without, so a removal that lowers accuracy reads positive.
+    assert helped.startswith("- **What measurably helped.** batchnorm: with it minus without, +0.32 points on average")
+    assert "higher with it on 5 of 5 seeds (p < 0.001)" in helped
     unseen = text.splitlines()[1]
     assert "dropout" in unseen and "batchnorm" not in unseen
     sizes = [0.03, -0.02, -0.05, 0.07, 0.02]
@@ -59,7 +60,7 @@ def test_without_an_effect_the_closest_is_named_with_the_size_it_would_have_need
     text = what_mattered(ablation(batchnorm=differences, skip=[-0.08, -0.15, 0.08, 0.20, -0.06]))
     first = text.splitlines()[0]
     assert "nothing beyond seed noise (every p >= 0.05).** Closest, batchnorm" in first
-    assert "lower on 5 of 5 seeds, -0.25 points on average (p = 0.067)" in first
+    assert "+0.25 points on average, higher with it on 5 of 5 seeds (p = 0.067)" in first
     assert f"a mean of {2.776 * statistics.stdev(differences) / math.sqrt(5):.2f} points would have counted" in first
 
 
@@ -182,7 +183,7 @@ def test_a_rerun_stuck_at_chance_is_reported_beside_its_recorded_run_and_left_ou
     first = what_mattered(records).splitlines()[0]
     assert first.count("`residual`, seed 3, as recorded, 9.80 %") == 1 and "residual-no-" not in first
     # The pairing on one machine: seeds 0, 1, 3 and 4 (-0.10, -0.39, -0.27, -0.15).
-    assert "-0.23 points, p = " in text and "lower on 4 of 4, with every pair on one machine" in text
+    assert "+0.23 points, p = " in text and "higher with it on 4 of 4, with every pair on one machine" in text
 
 
 def test_the_replaced_recipe_is_paired_by_seed_and_the_machines_are_compared():

@@ -73,14 +73,17 @@ def _how_fast(results: dict[str, dict]) -> str:
     threads = results["fast"]["machine"]["cpu_threads"]
     where = "one CPU thread" if threads == 1 else f"{threads} CPU threads"
     factors = race_factors(results["fast"])
+    if factors is None:  # the script never reached the target: its time is only a bound
+        return ""
     return (
         f"**How little time?** `fast` finishes a run in about {race['our_seconds_mean']:.0f} s on {where}; the "
         f"script this project grew from needs {race['script_seconds_mean']:.0f} s to its first epoch at "
         f"{race['target']} %: {race['ratio']:.2f}x less time, by clocks that stop at different points. Two factors "
         f"give {factors['epochs'] * factors['epoch_seconds']:.2f}x: {factors['our_epochs']} epochs against "
         f"{factors['script_epochs']:.0f} ({factors['epochs']:.2f}x), and {factors['our_epoch_seconds']:.1f} s an "
-        f"epoch against {factors['script_epoch_seconds']:.1f} s ({factors['epoch_seconds']:.2f}x); `fast`'s "
-        f"{factors['our_outside_seconds']:.1f} s outside its epochs bring it to {race['ratio']:.2f}x."
+        f"epoch against {factors['script_epoch_seconds']:.1f} s ({factors['epoch_seconds']:.2f}x); the seconds "
+        f"outside the epochs, {factors['our_outside_seconds']:.1f} for `fast` against about "
+        f"{factors['script_outside_seconds']:.1f} for the script, bring it to {race['ratio']:.2f}x."
     )
 
 

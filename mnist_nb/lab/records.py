@@ -208,14 +208,18 @@ def race_phrase(race: dict) -> str:
     )
 
 
-def race_factors(fast: dict) -> dict:
+def race_factors(fast: dict) -> dict | None:
     """`fast`'s race (`fast.json`'s "race") as two factors, the script's figure over `fast`'s: the epochs each
     needs to its answer (the script's first epoch at the target, the mean over its runs that reached it; `fast`'s
     fixed budget) and the seconds an epoch (the script's from the gaps between its epoch lines, a test pass each;
-    `fast`'s epochs' seconds over their count, a validation pass each and the recalibration). What lies outside
-    the epochs (start-up, loading the data, `fast`'s one test pass) is in neither factor."""
+    `fast`'s epochs' seconds over their count, a validation pass each and the recalibration). Also each side's
+    seconds outside its epochs: `fast`'s measured (start-up, loading the data, its one test pass), the script's
+    only what its time less epochs x mean gap leaves (start-up plus epoch 1's difference from the mean gap; it can
+    be negative). None when no run of the script reached the target: it has no epoch count."""
     race = fast["race"]
     reached = [run for run in race["script_runs"] if run["epoch"] is not None]
+    if not reached:
+        return None
     script_epochs = statistics.fmean(run["epoch"] for run in reached)
     script_epoch_seconds = statistics.fmean(run["per_epoch_seconds"] for run in reached)
     our_epoch_seconds = fast["train_seconds_mean"] / fast["epochs"]

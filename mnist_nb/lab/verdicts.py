@@ -32,10 +32,10 @@ def what_mattered(
     reruns: dict[str, dict] | None = None,
     replicated: dict | None = None,
 ) -> str:
-    """The bullets of notebook 09's "What mattered", from `frontier.load_results()`; for the time bullet, the
-    record `fast` replaced (`load_results(RESULTS_DIR / "previous")`); for pairs on one machine, the crossed
-    seeds re-run on one machine, base and removals (`load_results(ablation.ONE_MACHINE_DIR)`); for GAP's cost on
-    fresh seeds, `replication.replication()`."""
+    """The bullets of notebook 09's "What mattered", from `frontier.load_results()`; for the "Where the work is"
+    bullet, the record `fast` replaced (`load_results(RESULTS_DIR / "previous")`); for pairs on one machine, the
+    crossed seeds re-run on one machine, base and removals (`load_results(ablation.ONE_MACHINE_DIR)`); for GAP's
+    cost on fresh seeds, `replication.replication()`. Every difference is said as a gain: with minus without."""
     bullets, removals, one_machine, failures = [], {}, {}, []
     for name in results if ABLATION_BASE in results else []:
         if name not in ABLATIONS:
@@ -129,18 +129,19 @@ def ablation_bullets(
     }
 
     def reading(name: str) -> str:
+        """In the page's sign, a gain (with the component minus without: the differences turned round)."""
         differences = removals[name]
         lower = sum(value < 0 for value in differences)
         text = (
-            f"without it test accuracy was lower on {lower} of {len(differences)} seeds, "
-            f"{signed_points(statistics.fmean(differences))} points on average ({format_p_value(p_values[name])}"
+            f"with it minus without, {signed_points(-statistics.fmean(differences))} points on average, higher with "
+            f"it on {lower} of {len(differences)} seeds ({format_p_value(p_values[name])}"
         )
         if len(paired[name]) > 1:
             other = paired[name][1]
             text += (
-                f" as recorded, where some pairs cross machines; {signed_points(statistics.fmean(other))} points, "
-                f"{format_p_value(paired_t_p_value(other))}, lower on {sum(value < 0 for value in other)} of "
-                f"{len(other)}, with every pair on one machine"
+                f" as recorded, where some pairs cross machines; {signed_points(-statistics.fmean(other))} points, "
+                f"{format_p_value(paired_t_p_value(other))}, higher with it on {sum(value < 0 for value in other)} "
+                f"of {len(other)}, with every pair on one machine"
             )
         return text + ")"
 
