@@ -70,11 +70,11 @@ def _how_fast(results: dict[str, dict]) -> str:
     race = results.get("fast", {}).get("race")
     if not race:
         return ""
-    threads = results["fast"]["machine"]["cpu_threads"]
-    where = "one CPU thread" if threads == 1 else f"{threads} CPU threads"
     factors = race_factors(results["fast"])
     if factors is None:  # the script never reached the target: its time is only a bound
         return ""
+    threads = results["fast"]["machine"]["cpu_threads"]
+    where = "one CPU thread" if threads == 1 else f"{threads} CPU threads"
     return (
         f"**How little time?** `fast` finishes a run in about {race['our_seconds_mean']:.0f} s on {where}; the "
         f"script this project grew from needs {race['script_seconds_mean']:.0f} s to its first epoch at "
