@@ -3,6 +3,7 @@
     python benchmarks/bench.py --reference-script DIR             # the race against the script itself
     python benchmarks/bench.py --reference-script DIR --parallel  # the same, each side on its own core
     python benchmarks/bench.py --reference-script DIR --parallel --from-logs  # the last race's report, again
+    python benchmarks/bench.py --reference-script DIR --parallel --models fast reference  # what the model makes
     python benchmarks/bench.py --throughput-only                  # images per second, both pipelines
     python benchmarks/bench.py --seeds 3                          # time to >= 99.4%, against the rebuild
 
@@ -16,6 +17,10 @@ to cores 0 and 1 with one thread each. The report: a table of both sides and the
 its spread, also kept in `benchmarks/results/fast.json` ("race"), where notebook 09 reads it.
 `--from-logs` runs nothing: it reads the last race back from its stamped logs (runs/frontier/race) and our runs'
 metrics (runs/frontier/fast), prints the report and writes the record again.
+`--models A B` races the script against fast's recipe trained with each model in turn (beside the same run of the
+script, seed k of each; `fast` is fast's own model, `reference` the script's): the seconds an epoch of each side on
+one machine, what splits the race's epoch into what the model makes and what the rest of the recipe does. Its runs
+go to runs/frontier/race-models/MODEL, its record to benchmarks/results/race-models.json; fast.json is left as it is.
 
 The rebuild (benchmarks/reference.py) trains the script's model as the script does, inside this
 process: it is what the throughput compares (the same model and optimizer fed by the rebuild's
@@ -51,6 +56,8 @@ from reference import (  # noqa: E402
 )
 from script_race import (  # noqa: E402
     ScriptError,
+    model_swap_lines,
+    model_swap_record,
     race,
     race_from_logs,
     race_lines,
@@ -72,10 +79,12 @@ from mnist_nb.lab.records import (  # noqa: E402
     mean_and_std,
     summarize,
 )
+from mnist_nb.models import MODEL_NAMES  # noqa: E402
 from mnist_nb.support.checkpoint_files import write_json  # noqa: E402
 from mnist_nb.support.mnist_files import ensure_mnist  # noqa: E402
 
 FAST_RECORD = RESULTS_DIR / "fast.json"  # the race's record of our fast recipe
+MODEL_SWAP_RECORD = RESULTS_DIR / "race-models.json"  # the race with fast's recipe trained with other models
 
 
 def throughput_reference(root, device, num_batches: int, num_workers: int) -> float:
@@ -210,6 +219,14 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="run nothing: rebuild the last race's report and fast.json from its logs (runs/frontier/race, "
         "runs/frontier/fast), with the same --reference-script, --reference-runs, --seeds and --parallel",
     )
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        choices=MODEL_NAMES,
+        metavar="MODEL",
+        help="with --reference-script: our side trains fast's recipe with each of these models in turn, beside "
+        "each run of the script (e.g. fast reference); record: benchmarks/results/race-models.json, not fast.json",
+    )
     parser.add_argument("--batches", type=int, default=60, help="batches timed for throughput (default 60)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating throughput rounds, median (default 3)")
     parser.add_argument("--workers", type=int, default=2, help="the rebuild's DataLoader workers (default 2)")
@@ -225,11 +242,15 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--parallel gives each side one core and one thread: leave --threads out")
     if arguments.from_logs and (arguments.reference_script is None or arguments.rebuild_seeds):
         parser.error("--from-logs rebuilds a race: give --reference-script DIR, without --rebuild-seeds")
+    if arguments.models and (arguments.reference_script is None or arguments.from_logs or arguments.rebuild_seeds):
+        parser.error("--models races the script: give --reference-script DIR, without --from-logs or --rebuild-seeds")
     if arguments.rebuild_seeds is None:
         arguments.rebuild_seeds = 0 if arguments.reference_script is not None else 1
-    # A race writes fast.json: one with fewer seeds than the record would cut it, so say so before any run.
+    # A race (without --models) writes fast.json: one with fewer seeds than the record would cut it, so say so
+    # before any run.
     recorded = fast_record_seeds()
-    if arguments.reference_script is not None and not smoke_batches() and len(recorded) > arguments.seeds:
+    writes_fast_record = arguments.reference_script is not None and not arguments.models and not smoke_batches()
+    if writes_fast_record and len(recorded) > arguments.seeds:
         parser.error(
             f"benchmarks/results/{FAST_RECORD.name} holds {len(recorded)} seeds and a race of {arguments.seeds} would "
             f"replace it with fewer: pass --seeds {len(recorded)}, or move the record aside first"
@@ -336,6 +357,8 @@ def run_race(root, device, arguments) -> list[str]:
     else:
         print(f"seeding {directory / 'data'} from {root} (the script reads ../data from src/)", flush=True)
         seed_script_data(directory, root)
+        if arguments.models:
+            return run_model_swap(directory, device, threads, arguments)
         result = race(
             directory,
             runs=arguments.reference_runs,
@@ -363,6 +386,28 @@ def run_race(root, device, arguments) -> list[str]:
             f"(within one epoch and 10% an epoch): {how}"
         )
     return lines
+
+
+def run_model_swap(directory: Path, device, threads: int, arguments) -> list[str]:
+    """`--models`: the race with fast's recipe trained with each model in turn on our side; its own record."""
+    result = race(
+        directory,
+        runs=arguments.reference_runs,
+        seeds=arguments.seeds,
+        threads=threads,
+        parallel=arguments.parallel,
+        device="cpu" if device.type == "cpu" else str(device),
+        out_root=RUNS_DIR / "race-models",
+        log_dir=RUNS_DIR / "race-models" / "logs",
+        target=TARGET_ACCURACY,
+        models=arguments.models,
+    )
+    record = model_swap_record(result, parallel=arguments.parallel, target=TARGET_ACCURACY)
+    for summary in record["models"].values():
+        summary["command"] = " ".join(saying_dir(summary["command"].split()))
+    if not any(summary["smoke"] for summary in record["models"].values()):
+        write_json(MODEL_SWAP_RECORD, record)
+    return model_swap_lines(record)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,6 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mnist_nb.lab.experiments import seed_directory
+from mnist_nb.lab.records import summarize
 from mnist_nb.support.mnist_files import MNIST_FILES, ensure_mnist, md5_of, raw_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,17 +234,22 @@ def run_script(
     return {"run": run, **script_result(lines, seconds, returncode, target)}
 
 
-def run_ours(seed: int, *, threads: int, core: int | None, device: str, out_root: Path, log_dir: Path) -> dict:
+def run_ours(
+    seed: int, *, threads: int, core: int | None, device: str, out_root: Path, log_dir: Path, model: str | None = None
+) -> dict:
+    """`python -m mnist_nb train --recipe fast --seed K`, timed from start to exit; with `model`, the same recipe
+    trains that model instead of fast's own (`--model MODEL`)."""
     out = seed_directory(out_root, seed).resolve()
     # Relative to the project root, where it runs: the command recorded in its metrics.json names no machine's path.
     out = Path(os.path.relpath(out, ROOT))
     command = [sys.executable, "-m", "mnist_nb", "train", "--recipe", "fast", "--seed", str(seed)]
+    command += [] if model is None else ["--model", model]
     command += ["--device", device, "--out", str(out), "--overwrite"]
     lines, seconds, returncode = run_timed(
         pinned(command, core),
         ROOT,
         child_environment(threads, cpu_only=device == "cpu", ours=True),
-        log_dir / f"fast-seed-{seed}.log",
+        log_dir / (f"fast-seed-{seed}.log" if model is None else f"fast-with-{model}-seed-{seed}.log"),
     )
     if returncode != 0:
         tail = "\n".join(line for _, line in lines[-15:])
@@ -264,8 +270,12 @@ def race(
     log_dir: Path,
     target: float,
     log=print,
+    models: list[str] | None = None,
 ) -> dict:
-    """The script `runs` times and our fast recipe seeds 0..seeds-1: one side at a time, or side by side."""
+    """The script `runs` times and our fast recipe seeds 0..seeds-1: one side at a time, or side by side.
+
+    With `models`, our side trains fast's recipe with each of those models in turn (seed k of each, one after the
+    other, beside the script's run k + 1), each model's runs in out_root/MODEL: what the model makes of the race."""
     directory = Path(directory).expanduser().resolve()
     script_path(directory)
     if parallel:
@@ -282,26 +292,34 @@ def race(
         log(f"  the script, run {run + 1}: {describe_script_run(result, target)}")
         return result
 
-    def our_seed(seed: int, core: int | None) -> dict:
-        log(f"--- mnist_nb fast, seed {seed} ({'core 1' if core is not None else 'alone'}) ---")
-        result = run_ours(seed, threads=threads, core=core, device=device, out_root=out_root, log_dir=log_dir)
-        log(f"  mnist_nb fast, seed {seed}: {result['seconds']:.1f} s, test {result['metrics']['test_accuracy']:.2f}%")
+    def our_seed(seed: int, core: int | None, model: str | None) -> dict:
+        name = "mnist_nb fast" + ("" if model is None else f" with the {model} model")
+        log(f"--- {name}, seed {seed} ({'core 1' if core is not None else 'alone'}) ---")
+        where = {} if model is None else {"model": model}  # the race's own runs keep their folders and logs
+        result = run_ours(
+            seed, threads=threads, core=core, device=device, out_root=out_root / model if model else out_root,
+            log_dir=log_dir, **where,
+        )  # fmt: skip
+        log(f"  {name}, seed {seed}: {result['seconds']:.1f} s, test {result['metrics']['test_accuracy']:.2f}%")
         return result
+
+    def our_turn(seed: int, core: int | None) -> list[dict]:
+        return [our_seed(seed, core, model) for model in models or [None]]
 
     for index in range(max(runs, seeds)):
         if parallel:
             with ThreadPoolExecutor(max_workers=2) as pool:
                 theirs = pool.submit(script, index, 0) if index < runs else None
-                mine = pool.submit(our_seed, index, 1) if index < seeds else None
+                mine = pool.submit(our_turn, index, 1) if index < seeds else None
                 if theirs is not None:
                     script_runs.append(theirs.result())
                 if mine is not None:
-                    ours.append(mine.result())
+                    ours.extend(mine.result())
         else:
             if index < runs:
                 script_runs.append(script(index, None))
             if index < seeds:
-                ours.append(our_seed(index, None))
+                ours.extend(our_turn(index, None))
     return {
         "script_runs": script_runs,
         "ours": ours,
@@ -343,6 +361,50 @@ def race_record(result: dict, *, parallel: bool, target: float) -> dict:
         # Like for like: only our seeds that shared the machine with a run of the script.
         "ratio_beside": statistics.fmean(theirs) / statistics.fmean(beside) if beside else None,
     }
+
+
+def model_swap_record(result: dict, *, parallel: bool, target: float) -> dict:
+    """What a race with several models on our side keeps (`benchmarks/results/race-models.json`): the script's runs
+    as `race_record` keeps them, and for each model the summary of fast's recipe trained with it (`summarize`), with
+    each seed's wall time from start to exit. `mnist_nb.lab.race.model_swap_factors` reads it for notebook 09."""
+    by_model: dict[str, list[dict]] = {}
+    for row in result["ours"]:
+        by_model.setdefault(row["metrics"]["model"], []).append(row)
+    return {
+        "checkout": result["checkout"],
+        "parallel": parallel,
+        "target": target,
+        "script_runs": race_record(result, parallel=parallel, target=target)["script_runs"],
+        "models": {
+            model: {**summarize([row["metrics"] for row in rows]), "seconds": [row["seconds"] for row in rows]}
+            for model, rows in by_model.items()
+        },
+    }
+
+
+def model_swap_lines(record: dict) -> list[str]:
+    """A race with several models on our side: each side's seconds an epoch and our models' test accuracies."""
+    runs = [run["per_epoch_seconds"] for run in record["script_runs"]]
+    setting = "side by side, pinned to cores 0 and 1, one thread each" if record["parallel"] else "one at a time"
+    lines = [
+        f"the script's seconds an epoch against fast's recipe with each of {', '.join(record['models'])} "
+        f"({record['checkout']}; {setting}; our models in turn, seed k of each beside the script's run k + 1):",
+        "",
+        "| side | parameters | seconds an epoch, mean (each) | test %, each seed |",
+        "| --- | ---: | --- | --- |",
+        "| the script, unchanged (the mean gap between its epoch lines) | | "
+        f"{statistics.fmean(runs):.1f} ({', '.join(f'{seconds:.1f}' for seconds in runs)}) | |",
+    ]
+    for model, summary in record["models"].items():
+        each = [seconds / summary["epochs"] for seconds in summary["train_seconds"]]
+        tests = ", ".join(f"{value:.2f}" for value in summary["test_accuracy"])
+        lines.append(
+            f"| fast's recipe with the {model} model ({summary['epochs']} epochs) | {summary['params']:,} | "
+            f"{statistics.fmean(each):.1f} ({', '.join(f'{value:.1f}' for value in each)}) | {tests} |"
+        )
+    if any(summary["smoke"] for summary in record["models"].values()):
+        lines.append("SMOKE RUN: our seeds trained a few batches an epoch; these times are not the recipe's")
+    return lines
 
 
 def race_from_logs(log_dir: Path, out_root: Path, *, runs: int, seeds: int, directory: Path, target: float) -> dict:

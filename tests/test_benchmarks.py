@@ -335,9 +335,16 @@ def fake_checkout(path: Path, accuracies: list[float], sleep_after: float = 0.0)
 
 
 def fake_ours(calls: list):
-    def run_ours(seed, *, threads, core, device, out_root, log_dir):
-        calls.append((seed, threads, core, device))
+    def run_ours(seed, *, threads, core, device, out_root, log_dir, **model):
+        calls.append((seed, threads, core, device, *model.values()))
         metrics = {"test_accuracy": [99.45, 99.37][seed % 2], "train_seconds": 1.0, "smoke": False}
+        if model:  # what `summarize` reads of a run's metrics.json
+            train_seconds = {"fast": 7.0, "reference": 14.0}[model["model"]] + seed
+            metrics |= {
+                "model": model["model"], "params": 100, "epochs": 7, "seed": seed, "device": device,
+                "val_accuracy": 99.3, "train_seconds": train_seconds, "config": {}, "machine": {}, "command": "c",
+                "out_root": str(out_root),
+            }  # fmt: skip
         return {"seed": seed, "seconds": 2.0 + seed, "metrics": metrics}
 
     return run_ours
@@ -403,6 +410,46 @@ def test_the_race_runs_the_script_unchanged_beside_ours(tmp_path, monkeypatch, p
         race.race_from_logs(tmp_path / "logs", tmp_path / "runs", runs=4, seeds=2, directory=checkout, target=99.4)
 
 
+def test_the_race_with_several_models_trains_each_in_turn_beside_the_same_script_run(tmp_path, monkeypatch):
+    """`bench.py --models fast reference`: fast's recipe with each model, seed k of each beside the script's run k."""
+    race = load_benchmark("script_race")
+    checkout = fake_checkout(tmp_path / "checkout", [97.0, 99.0, 99.41, 99.5])
+    calls = []
+    monkeypatch.setattr(race, "run_ours", fake_ours(calls))
+    result = race.race(
+        checkout, runs=2, seeds=2, threads=2, parallel=False, device="cpu", out_root=tmp_path / "runs",
+        log_dir=tmp_path / "logs", target=99.4, log=lambda line: None, models=["fast", "reference"],
+    )  # fmt: skip
+    assert calls == [(0, 2, None, "cpu", "fast"), (0, 2, None, "cpu", "reference")] + [
+        (1, 2, None, "cpu", "fast"),
+        (1, 2, None, "cpu", "reference"),
+    ]
+    # Each model's runs in a folder of its own, so that one model's seed k never overwrites another's.
+    assert [row["metrics"]["out_root"] for row in result["ours"][:2]] == [
+        str(tmp_path / "runs" / "fast"),
+        str(tmp_path / "runs" / "reference"),
+    ]
+    record = race.model_swap_record(result, parallel=False, target=99.4)
+    assert list(record["models"]) == ["fast", "reference"] and len(record["script_runs"]) == 2
+    reference = record["models"]["reference"]
+    assert (
+        reference["seeds"] == [0, 1]
+        and reference["train_seconds"] == [14.0, 15.0]
+        and reference["seconds"]
+        == [
+            2.0,
+            3.0,
+        ]
+    )
+    assert reference["test_accuracy"] == [99.45, 99.37] and json.loads(json.dumps(record)) == record
+    lines = race.model_swap_lines(record)
+    per_epoch = statistics.fmean(run["per_epoch_seconds"] for run in record["script_runs"])
+    assert any(line.startswith(f"| the script, unchanged (the mean gap between its epoch lines) | | {per_epoch:.1f} (")
+               for line in lines)  # fmt: skip
+    assert "| fast's recipe with the reference model (7 epochs) | 100 | 2.1 (2.0, 2.1) | 99.45, 99.37 |" in lines
+    assert "| fast's recipe with the fast model (7 epochs) | 100 | 1.1 (1.0, 1.1) | 99.45, 99.37 |" in lines
+
+
 def test_a_script_that_does_not_stop_at_the_target_is_stopped(tmp_path, monkeypatch):
     race = load_benchmark("script_race")
     monkeypatch.setattr(race, "GRACE_SECONDS", 0.5)
@@ -435,6 +482,9 @@ def test_bench_refuses_what_the_race_cannot_do(capsys, monkeypatch, tmp_path):
         (["--reference-script", "x", "--parallel", "--threads", "2"], "leave --threads out"),
         (["--reference-runs", "0"], "expected a positive number"),
         (["--from-logs"], "--from-logs rebuilds a race"),
+        (["--models", "fast", "reference"], "--models races the script"),
+        (["--reference-script", "x", "--models", "fast", "--from-logs"], "without --from-logs or --rebuild-seeds"),
+        (["--reference-script", "x", "--models", "fastest"], "invalid choice: 'fastest'"),
     ]:
         with pytest.raises(SystemExit):
             bench.parse_arguments(argv)
@@ -456,6 +506,7 @@ def test_a_race_never_cuts_the_record_of_fast(capsys, monkeypatch, tmp_path):
     assert "holds 10 seeds and a race of 3 would replace it with fewer: pass --seeds 10" in capsys.readouterr().err
     assert bench.parse_arguments(["--reference-script", "x", "--seeds", "10"]).seeds == 10
     assert bench.parse_arguments(["--seeds", "2"]).seeds == 2  # without the race, fast.json is not written
+    assert bench.parse_arguments(["--reference-script", "x", "--models", "fast", "reference"]).seeds == 3  # nor here
     monkeypatch.setenv("MNIST_NB_SMOKE", "1")  # a smoke race writes no record
     assert bench.parse_arguments(["--reference-script", "x"]).seeds == 3
 
