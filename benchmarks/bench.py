@@ -73,6 +73,7 @@ from mnist_nb.devices import select_device  # noqa: E402
 from mnist_nb.lab.cli import file_argument  # noqa: E402
 from mnist_nb.lab.experiments import prepare_run_directory, seed_directory, train_and_report  # noqa: E402
 from mnist_nb.lab.frontier import ENTRIES, RESULTS_DIR, RUNS_DIR  # noqa: E402
+from mnist_nb.lab.race import MODEL_SWAP_RECORD  # noqa: E402
 from mnist_nb.lab.records import (  # noqa: E402
     append_report,
     machine_description,  # noqa: E402
@@ -84,7 +85,6 @@ from mnist_nb.support.checkpoint_files import write_json  # noqa: E402
 from mnist_nb.support.mnist_files import ensure_mnist  # noqa: E402
 
 FAST_RECORD = RESULTS_DIR / "fast.json"  # the race's record of our fast recipe
-MODEL_SWAP_RECORD = RESULTS_DIR / "race-models.json"  # the race with fast's recipe trained with other models
 
 
 def throughput_reference(root, device, num_batches: int, num_workers: int) -> float:

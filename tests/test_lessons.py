@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
-from mnist_nb.lab import lessons
+from mnist_nb.lab import lessons, race
 from mnist_nb.lab.ablation import ONE_MACHINE_DIR
 from mnist_nb.lab.every_test import every_test_rows
 from mnist_nb.lab.frontier import RESULTS_DIR, load_results
+from mnist_nb.lab.race import load_model_swap
 from tests.test_frontier import fake_summary
 
 
@@ -36,6 +37,18 @@ def test_the_summary_restates_the_records_readings():
     assert text.startswith("1. **How small can it get?**") and "\n2. **How little time?** `fast`" in text
     assert f"{results['fast']['epochs']} epochs against 14 (2.00x)" in text  # the script's first 99.4 % epoch
     assert "\n\nWhy, and how to read these figures:\n\n- **Width sets the size.**" in text
+    assert "On one machine" not in text  # no record of the race with the script's model: no claim
+
+
+def test_the_time_answer_splits_the_epoch_at_the_scripts_model_in_fasts_recipe():
+    results, rows, step_times = shipped()
+    swap = load_model_swap()
+    factors = race.model_swap_factors(swap)
+    text = lessons.what_we_learned(results, rows, step_times, swap)
+    assert f"recipe makes {factors['recipe']:.2f}x of it, `fast`'s model {factors['model']:.2f}x (within" in text
+    reached = sum(value >= 99.4 for value in swap["models"]["reference"]["test_accuracy"])
+    assert f"in 7 epochs the script's model reached the line on {reached} of 3 seeds, `fast`'s on 3 of 3." in text
+    assert "what it adds is accuracy in its epochs.\n3. **What does each" in text
 
 
 def test_the_candidates_verdict_follows_its_margin_against_students_t():

@@ -17,7 +17,6 @@ from mnist_nb.lab.records import (
     machine_description,
     margin_phrase,
     mean_and_std,
-    race_factors,
     run_record,
     seed_rows,
     summarize,
@@ -164,19 +163,3 @@ def test_a_bare_p_value_is_the_tables_column():
     from mnist_nb.lab.records import bare_p_value
 
     assert bare_p_value(0.0671) == "0.067" and bare_p_value(0.0002) == "< 0.001"
-
-
-def test_race_factors_split_the_ratio_into_epochs_and_seconds_an_epoch():
-    script_runs = [
-        {"epoch": 14, "per_epoch_seconds": 20.0, "seconds": 281.0},
-        {"epoch": 12, "per_epoch_seconds": 22.0, "seconds": 267.0},
-        {"epoch": None, "per_epoch_seconds": 99.0, "seconds": 400.0},  # never reached the target: left out
-    ]
-    fast = {"epochs": 7, "train_seconds_mean": 84.0, "race": {"script_runs": script_runs, "our_seconds_mean": 89.0}}
-    factors = race_factors(fast)
-    assert factors["script_epochs"] == 13 and factors["our_epochs"] == 7
-    assert factors["script_epoch_seconds"] == pytest.approx(21.0) and factors["our_epoch_seconds"] == 12.0
-    assert factors["epochs"] == pytest.approx(13 / 7) and factors["epoch_seconds"] == pytest.approx(1.75)
-    assert factors["script_outside_seconds"] == pytest.approx(2.0) and factors["our_outside_seconds"] == 5.0
-    never = fast | {"race": {"script_runs": script_runs[2:], "our_seconds_mean": 89.0}}
-    assert race_factors(never) is None  # no epoch count to split: the script's time is only a bound

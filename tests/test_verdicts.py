@@ -12,7 +12,14 @@ from mnist_nb.lab.ablation import ONE_MACHINE_DIR, paired_gains
 from mnist_nb.lab.frontier import RESULTS_DIR, load_results
 from mnist_nb.lab.replication import replication
 from mnist_nb.lab.t_tests import paired_t_p_value
-from mnist_nb.lab.verdicts import detectable, untrained_bullet, welch_t, what_mattered
+from mnist_nb.lab.verdicts import (
+    detectable,
+    gap_trade,
+    replaced_reading,
+    untrained_bullet,
+    welch_t,
+    what_mattered,
+)
 
 from .test_frontier import fake_summary
 from .test_notebooks import markdown_printed
@@ -131,7 +138,8 @@ def test_the_gap_bullet_reads_both_pairings_and_names_a_cost_below_the_level_in_
             ("residual-no-gap", [round(b + g, 2) for b, g in zip(base, gains, strict=True)]),
         )
     }
-    (line,) = [line for line in what_mattered(records, reruns=reruns).splitlines() if "the GAP head" in line]
+    line = gap_trade(records, reruns=reruns)
+    assert "GAP" not in what_mattered(records, reruns=reruns)  # read with its replication, not under the index
     recorded, ten = [0.02, -0.03, 0.08, 0.23, -0.02], [0.02, -0.03, *gains]
     # In the page's sign, a gain: with GAP minus without, so the dense head's lead prints negative.
     assert "GAP's gain (test accuracy with it minus without), as recorded over 5 seeds: -0.06 points" in line
@@ -144,11 +152,12 @@ def test_the_gap_bullet_reads_both_pairings_and_names_a_cost_below_the_level_in_
     assert "A change judged borderline (the rule read the other way): the dense head scored higher" in line
     assert "replicated" not in line  # no fresh seeds given: no claim about them
     fresh = {"replicated": True, "mean": 0.104}
-    (line,) = [line for line in what_mattered(records, reruns=reruns, replicated=fresh).splitlines() if "GAP" in line]
+    line = gap_trade(records, reruns=reruns, replicated=fresh)
     assert line.endswith(
-        "the cost replicated: GAP's gain -0.10 points, about 10 test images (the table's \"gap again\")."
+        "the cost replicated: GAP's gain -0.10 points, about 10 test images "
+        '(the "gap again" row under "What mattered").'
     )
-    not_replicated = what_mattered(records, reruns=reruns, replicated=fresh | {"replicated": False})
+    not_replicated = gap_trade(records, reruns=reruns, replicated=fresh | {"replicated": False})
     assert "cost replicated" not in not_replicated
 
 
@@ -191,23 +200,19 @@ def test_the_replaced_recipe_is_paired_by_seed_and_the_machines_are_compared():
     new = fake_summary("fast", 16_338, [99.53, 99.46, 99.55], epochs=7) | {"machine": AMD}
     new["val_accuracy"] = [value - 0.2 for value in old["test_accuracy"]]  # validation unmoved
     new["config"] = {"validation_size": 5000}
-    text = what_mattered({"fast": new}, previous={"fast": old})
+    text = replaced_reading(new, old)
     assert "10,786 -> 16,338 parameters" in text and "on the same machine, seed for seed (3 seeds)" in text
     assert "test accuracy higher on 3 of 3, +0.10 points (p = " in text and "validation +0.00 points" in text
     assert "On the 5,000 validation images that chose it, the lead is within seed noise" in text
-    elsewhere = what_mattered({"fast": new | {"machine": INTEL}}, previous={"fast": old})
-    assert "on different machines" in elsewhere
-    assert "Where the work is" not in what_mattered({"fast": new})  # no previous record: no claim
+    assert "on different machines" in replaced_reading(new | {"machine": INTEL}, old)
 
 
 def test_the_committed_notebook_reads_the_current_records():
     """09's committed "What mattered" is what the records give now: a record that changes without 09
     re-executed would leave the page reading old verdicts."""
-    printed = markdown_printed("09_frontier", "what_mattered(")
-    expected = what_mattered(
-        load_results(),
-        previous=load_results(RESULTS_DIR / "previous"),
-        reruns=load_results(ONE_MACHINE_DIR),
-        replicated=replication(),
-    )
-    assert printed == [expected]
+    results, reruns = load_results(), load_results(ONE_MACHINE_DIR)
+    assert markdown_printed("09_frontier", "what_mattered(") == [what_mattered(results, reruns=reruns)]
+    gap = gap_trade(results, reruns=reruns, replicated=replication())
+    assert markdown_printed("09_frontier", "gap_trade(") == [gap] and "the cost replicated" in gap
+    replaced = replaced_reading(results["fast"], load_results(RESULTS_DIR / "previous")["fast"])
+    assert markdown_printed("09_frontier", "replaced_reading(") == [replaced]

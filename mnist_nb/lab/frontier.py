@@ -21,13 +21,12 @@ from pathlib import Path
 
 from mnist_nb.config import SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET, TrainConfig, recipe
 from mnist_nb.lab.experiments import run_seeds
-from mnist_nb.lab.records import margin_phrase, race_phrase, signed_points
+from mnist_nb.lab.race import race_phrase
+from mnist_nb.lab.records import RESULTS_DIR, margin_phrase, signed_points
 from mnist_nb.models import MODEL_SPECS, SERIES_MODEL
 from mnist_nb.support.checkpoint_files import write_json
-from mnist_nb.support.mnist_files import project_root
 from mnist_nb.support.variants import ABLATIONS
 
-RESULTS_DIR = (project_root() or Path.cwd()) / "benchmarks" / "results"
 RUNS_DIR = Path("runs") / "frontier"
 FAST_FRESH_SEEDS_DIR = RESULTS_DIR / "fast-fresh-seeds"  # `fast` on seeds 10-19, which no choice saw
 

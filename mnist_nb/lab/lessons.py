@@ -13,7 +13,8 @@ import statistics
 
 from mnist_nb.config import SMALL_ACCURACY, TARGET_ACCURACY, TINY_BUDGET
 from mnist_nb.lab.frontier import ABLATION_BASE, ABLATION_TRAINING
-from mnist_nb.lab.records import beyond_seed_noise, race_factors, signed_points
+from mnist_nb.lab.race import model_swap_factors, race_factors
+from mnist_nb.lab.records import beyond_seed_noise, signed_points
 from mnist_nb.lab.t_tests import student_t_critical
 
 # The last entry chosen on validation, before its test runs, for "<= 5,000 parameters at >= 99.4 %".
@@ -22,12 +23,15 @@ CANDIDATE = "tiny-stem8-30"
 STEP_PROBES = ("fast-7", "fast-early-pooling-10", "fast-early-pooling-width20-7")
 
 
-def what_we_learned(results: dict[str, dict], rows: list[dict], step_times: dict | None = None) -> str:
+def what_we_learned(
+    results: dict[str, dict], rows: list[dict], step_times: dict | None = None, model_swap: dict | None = None
+) -> str:
     """The answers (a numbered list) and how to read them (bullets), as Markdown. `results`:
-    `frontier.load_results()`; `rows`: `every_test_rows(...)`; `step_times`: the step-time record, if any."""
+    `frontier.load_results()`; `rows`: `every_test_rows(...)`; `step_times`: the step-time record, if any;
+    `model_swap`: the race with the script's model in fast's recipe (`race.load_model_swap()`), if any."""
     answers = [
         _how_small(results),
-        _how_fast(results),
+        _how_fast(results) + _model_swap(model_swap),
         _what_each_component_buys(results, rows),
         _what_final_bought(rows),
     ]
@@ -85,6 +89,24 @@ def _how_fast(results: dict[str, dict]) -> str:
         f"outside the epochs, {factors['our_outside_seconds']:.1f} for `fast` against about "
         f"{factors['script_outside_seconds']:.1f} for the script, bring it to {race['ratio']:.2f}x."
     )
+
+
+def _model_swap(record: dict | None) -> str:
+    if record is None:
+        return ""
+    factors = model_swap_factors(record)
+    theirs, ours = factors["reference_test_accuracy"], factors["our_test_accuracy"]
+    reached = [sum(value >= factors["target"] for value in values) for values in (theirs, ours)]
+    model = "within the runs' spread" if not factors["model_apart"] else "beyond the runs' spread"
+    text = (
+        f" On one machine, the script's model trained in `fast`'s recipe splits the epoch's factor: the rest of the "
+        f"recipe makes {factors['recipe']:.2f}x of it, `fast`'s model {factors['model']:.2f}x ({model}); in "
+        f"{factors['epochs']} epochs the script's model reached the line on {reached[0]} of {len(theirs)} seeds, "
+        f"`fast`'s on {reached[1]} of {len(ours)}."
+    )
+    if not factors["model_apart"] and reached[1] > reached[0]:
+        text += " `fast`'s model costs about what the script's does an epoch; what it adds is accuracy in its epochs."
+    return text
 
 
 def _ablation(rows: list[dict]) -> dict[str, dict]:

@@ -20,6 +20,10 @@ import torch
 from mnist_nb.comparison import format_p_value
 from mnist_nb.config import TARGET_ACCURACY
 from mnist_nb.lab.t_tests import student_t_critical
+from mnist_nb.support.mnist_files import project_root
+
+# Where every recorded result lives (benchmarks/results/NAME.json and folders of studies).
+RESULTS_DIR = (project_root() or Path.cwd()) / "benchmarks" / "results"
 
 
 def command_line() -> str:
@@ -193,49 +197,6 @@ def bare_p_value(p_value: float) -> str:
 def signed_points(value: float) -> str:
     """A difference in points, signed: '+0.25', and '+0.00' rather than '-0.00' for one that rounds to nothing."""
     return f"{round(value, 2) + 0.0:+.2f}"
-
-
-def race_phrase(race: dict) -> str:
-    """A race's record (`fast.json`'s "race", written by benchmarks/script_race.py) in one phrase."""
-    bound = "" if race["reached"] else "more than "  # a script run that never got there: its time is a bound
-    low, high = race["ratio_spread"]
-    beside = f"; {race['ratio_beside']:.2f}x on the seeds that ran beside it" if race["ratio_beside"] else ""
-    return (
-        f"{race['our_seconds_mean']:.1f} s a run from start to exit; the script itself, run unchanged, "
-        f"{bound}{race['script_seconds_mean']:.1f} s to its first epoch at >= {race['target']} % (mean of "
-        f"{len(race['script_runs'])} runs): **{bound}{race['ratio']:.2f}x** faster ({low:.2f}-{high:.2f}x from its "
-        f"fastest run against our slowest to its slowest against our fastest){beside}"
-    )
-
-
-def race_factors(fast: dict) -> dict | None:
-    """`fast`'s race (`fast.json`'s "race") as two factors, the script's figure over `fast`'s: the epochs each
-    needs to its answer (the script's first epoch at the target, the mean over its runs that reached it; `fast`'s
-    fixed budget) and the seconds an epoch (the script's from the gaps between its epoch lines, a test pass each;
-    `fast`'s epochs' seconds over their count, a validation pass each and the recalibration). Also each side's
-    seconds outside its epochs: `fast`'s measured (start-up, loading the data, its one test pass), the script's
-    only what its time less epochs x mean gap leaves (start-up plus epoch 1's difference from the mean gap; it can
-    be negative). None when no run of the script reached the target: it has no epoch count."""
-    race = fast["race"]
-    reached = [run for run in race["script_runs"] if run["epoch"] is not None]
-    if not reached:
-        return None
-    script_epochs = statistics.fmean(run["epoch"] for run in reached)
-    script_epoch_seconds = statistics.fmean(run["per_epoch_seconds"] for run in reached)
-    our_epoch_seconds = fast["train_seconds_mean"] / fast["epochs"]
-    return {
-        "script_epochs": script_epochs,
-        "our_epochs": fast["epochs"],
-        "script_epoch_seconds": script_epoch_seconds,
-        "our_epoch_seconds": our_epoch_seconds,
-        "epochs": script_epochs / fast["epochs"],
-        "epoch_seconds": script_epoch_seconds / our_epoch_seconds,
-        # The rest of each clock, on average: the script's seconds to its line less its epochs' share.
-        "script_outside_seconds": statistics.fmean(
-            run["seconds"] - run["epoch"] * run["per_epoch_seconds"] for run in reached
-        ),
-        "our_outside_seconds": race["our_seconds_mean"] - fast["train_seconds_mean"],
-    }
 
 
 def beyond_seed_noise(summary: dict) -> bool:

@@ -26,17 +26,11 @@ from mnist_nb.support.variants import ABLATIONS
 TEST_IMAGES = 10_000  # one test image is 0.01 points
 
 
-def what_mattered(
-    results: dict[str, dict],
-    previous: dict[str, dict] | None = None,
-    reruns: dict[str, dict] | None = None,
-    replicated: dict | None = None,
-) -> str:
-    """The bullets of notebook 09's "What mattered", from `frontier.load_results()`; for the "Where the work is"
-    bullet, the record `fast` replaced (`load_results(RESULTS_DIR / "previous")`); for pairs on one machine, the
-    crossed seeds re-run on one machine, base and removals (`load_results(ablation.ONE_MACHINE_DIR)`); for GAP's
-    cost on fresh seeds, `replication.replication()`. Every difference is said as a gain: with minus without."""
-    bullets, removals, one_machine, failures = [], {}, {}, []
+def ablation_differences(results: dict[str, dict], reruns: dict[str, dict] | None = None):
+    """The ablation's test differences (removal minus base, points) per component: as recorded, and with every pair
+    on one machine (`reruns`, `load_results(ablation.ONE_MACHINE_DIR)`), runs at chance left out; and those runs,
+    as (removal's entry, pairing, (seed, removal, base)) from `ablation.pairings`."""
+    removals, one_machine, failures = {}, {}, []
     for name in results if ABLATION_BASE in results else []:
         if name not in ABLATIONS:
             continue
@@ -48,21 +42,64 @@ def what_mattered(
         if len(on_one) > 1:
             one_machine[component(name)] = on_one
         failures += [(name, label, pair) for label, pairs in found.items() for pair in untrained(pairs)]
-    if failures:
-        bullets.append(untrained_bullet(failures, results, reruns))
+    return removals, one_machine, failures
+
+
+def what_mattered(results: dict[str, dict], reruns: dict[str, dict] | None = None) -> str:
+    """The bullets under notebook 09's index of every test, from `frontier.load_results()` and the crossed seeds
+    re-run on one machine (`reruns`): the runs at chance, the ablation's verdicts with how often chance alone gives
+    such a p among its components, and the size of effect its seeds could miss. Every difference is said as a
+    gain: with minus without."""
+    removals, one_machine, failures = ablation_differences(results, reruns)
+    bullets = [untrained_bullet(failures, results, reruns)] if failures else []
     if removals:
         bullets += ablation_bullets(removals, len(results[ABLATION_BASE]["seeds"]), one_machine)
-    if replicated and replicated["replicated"]:  # the cost's size on fresh seeds, by the rule written first
-        gap = [index for index, bullet in enumerate(bullets) if bullet.startswith("- **What bought size")]
-        for index in gap:
-            bullets[index] += (
-                f" On fresh seeds {SEEDS[0]}-{SEEDS[-1]}, by a rule written before they ran, the cost replicated: "
-                f"GAP's gain {signed_points(-replicated['mean'])} points, about "
-                f'{round(replicated["mean"] * TEST_IMAGES / 100)} test images (the table\'s "gap again").'
-            )
-    if previous and "fast" in previous and "fast" in results:
-        bullets.append(replaced_bullet(results["fast"], previous["fast"]))
     return "\n".join(bullets)
+
+
+def gap_trade(results: dict[str, dict], reruns: dict[str, dict] | None = None, replicated: dict | None = None) -> str:
+    """What the GAP head trades (notebook 09, with its replication): parameters saved against GAP's gain in each
+    pairing of the ablation, and on fresh seeds (`replication.replication()`) by the rule written first."""
+    removals, one_machine, _ = ablation_differences(results, reruns)
+    if "gap" not in removals:
+        return ""
+    pairs = [removals["gap"]] + ([one_machine["gap"]] if one_machine.get("gap") not in (None, removals["gap"]) else [])
+    dense, pooled = (
+        count_parameters(build_model(f"{ABLATION_BASE}-no-gap")),
+        count_parameters(build_model(ABLATION_BASE)),
+    )
+    readings, gap_p = [], [paired_t_p_value(values) for values in pairs]
+    labels = ("", " with every pair on one machine, over")
+    for values, p_value, where in zip(pairs, gap_p, labels, strict=False):
+        below_level = p_value < SIGNIFICANCE_LEVEL  # at the ablation's level, each component tested at it alone
+        verdict = f"below {SIGNIFICANCE_LEVEL} in this pairing" if below_level else "within seed noise"
+        readings.append(  # `values`: the removal minus the base; in the page's sign, GAP's gain is their negative
+            f"{where} {len(values)} seeds: {signed_points(-statistics.fmean(values))} points "
+            f"({format_p_value(p_value)}), {verdict}"
+        )
+    smallest, beyond = min(gap_p), max(gap_p) < SIGNIFICANCE_LEVEL
+    status = "beyond seed noise in every pairing" if beyond else "judged borderline (the rule read the other way)"
+    cost = (
+        f". A change {status}: the dense head scored higher, and GAP traded about "
+        f"{round(statistics.fmean(pairs[-1]) * TEST_IMAGES / 100)} test images in {TEST_IMAGES:,} for "
+        f"{dense - pooled:,} fewer parameters; if no component did anything, a p of {smallest:.4f} or less would "
+        f"turn up among the {len(removals)} about {by_chance(smallest, len(removals)):.1%} of the time"
+        if smallest < SIGNIFICANCE_LEVEL and statistics.fmean(pairs[-1]) > 0
+        else ""
+    )
+    text = (
+        f"**What bought size: the GAP head.** `{ABLATION_BASE}` has {pooled:,} parameters, {dense:,} with a dense "
+        "head instead (notebook 04). GAP's gain (test accuracy with it minus without), as recorded over"
+        + ";".join(readings)
+        + f"{cost}."
+    )
+    if replicated and replicated["replicated"]:  # the cost's size on fresh seeds, by the rule written first
+        text += (
+            f" On fresh seeds {SEEDS[0]}-{SEEDS[-1]}, by a rule written before they ran, the cost replicated: "
+            f"GAP's gain {signed_points(-replicated['mean'])} points, about "
+            f'{round(replicated["mean"] * TEST_IMAGES / 100)} test images (the "gap again" row under "What mattered").'
+        )
+    return text
 
 
 def untrained_bullet(
@@ -110,7 +147,7 @@ def detectable(differences: list[float]) -> float:
 def ablation_bullets(
     removals: dict[str, list[float]], base_seeds: int, one_machine: dict[str, list[float] | None] | None = None
 ) -> list[str]:
-    """Helped, borderline, the GAP head's size, and the rest with what they could hide.
+    """Helped, borderline, and the rest with what they could hide (GAP's trade: `gap_trade`).
 
     `removals`: component -> removal minus base, one test difference per seed (points), as recorded;
     `one_machine`: the same with every pair on one machine, where re-runs give it (runs at chance left out).
@@ -170,37 +207,8 @@ def ablation_bullets(
             f"{closest}: {reading(closest)}; with its spread a mean of {detectable(removals[closest]):.2f} points "
             "would have counted."
         )
-    if "gap" in removals:
-        dense, pooled = (
-            count_parameters(build_model(f"{ABLATION_BASE}-no-gap")),
-            count_parameters(build_model(ABLATION_BASE)),
-        )
-        readings, gap_p = [], [paired_t_p_value(values) for values in paired["gap"]]
-        labels = ("", " with every pair on one machine, over")
-        for values, p_value, where in zip(paired["gap"], gap_p, labels, strict=False):
-            below_level = p_value < SIGNIFICANCE_LEVEL  # at the ablation's level, each component tested at it alone
-            verdict = f"below {SIGNIFICANCE_LEVEL} in this pairing" if below_level else "within seed noise"
-            readings.append(  # `values`: the removal minus the base; in the page's sign, GAP's gain is their negative
-                f"{where} {len(values)} seeds: {signed_points(-statistics.fmean(values))} points "
-                f"({format_p_value(p_value)}), {verdict}"
-            )
-        smallest, beyond = min(gap_p), max(gap_p) < SIGNIFICANCE_LEVEL
-        status = "beyond seed noise in every pairing" if beyond else "judged borderline (the rule read the other way)"
-        cost = (
-            f". A change {status}: the dense head scored higher, and GAP traded about "
-            f"{round(statistics.fmean(paired['gap'][-1]) * TEST_IMAGES / 100)} test images in {TEST_IMAGES:,} for "
-            f"{dense - pooled:,} fewer parameters; if no component did anything, a p of {smallest:.4f} or less would "
-            f"turn up among the {len(removals)} about {by_chance(smallest, len(removals)):.1%} of the time"
-            if smallest < SIGNIFICANCE_LEVEL and statistics.fmean(paired["gap"][-1]) > 0
-            else ""
-        )
-        bullets.append(
-            f"- **What bought size: the GAP head.** `{ABLATION_BASE}` has {pooled:,} parameters, {dense:,} with a "
-            f"dense head instead (notebook 04). GAP's gain (test accuracy with it minus without), as recorded over"
-            + ";".join(readings)
-            + f"{cost}."
-        )
-    named = (set(helped) | set(borderline) or {min(removals, key=p_values.get)}) | {"gap"}  # given above
+    # Given above; GAP's trade is read with its replication (`gap_trade`).
+    named = (set(helped) | set(borderline) or {min(removals, key=p_values.get)}) | {"gap"}
     unseen = [name for name in removals if name not in named and p_values[name] >= SIGNIFICANCE_LEVEL]
     if unseen:
         more = {  # where the pairing on one machine has more seeds and shows nothing either
@@ -230,8 +238,9 @@ def ablation_bullets(
     return bullets
 
 
-def replaced_bullet(fast: dict, before: dict) -> str:
-    """`fast` against the recipe it replaced, paired by seed, on test and on validation."""
+def replaced_reading(fast: dict, before: dict) -> str:
+    """`fast` against the recipe it replaced (`load_results(RESULTS_DIR / "previous")["fast"]`), paired by seed, on
+    test and on validation: notebook 09's "How `fast` was reached"."""
     splits = {split: seed_differences(fast, before, split) for split in ("test", "val")}
     test = splits["test"]
     same = same_machine(fast.get("machine", {}), before.get("machine", {}))
@@ -241,10 +250,10 @@ def replaced_bullet(fast: dict, before: dict) -> str:
         for split, values in splits.items()
     }
     text = (
-        f"- **Where the work is: the time saved, spent on width.** `fast` moved its first max-pool up to right "
-        f"after the stem "
-        f"(the shapes are printed above) and spent the time saved on width, {before['params']:,} -> "
-        f"{fast['params']:,} parameters. Against the recipe it replaced, at the same {fast['epochs']} epochs, "
+        f"**Where the work is: the time saved, spent on width.** `fast` moved its first max-pool up to right "
+        'after the stem (its shapes are printed under "Where `fast`\'s step time goes", next) and spent the time '
+        f"saved on width, {before['params']:,} -> {fast['params']:,} parameters. Against the recipe it replaced, "
+        f"at the same {fast['epochs']} epochs, "
         f"{where}, seed for seed ({len(test)} seeds): test accuracy higher on {sum(value > 0 for value in test)} "
         f"of {len(test)}, "
         f"{figures['test']}; validation {figures['val']}."

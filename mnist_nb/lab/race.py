@@ -1,0 +1,143 @@
+"""The race against the script this project grew from, read from its records.
+
+`fast.json`'s "race" (benchmarks/script_race.py) in one phrase and split in two factors, the epochs each side needs
+and the seconds an epoch takes; and the race of `bench.py --models fast reference` (`race-models.json`), which
+splits the seconds an epoch again: what `fast`'s model makes of it, and what the rest of its recipe does.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+
+from mnist_nb.lab.records import RESULTS_DIR
+from mnist_nb.models import REFERENCE_MODEL
+
+# Written by `benchmarks/bench.py --reference-script DIR --parallel --models fast reference`.
+MODEL_SWAP_RECORD = RESULTS_DIR / "race-models.json"
+
+
+def race_phrase(race: dict) -> str:
+    """A race's record (`fast.json`'s "race", written by benchmarks/script_race.py) in one phrase."""
+    bound = "" if race["reached"] else "more than "  # a script run that never got there: its time is a bound
+    low, high = race["ratio_spread"]
+    beside = f"; {race['ratio_beside']:.2f}x on the seeds that ran beside it" if race["ratio_beside"] else ""
+    return (
+        f"{race['our_seconds_mean']:.1f} s a run from start to exit; the script itself, run unchanged, "
+        f"{bound}{race['script_seconds_mean']:.1f} s to its first epoch at >= {race['target']} % (mean of "
+        f"{len(race['script_runs'])} runs): **{bound}{race['ratio']:.2f}x** faster ({low:.2f}-{high:.2f}x from its "
+        f"fastest run against our slowest to its slowest against our fastest){beside}"
+    )
+
+
+def race_factors(fast: dict) -> dict | None:
+    """`fast`'s race (`fast.json`'s "race") as two factors, the script's figure over `fast`'s: the epochs each
+    needs to its answer (the script's first epoch at the target, the mean over its runs that reached it; `fast`'s
+    fixed budget) and the seconds an epoch (the script's from the gaps between its epoch lines, a test pass each;
+    `fast`'s epochs' seconds over their count, a validation pass each and the recalibration). Also each side's
+    seconds outside its epochs: `fast`'s measured (start-up, loading the data, its one test pass), the script's
+    only what its time less epochs x mean gap leaves (start-up plus epoch 1's difference from the mean gap; it can
+    be negative). None when no run of the script reached the target: it has no epoch count."""
+    race = fast["race"]
+    reached = [run for run in race["script_runs"] if run["epoch"] is not None]
+    if not reached:
+        return None
+    script_epochs = statistics.fmean(run["epoch"] for run in reached)
+    script_epoch_seconds = statistics.fmean(run["per_epoch_seconds"] for run in reached)
+    our_epoch_seconds = fast["train_seconds_mean"] / fast["epochs"]
+    return {
+        "script_epochs": script_epochs,
+        "our_epochs": fast["epochs"],
+        "script_epoch_seconds": script_epoch_seconds,
+        "our_epoch_seconds": our_epoch_seconds,
+        "epochs": script_epochs / fast["epochs"],
+        "epoch_seconds": script_epoch_seconds / our_epoch_seconds,
+        # The rest of each clock, on average: the script's seconds to its line less its epochs' share.
+        "script_outside_seconds": statistics.fmean(
+            run["seconds"] - run["epoch"] * run["per_epoch_seconds"] for run in reached
+        ),
+        "our_outside_seconds": race["our_seconds_mean"] - fast["train_seconds_mean"],
+    }
+
+
+def model_swap_factors(record: dict, model: str = "fast") -> dict:
+    """`race-models.json`: the script's seconds an epoch (the mean gap between its epoch lines) over `model`'s in
+    fast's recipe, split at the script's model trained in the same recipe. `model` is what the model makes (the
+    script's model's epoch over `model`'s, both in fast's recipe), `recipe` what the rest does (the script's epoch
+    over its model's in fast's recipe: batched augmentation, batch and image counts, the evaluation pass). Each
+    side's epochs: `train_seconds` over the epochs (a validation pass each and the recalibration)."""
+    script = [run["per_epoch_seconds"] for run in record["script_runs"]]
+    ours, theirs = record["models"][model], record["models"][REFERENCE_MODEL]
+
+    def per_epoch(summary: dict) -> list[float]:
+        return [seconds / summary["epochs"] for seconds in summary["train_seconds"]]
+
+    script_seconds = statistics.fmean(script)
+    our_seconds, their_seconds = statistics.fmean(per_epoch(ours)), statistics.fmean(per_epoch(theirs))
+    return {
+        "script_epoch_seconds": script,
+        "our_epoch_seconds": per_epoch(ours),
+        "reference_epoch_seconds": per_epoch(theirs),
+        "epoch_seconds": script_seconds / our_seconds,
+        "recipe": script_seconds / their_seconds,
+        "model": their_seconds / our_seconds,
+        # Told apart only where no seed of one model took as long an epoch as a seed of the other.
+        "model_apart": min(per_epoch(theirs)) > max(per_epoch(ours)) or max(per_epoch(theirs)) < min(per_epoch(ours)),
+        "epochs": ours["epochs"],
+        "reference_test_accuracy": theirs["test_accuracy"],
+        "our_test_accuracy": ours["test_accuracy"],
+        "target": record["target"],
+    }
+
+
+def load_model_swap() -> dict | None:
+    """`MODEL_SWAP_RECORD`, or None before that race has run."""
+    return json.loads(MODEL_SWAP_RECORD.read_text(encoding="utf-8")) if MODEL_SWAP_RECORD.is_file() else None
+
+
+def model_swap_reading(record: dict, race_epoch_seconds: float | None = None) -> str:
+    """`model_swap_factors` as notebook 09 prints it: each side's seconds an epoch, the split, and how far the
+    script's model got in fast's recipe, read by the rule stated before the runs (benchmarks/RESULTS.md). Given
+    the race's own factor (`race_factors(...)["epoch_seconds"]`), says that this machine's differs from it."""
+    factors = model_swap_factors(record)
+    rows = [
+        ("the script, unchanged: its model, its pipeline, a 10,000-image test pass", factors["script_epoch_seconds"]),
+        ("the script's model in `fast`'s recipe, a 5,000-image validation pass", factors["reference_epoch_seconds"]),
+        ("`fast`'s model in `fast`'s recipe", factors["our_epoch_seconds"]),
+    ]
+    lines = ["| an epoch: training and its evaluation pass | seconds, mean | each run |", "| --- | ---: | --- |"]
+    lines += [
+        f"| {label} | {statistics.fmean(values):.1f} | {', '.join(f'{value:.1f}' for value in values)} |"
+        for label, values in rows
+    ]
+    machine = (
+        f" (on the race's machine, {race_epoch_seconds:.2f}x: these runs split this machine's figure)"
+        if race_epoch_seconds
+        else ""
+    )
+    model = f"`fast`'s model {factors['model']:.2f}x (the script's model's epoch over `fast`'s, both in its recipe)"
+    if not factors["model_apart"]:
+        model += ", within the spread of the runs: no run of one model is clear of every run of the other"
+    elif factors["model"] < 1:
+        model += ": `fast`'s model costs more an epoch than the script's, and the rest of the recipe makes up for it"
+    tests, target = factors["reference_test_accuracy"], factors["target"]
+    reached = sum(value >= target for value in tests)
+    accuracies, ours = (", ".join(f"{value:.2f}" for value in row) for row in (tests, factors["our_test_accuracy"]))
+    if reached == len(tests):
+        epochs = (
+            f"every one of {len(tests)} seeds at or above {target} %. So `fast`'s {factors['epochs']} epochs do not "
+            "need `fast`'s model: the script's own gets there in them"
+        )
+    else:
+        epochs = (
+            f"{reached} of {len(tests)} seeds at or above {target} %. So `fast`'s model is part of the epochs' factor, "
+            "by an amount these runs do not measure (none trains the script's model longer in `fast`'s recipe)"
+        )
+    lines += [
+        "",
+        f"Here the script's epoch takes {factors['epoch_seconds']:.2f}x `fast`'s{machine}. Of that, the rest of "
+        f"`fast`'s recipe makes {factors['recipe']:.2f}x (the script's epoch over its own model's in `fast`'s recipe) "
+        f"and {model}. In {factors['epochs']} epochs of `fast`'s recipe, the script's model reached {accuracies} % "
+        f"test (`fast`'s model, on the same seeds: {ours} %), {epochs}.",
+    ]
+    return "\n".join(lines)
