@@ -357,8 +357,12 @@ def run_race(root, device, arguments) -> list[str]:
     else:
         print(f"seeding {directory / 'data'} from {root} (the script reads ../data from src/)", flush=True)
         seed_script_data(directory, root)
-        if arguments.models:
-            return run_model_swap(directory, device, threads, arguments)
+        # With --models, our side trains fast's recipe with each model in turn: runs, logs and record of its own.
+        out_root, log_dir = (
+            (RUNS_DIR / "race-models", RUNS_DIR / "race-models" / "logs")
+            if arguments.models
+            else (RUNS_DIR / "fast", RUNS_DIR / "race")
+        )
         result = race(
             directory,
             runs=arguments.reference_runs,
@@ -366,10 +370,13 @@ def run_race(root, device, arguments) -> list[str]:
             threads=threads,
             parallel=arguments.parallel,
             device="cpu" if device.type == "cpu" else str(device),
-            out_root=RUNS_DIR / "fast",
-            log_dir=RUNS_DIR / "race",
+            out_root=out_root,
+            log_dir=log_dir,
             target=TARGET_ACCURACY,
+            models=arguments.models,
         )
+        if arguments.models:
+            return model_swap_report(result, arguments)
     record = race_record(result, parallel=arguments.parallel, target=TARGET_ACCURACY)
     write_fast_summary([row["metrics"] for row in result["ours"]], record)
     lines = race_lines(result, threads=threads, parallel=arguments.parallel, target=TARGET_ACCURACY)
@@ -388,20 +395,8 @@ def run_race(root, device, arguments) -> list[str]:
     return lines
 
 
-def run_model_swap(directory: Path, device, threads: int, arguments) -> list[str]:
-    """`--models`: the race with fast's recipe trained with each model in turn on our side; its own record."""
-    result = race(
-        directory,
-        runs=arguments.reference_runs,
-        seeds=arguments.seeds,
-        threads=threads,
-        parallel=arguments.parallel,
-        device="cpu" if device.type == "cpu" else str(device),
-        out_root=RUNS_DIR / "race-models",
-        log_dir=RUNS_DIR / "race-models" / "logs",
-        target=TARGET_ACCURACY,
-        models=arguments.models,
-    )
+def model_swap_report(result: dict, arguments) -> list[str]:
+    """`--models`: the race with fast's recipe trained with each model in turn on our side, in its own record."""
     record = model_swap_record(result, parallel=arguments.parallel, target=TARGET_ACCURACY)
     for summary in record["models"].values():
         summary["command"] = " ".join(saying_dir(summary["command"].split()))

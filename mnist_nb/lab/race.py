@@ -8,6 +8,7 @@ splits the seconds an epoch again: what `fast`'s model makes of it, and what the
 from __future__ import annotations
 
 import json
+import re
 import statistics
 
 from mnist_nb.lab.records import RESULTS_DIR
@@ -87,6 +88,7 @@ def model_swap_factors(record: dict, model: str = "fast") -> dict:
         "reference_test_accuracy": theirs["test_accuracy"],
         "our_test_accuracy": ours["test_accuracy"],
         "target": record["target"],
+        "machine": ours["machine"],
     }
 
 
@@ -95,49 +97,74 @@ def load_model_swap() -> dict | None:
     return json.loads(MODEL_SWAP_RECORD.read_text(encoding="utf-8")) if MODEL_SWAP_RECORD.is_file() else None
 
 
-def model_swap_reading(record: dict, race_epoch_seconds: float | None = None) -> str:
-    """`model_swap_factors` as notebook 09 prints it: each side's seconds an epoch, the split, and how far the
-    script's model got in fast's recipe, read by the rule stated before the runs (benchmarks/RESULTS.md). Given
-    the race's own factor (`race_factors(...)["epoch_seconds"]`), says that this machine's differs from it."""
+def vm_image(machine: dict) -> str:
+    """The VM image a record's machine names (`fc-v1300` of its platform string), or its whole platform."""
+    found = re.search(r"fc-v\d+", machine.get("platform", ""))
+    return found.group(0) if found else machine.get("platform", "an unnamed machine")
+
+
+def model_swap_reading(record: dict, fast: dict | None = None) -> str:
+    """`model_swap_factors` as notebook 09 prints it: each side's seconds an epoch, the split of the per-epoch factor,
+    and how far the script's model got in fast's 7 epochs, read by the rule stated before the runs
+    (benchmarks/RESULTS.md), with what weakens it. `fast`: fast's record with the race (`fast.json`), to set this
+    machine's per-epoch factor beside the race's."""
     factors = model_swap_factors(record)
+    script, ours, theirs = (
+        factors[key] for key in ("script_epoch_seconds", "our_epoch_seconds", "reference_epoch_seconds")
+    )
     rows = [
-        ("the script, unchanged: its model, its pipeline, a 10,000-image test pass", factors["script_epoch_seconds"]),
-        ("the script's model in `fast`'s recipe, a 5,000-image validation pass", factors["reference_epoch_seconds"]),
-        ("`fast`'s model in `fast`'s recipe", factors["our_epoch_seconds"]),
+        ("the script, unchanged: its model, its pipeline, a 10,000-image test pass", script),
+        ("the script's model in `fast`'s recipe, a 5,000-image validation pass", theirs),
+        ("`fast`'s model in `fast`'s recipe", ours),
     ]
     lines = ["| an epoch: training and its evaluation pass | seconds, mean | each run |", "| --- | ---: | --- |"]
     lines += [
         f"| {label} | {statistics.fmean(values):.1f} | {', '.join(f'{value:.1f}' for value in values)} |"
         for label, values in rows
     ]
-    machine = (
-        f" (on the race's machine, {race_epoch_seconds:.2f}x: these runs split this machine's figure)"
-        if race_epoch_seconds
-        else ""
-    )
+    where = f"on VM image `{vm_image(factors['machine'])}`"
+    if fast is not None and (race := race_factors(fast)) is not None:
+        here = (
+            statistics.fmean(script) / race["script_epoch_seconds"],
+            statistics.fmean(ours) / race["our_epoch_seconds"],
+        )
+        where += f"; the race ran on `{vm_image(fast['machine'])}`, at {race['epoch_seconds']:.2f}x"
+        if min(here) > 1:
+            where += f", each side's epochs {(min(here) - 1) * 100:.0f}-{(max(here) - 1) * 100:.0f} % longer here"
     model = f"`fast`'s model {factors['model']:.2f}x (the script's model's epoch over `fast`'s, both in its recipe)"
     if not factors["model_apart"]:
-        model += ", within the spread of the runs: no run of one model is clear of every run of the other"
+        model += (
+            f"; the two models' runs overlap (`fast`'s {min(ours):.1f}-{max(ours):.1f} s, the script's model's "
+            f"{min(theirs):.1f}-{max(theirs):.1f} s), so by the rule the model's share is not told apart from noise"
+        )
     elif factors["model"] < 1:
         model += ": `fast`'s model costs more an epoch than the script's, and the rest of the recipe makes up for it"
+    # The script's run-to-run spread, set beside the model's share when it is the larger.
+    spread, share = max(script) / min(script), max(factors["model"], 1 / factors["model"])
+    noise = (
+        f" The script's own runs differ by more than that share: its epochs took {min(script):.1f}-{max(script):.1f} s."
+        if spread > share
+        else ""
+    )
     tests, target = factors["reference_test_accuracy"], factors["target"]
     reached = sum(value >= target for value in tests)
-    accuracies, ours = (", ".join(f"{value:.2f}" for value in row) for row in (tests, factors["our_test_accuracy"]))
+    accuracies, scored = (", ".join(f"{value:.2f}" for value in row) for row in (tests, factors["our_test_accuracy"]))
     if reached == len(tests):
         epochs = (
-            f"every one of {len(tests)} seeds at or above {target} %. So `fast`'s {factors['epochs']} epochs do not "
-            "need `fast`'s model: the script's own gets there in them"
+            f"every one of {len(tests)} seeds at or above {target} %. So, by the rule, `fast`'s {factors['epochs']} "
+            "epochs do not need `fast`'s model: the script's own gets there in them"
         )
     else:
         epochs = (
-            f"{reached} of {len(tests)} seeds at or above {target} %. So `fast`'s model is part of the epochs' factor, "
-            "by an amount these runs do not measure (none trains the script's model longer in `fast`'s recipe)"
+            f"{reached} of {len(tests)} seeds at or above {target} %. So, by the rule, `fast`'s model is part of the "
+            f"epoch-count factor, by an amount these runs do not measure (they train it {factors['epochs']} epochs "
+            "only)"
         )
     lines += [
         "",
-        f"Here the script's epoch takes {factors['epoch_seconds']:.2f}x `fast`'s{machine}. Of that, the rest of "
-        f"`fast`'s recipe makes {factors['recipe']:.2f}x (the script's epoch over its own model's in `fast`'s recipe) "
-        f"and {model}. In {factors['epochs']} epochs of `fast`'s recipe, the script's model reached {accuracies} % "
-        f"test (`fast`'s model, on the same seeds: {ours} %), {epochs}.",
+        f"Here the script's epoch takes {factors['epoch_seconds']:.2f}x `fast`'s (the per-epoch factor, {where}). Of "
+        f"that, the rest of `fast`'s recipe makes {factors['recipe']:.2f}x (the script's epoch over its model's in "
+        f"`fast`'s recipe) and {model}.{noise} In {factors['epochs']} epochs of `fast`'s recipe, the script's model "
+        f"reached {accuracies} % test (`fast`'s model, on the same seeds: {scored} %), {epochs}.",
     ]
     return "\n".join(lines)

@@ -18,7 +18,6 @@ from mnist_nb.config import AT_CHANCE_BELOW
 from mnist_nb.lab.ablation import MACHINE, pairings, same_machine, seed_machine, trained_differences, untrained
 from mnist_nb.lab.frontier import ABLATION_BASE, component, seed_differences
 from mnist_nb.lab.records import signed_points
-from mnist_nb.lab.replication import SEEDS
 from mnist_nb.lab.t_tests import interval, paired_t_p_value, student_t_critical, student_t_p_value
 from mnist_nb.models import build_model
 from mnist_nb.support.variants import ABLATIONS
@@ -57,9 +56,9 @@ def what_mattered(results: dict[str, dict], reruns: dict[str, dict] | None = Non
     return "\n".join(bullets)
 
 
-def gap_trade(results: dict[str, dict], reruns: dict[str, dict] | None = None, replicated: dict | None = None) -> str:
-    """What the GAP head trades (notebook 09, with its replication): parameters saved against GAP's gain in each
-    pairing of the ablation, and on fresh seeds (`replication.replication()`) by the rule written first."""
+def gap_trade(results: dict[str, dict], reruns: dict[str, dict] | None = None) -> str:
+    """What the GAP head trades (notebook 09, before its replication): parameters saved against GAP's gain in each
+    pairing of the ablation."""
     removals, one_machine, _ = ablation_differences(results, reruns)
     if "gap" not in removals:
         return ""
@@ -80,10 +79,10 @@ def gap_trade(results: dict[str, dict], reruns: dict[str, dict] | None = None, r
     smallest, beyond = min(gap_p), max(gap_p) < SIGNIFICANCE_LEVEL
     status = "beyond seed noise in every pairing" if beyond else "judged borderline (the rule read the other way)"
     cost = (
-        f". A change {status}: the dense head scored higher, and GAP traded about "
+        f". A component {status}: the dense head scored higher, and GAP traded about "
         f"{round(statistics.fmean(pairs[-1]) * TEST_IMAGES / 100)} test images in {TEST_IMAGES:,} for "
         f"{dense - pooled:,} fewer parameters; if no component did anything, a p of {smallest:.4f} or less would "
-        f"turn up among the {len(removals)} about {by_chance(smallest, len(removals)):.1%} of the time"
+        f"turn up among the {len(removals)} components about {by_chance(smallest, len(removals)):.1%} of the time"
         if smallest < SIGNIFICANCE_LEVEL and statistics.fmean(pairs[-1]) > 0
         else ""
     )
@@ -93,12 +92,6 @@ def gap_trade(results: dict[str, dict], reruns: dict[str, dict] | None = None, r
         + ";".join(readings)
         + f"{cost}."
     )
-    if replicated and replicated["replicated"]:  # the cost's size on fresh seeds, by the rule written first
-        text += (
-            f" On fresh seeds {SEEDS[0]}-{SEEDS[-1]}, by a rule written before they ran, the cost replicated: "
-            f"GAP's gain {signed_points(-replicated['mean'])} points, about "
-            f'{round(replicated["mean"] * TEST_IMAGES / 100)} test images (the "gap again" row under "What mattered").'
-        )
     return text
 
 
@@ -187,13 +180,13 @@ def ablation_bullets(
     bullets = []
     if helped:
         bullets.append(
-            "- **What measurably helped.** " + "; ".join(f"{name}: {reading(name)}" for name in helped) + "."
+            "- **What measurably helped.** " + "; ".join(f"{name}, {reading(name)}" for name in helped) + "."
         )
     if borderline:
         smallest = min(paired_t_p_value(values) for name in borderline for values in paired[name])
         bullets.append(
             f"- **Borderline** (lower without it, p < {SIGNIFICANCE_LEVEL} in one pairing, not the other): "
-            + "; ".join(f"{name}: {reading(name)}" for name in borderline)
+            + "; ".join(f"{name}, {reading(name)}" for name in borderline)
             + f". If no component did anything, {len(removals)} components tested at {SIGNIFICANCE_LEVEL} each would "
             f"give some p below {SIGNIFICANCE_LEVEL} about {by_chance(SIGNIFICANCE_LEVEL, len(removals)):.0%} of the "
             f"time, and a p of {smallest:.4f} or less would turn up among them about "
@@ -217,11 +210,13 @@ def ablation_bullets(
             if len(values := one_machine[name] or []) > len(removals[name])
             and paired_t_p_value(values) >= SIGNIFICANCE_LEVEL
         }
+        counts = sorted({base_seeds} | {len(values) for values in more.values()})
+        critical = ", ".join(f"{student_t_critical(count - 1):.3f} for {count} seeds" for count in counts)
         text = (
             f"- **What did not show, and what the seeds could miss.** A paired t-test on n differences calls their "
             f"mean significant (p < {SIGNIFICANCE_LEVEL}) once it is at least t<sub>0.975, n-1</sub> · sd / √n, sd "
-            f"being the differences' standard deviation (t = {student_t_critical(base_seeds - 1):.3f} for "
-            f"{base_seeds} seeds): the half-width of the mean's 95 % interval. That size, in points, over the "
+            f"being the differences' standard deviation (t = {critical}): the half-width of the mean's 95 % "
+            "interval. That size, in points, over the "
             f"{base_seeds} recorded seeds: " + ", ".join(f"{name} {detectable(removals[name]):.2f}" for name in unseen)
         )
         if more:  # the pairing on one machine, over more seeds, sees smaller effects
@@ -231,9 +226,10 @@ def ablation_bullets(
         # The smallest sizes measured, in test images: what could still hide.
         images = [round(detectable(more.get(name, removals[name])) * TEST_IMAGES / 100) for name in unseen]
         bullets.append(
-            text + ". An effect of exactly that size is found only about half the time, a smaller one less often: "
-            f"effects of up to about {min(images)}{f' to {max(images)}' if max(images) > min(images) else ''} test "
-            f"images in {TEST_IMAGES:,} could be there unseen."
+            text + ". An effect of exactly that size is found only about half the time, a smaller one less often, a "
+            f"larger one more often. On the most seeds measured that size is about {min(images)}"
+            f"{f' to {max(images)}' if max(images) > min(images) else ''} test images in {TEST_IMAGES:,}: effects "
+            "that large, and sometimes larger, could be there unseen."
         )
     return bullets
 
@@ -250,7 +246,7 @@ def replaced_reading(fast: dict, before: dict) -> str:
         for split, values in splits.items()
     }
     text = (
-        f"**Where the work is: the time saved, spent on width.** `fast` moved its first max-pool up to right "
+        f"**The time saved, spent on width.** `fast` moved its first max-pool up to right "
         'after the stem (its shapes are printed under "Where `fast`\'s step time goes", next) and spent the time '
         f"saved on width, {before['params']:,} -> {fast['params']:,} parameters. Against the recipe it replaced, "
         f"at the same {fast['epochs']} epochs, "
@@ -263,7 +259,8 @@ def replaced_reading(fast: dict, before: dict) -> str:
         text += (
             f" On the {fast['config']['validation_size']:,} validation images that chose it, the lead is within seed "
             "noise over these seeds: the choice turned out well on test, but validation alone would not have shown "
-            "it, and the test set reports the choice, it did not make it."
+            "it. The test set did not pick among the candidates, though a test figure started the search and kept "
+            "it going (above)."
         )
     return text
 
