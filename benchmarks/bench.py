@@ -242,6 +242,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--parallel gives each side one core and one thread: leave --threads out")
     if arguments.from_logs and (arguments.reference_script is None or arguments.rebuild_seeds):
         parser.error("--from-logs rebuilds a race: give --reference-script DIR, without --rebuild-seeds")
+    if arguments.models and len(set(arguments.models)) < len(arguments.models):
+        parser.error(f"--models {' '.join(arguments.models)}: name each model once (each gets its own runs)")
     if arguments.models and (arguments.reference_script is None or arguments.from_logs or arguments.rebuild_seeds):
         parser.error("--models races the script: give --reference-script DIR, without --from-logs or --rebuild-seeds")
     if arguments.rebuild_seeds is None:

@@ -485,6 +485,7 @@ def test_bench_refuses_what_the_race_cannot_do(capsys, monkeypatch, tmp_path):
         (["--models", "fast", "reference"], "--models races the script"),
         (["--reference-script", "x", "--models", "fast", "--from-logs"], "without --from-logs or --rebuild-seeds"),
         (["--reference-script", "x", "--models", "fastest"], "invalid choice: 'fastest'"),
+        (["--reference-script", "x", "--models", "fast", "fast"], "name each model once"),
     ]:
         with pytest.raises(SystemExit):
             bench.parse_arguments(argv)

@@ -44,6 +44,10 @@ def test_the_model_swap_splits_the_epochs_seconds_at_the_scripts_model_in_fasts_
     assert not model_swap_factors(swap_record([77.0, 126.0], [99.5, 99.5]))["model_apart"]
     cheaper = model_swap_factors(swap_record([56.0, 63.0], [99.5, 99.5]))  # fast's model the dearer one
     assert cheaper["model_apart"] and cheaper["model"] < 1 < cheaper["recipe"]
+    other = swap_record([56.0, 63.0], [99.5, 99.5])
+    other["models"] = {"fast": other["models"]["fast"], "tiny": other["models"]["reference"]}
+    with pytest.raises(ValueError, match="holds fast, tiny, not reference: the split needs both; run python"):
+        model_swap_factors(other)
 
 
 def test_the_model_swap_reading_follows_the_rule_stated_before_the_runs():

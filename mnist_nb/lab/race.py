@@ -67,6 +67,12 @@ def model_swap_factors(record: dict, model: str = "fast") -> dict:
     script's model's epoch over `model`'s, both in fast's recipe), `recipe` what the rest does (the script's epoch
     over its model's in fast's recipe: batched augmentation, batch and image counts, the evaluation pass). Each
     side's epochs: `train_seconds` over the epochs (a validation pass each and the recalibration)."""
+    missing = [name for name in (model, REFERENCE_MODEL) if name not in record["models"]]
+    if missing:
+        raise ValueError(
+            f"{MODEL_SWAP_RECORD.name} holds {', '.join(record['models'])}, not {', '.join(missing)}: the split needs "
+            f"both; run python benchmarks/bench.py --reference-script DIR --parallel --models {model} {REFERENCE_MODEL}"
+        )
     script = [run["per_epoch_seconds"] for run in record["script_runs"]]
     ours, theirs = record["models"][model], record["models"][REFERENCE_MODEL]
 
