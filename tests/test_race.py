@@ -55,12 +55,13 @@ def test_the_model_swap_reading_follows_the_rule_stated_before_the_runs():
     race = {"script_runs": [{"epoch": 14, "per_epoch_seconds": 15.0, "seconds": 215.0}], "our_seconds_mean": 75.0}
     fast = {"epochs": 7, "train_seconds_mean": 70.0, "race": race, "machine": {"platform": "Linux-fc-v1272-x86_64"}}
     text = model_swap_reading(swap_record([112.0, 126.0], [99.41, 99.3]), fast)
-    assert "| the script, unchanged: its model, its pipeline, a 10,000-image test pass | 21.0 | 20.0, 22.0 |" in text
-    assert "| the script's model in `fast`'s recipe, a 5,000-image validation pass | 17.0 | 16.0, 18.0 |" in text
-    assert "| `fast`'s model in `fast`'s recipe | 11.0 | 10.0, 12.0 |" in text
+    assert "| the script, unchanged: its model, its pipeline, a 10,000-image test pass | 21.00 | 20.0, 22.0 |" in text
+    assert "| the script's model in `fast`'s recipe, a 5,000-image validation pass | 17.00 | 16.0, 18.0 |" in text
+    assert "| `fast`'s model in `fast`'s recipe | 11.00 | 10.0, 12.0 |" in text
     # 21 s against the race's 15, 11 against its 10: 40 % and 10 % longer on this machine.
-    assert "takes 1.91x `fast`'s (the per-epoch factor, on VM image `fc-v1300`; the race ran on `fc-v1272`, at " in text
-    assert "1.50x, each side's epochs 10-40 % longer here). Of that, the rest of `fast`'s recipe makes 1.24x" in text
+    assert "takes 1.91x `fast`'s (the per-epoch factor, on VM image `fc-v1300`; the first race, `fast.json`," in text
+    assert "ran on `fc-v1272`, at 1.50x, each side's epochs 10-40 % longer here). Of that, the rest of" in text
+    assert "the rest of `fast`'s recipe makes 1.24x" in text
     assert "and `fast`'s model 1.55x (the script's model's epoch over `fast`'s, both in its recipe)." in text
     assert "runs differ" not in text  # the script's spread (10 %) is smaller than the model's share
     assert "reached 99.41, 99.30 % test (`fast`'s model, on the same seeds: 99.45, 99.50 %), 1 of 2 seeds" in text

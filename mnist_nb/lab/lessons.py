@@ -97,11 +97,13 @@ def _model_swap(record: dict | None, fast: dict | None) -> str:
     factors = model_swap_factors(record)
     theirs, ours = factors["reference_test_accuracy"], factors["our_test_accuracy"]
     reached = [sum(value >= factors["target"] for value in values) for values in (theirs, ours)]
+    race = race_factors(fast) if fast is not None and "race" in fast else None
     same = fast is not None and vm_image(fast["machine"]) == vm_image(factors["machine"])
     model = "the runs overlap: not told apart from noise" if not factors["model_apart"] else "beyond the runs' spread"
+    first = f", against {race['epoch_seconds']:.2f}x in the first" if race else ""
     return (
-        f" {'On the race' if same else 'On another'} VM image, whose per-epoch factor is "
-        f"{factors['epoch_seconds']:.2f}x, the script's model trained in `fast`'s recipe splits it: "
+        f" In a second race, on {'the same' if same else 'another'} VM image (per-epoch factor "
+        f"{factors['epoch_seconds']:.2f}x there{first}), the script's model trained in `fast`'s recipe splits it: "
         f"{factors['recipe']:.2f}x for the rest of the recipe, {factors['model']:.2f}x for `fast`'s model ({model}); "
         f"in {factors['epochs']} epochs the script's model reached the line on {reached[0]} of {len(theirs)} seeds, "
         f"`fast`'s on {reached[1]} of {len(ours)}."

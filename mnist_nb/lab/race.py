@@ -125,7 +125,7 @@ def model_swap_reading(record: dict, fast: dict | None = None) -> str:
     ]
     lines = ["| an epoch: training and its evaluation pass | seconds, mean | each run |", "| --- | ---: | --- |"]
     lines += [
-        f"| {label} | {statistics.fmean(values):.1f} | {', '.join(f'{value:.1f}' for value in values)} |"
+        f"| {label} | {statistics.fmean(values):.2f} | {', '.join(f'{value:.1f}' for value in values)} |"
         for label, values in rows
     ]
     where = f"on VM image `{vm_image(factors['machine'])}`"
@@ -134,7 +134,7 @@ def model_swap_reading(record: dict, fast: dict | None = None) -> str:
             statistics.fmean(script) / race["script_epoch_seconds"],
             statistics.fmean(ours) / race["our_epoch_seconds"],
         )
-        where += f"; the race ran on `{vm_image(fast['machine'])}`, at {race['epoch_seconds']:.2f}x"
+        where += f"; the first race, `fast.json`, ran on `{vm_image(fast['machine'])}`, at {race['epoch_seconds']:.2f}x"
         if min(here) > 1:
             where += f", each side's epochs {(min(here) - 1) * 100:.0f}-{(max(here) - 1) * 100:.0f} % longer here"
     model = f"`fast`'s model {factors['model']:.2f}x (the script's model's epoch over `fast`'s, both in its recipe)"
