@@ -8,6 +8,7 @@ import re
 import shutil
 import statistics
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -531,3 +532,21 @@ def test_the_checkout_says_whether_the_script_is_as_published(tmp_path):
     with open(checkout / "src" / "train.py", "a") as script:
         script.write("# changed\n")
     assert "src/ CHANGED from it (1 paths)" in race.checkout_state(checkout)
+
+
+def test_the_gpu_checks_refuse_a_wrong_stage_or_a_machine_without_a_gpu(tmp_path):
+    """benchmarks/gpu_checks.sh checks its stages, then the GPU, before any work, and writes nothing then."""
+    script, out = ROOT / "benchmarks" / "gpu_checks.sh", tmp_path / "out"
+    env = {"PATH": "/usr/bin:/bin", "PYTHON": sys.executable}
+
+    def run(*arguments: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", str(script), *arguments], cwd=ROOT, env=env, capture_output=True, text=True)
+
+    wrong = run(str(out), "sweep", "fnal")
+    assert wrong.returncode == 2 and "unknown stage 'fnal': name sweep, final or notebooks" in wrong.stderr
+    assert run().returncode == 2 and "name a folder for the results" in run().stderr
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU: the stages would run")
+    no_gpu = run(str(out), "final")
+    assert no_gpu.returncode == 2 and "sees no CUDA GPU" in no_gpu.stderr
+    assert not out.exists()
