@@ -295,10 +295,9 @@ def race(
     def our_seed(seed: int, core: int | None, model: str | None) -> dict:
         name = "mnist_nb fast" + ("" if model is None else f" with the {model} model")
         log(f"--- {name}, seed {seed} ({'core 1' if core is not None else 'alone'}) ---")
-        where = {} if model is None else {"model": model}  # the race's own runs keep their folders and logs
         result = run_ours(
             seed, threads=threads, core=core, device=device, out_root=out_root / model if model else out_root,
-            log_dir=log_dir, **where,
+            log_dir=log_dir, model=model,
         )  # fmt: skip
         log(f"  {name}, seed {seed}: {result['seconds']:.1f} s, test {result['metrics']['test_accuracy']:.2f}%")
         return result

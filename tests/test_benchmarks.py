@@ -336,13 +336,13 @@ def fake_checkout(path: Path, accuracies: list[float], sleep_after: float = 0.0)
 
 
 def fake_ours(calls: list):
-    def run_ours(seed, *, threads, core, device, out_root, log_dir, **model):
-        calls.append((seed, threads, core, device, *model.values()))
+    def run_ours(seed, *, threads, core, device, out_root, log_dir, model=None):
+        calls.append((seed, threads, core, device) + ((model,) if model else ()))
         metrics = {"test_accuracy": [99.45, 99.37][seed % 2], "train_seconds": 1.0, "smoke": False}
         if model:  # what `summarize` reads of a run's metrics.json
-            train_seconds = {"fast": 7.0, "reference": 14.0}[model["model"]] + seed
+            train_seconds = {"fast": 7.0, "reference": 14.0}[model] + seed
             metrics |= {
-                "model": model["model"], "params": 100, "epochs": 7, "seed": seed, "device": device,
+                "model": model, "params": 100, "epochs": 7, "seed": seed, "device": device,
                 "val_accuracy": 99.3, "train_seconds": train_seconds, "config": {}, "machine": {}, "command": "c",
                 "out_root": str(out_root),
             }  # fmt: skip

@@ -65,8 +65,8 @@ def model_swap_factors(record: dict, model: str = "fast") -> dict:
     """`race-models.json`: the script's seconds an epoch (the mean gap between its epoch lines) over `model`'s in
     fast's recipe, split at the script's model trained in the same recipe. `model` is what the model makes (the
     script's model's epoch over `model`'s, both in fast's recipe), `recipe` what the rest does (the script's epoch
-    over its model's in fast's recipe: batched augmentation, batch and image counts, the evaluation pass). Each
-    side's epochs: `train_seconds` over the epochs (a validation pass each and the recalibration)."""
+    over its model's in fast's recipe: the data pipeline and its augmentation, the image counts, the evaluation
+    pass). Each side's epochs: `train_seconds` over the epochs (a validation pass each and the recalibration)."""
     missing = [name for name in (model, REFERENCE_MODEL) if name not in record["models"]]
     if missing:
         raise ValueError(
@@ -75,21 +75,20 @@ def model_swap_factors(record: dict, model: str = "fast") -> dict:
         )
     script = [run["per_epoch_seconds"] for run in record["script_runs"]]
     ours, theirs = record["models"][model], record["models"][REFERENCE_MODEL]
-
-    def per_epoch(summary: dict) -> list[float]:
-        return [seconds / summary["epochs"] for seconds in summary["train_seconds"]]
-
+    our_epochs, their_epochs = (
+        [seconds / side["epochs"] for seconds in side["train_seconds"]] for side in (ours, theirs)
+    )
     script_seconds = statistics.fmean(script)
-    our_seconds, their_seconds = statistics.fmean(per_epoch(ours)), statistics.fmean(per_epoch(theirs))
+    our_seconds, their_seconds = statistics.fmean(our_epochs), statistics.fmean(their_epochs)
     return {
         "script_epoch_seconds": script,
-        "our_epoch_seconds": per_epoch(ours),
-        "reference_epoch_seconds": per_epoch(theirs),
+        "our_epoch_seconds": our_epochs,
+        "reference_epoch_seconds": their_epochs,
         "epoch_seconds": script_seconds / our_seconds,
         "recipe": script_seconds / their_seconds,
         "model": their_seconds / our_seconds,
         # Told apart only where no seed of one model took as long an epoch as a seed of the other.
-        "model_apart": min(per_epoch(theirs)) > max(per_epoch(ours)) or max(per_epoch(theirs)) < min(per_epoch(ours)),
+        "model_apart": min(their_epochs) > max(our_epochs) or max(their_epochs) < min(our_epochs),
         "epochs": ours["epochs"],
         "reference_test_accuracy": theirs["test_accuracy"],
         "our_test_accuracy": ours["test_accuracy"],
