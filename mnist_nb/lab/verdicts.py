@@ -44,6 +44,15 @@ def ablation_differences(results: dict[str, dict], reruns: dict[str, dict] | Non
     return removals, one_machine, failures
 
 
+def component_pairings(
+    name: str, removals: dict[str, list[float]], one_machine: dict[str, list[float] | None]
+) -> list[list[float]]:
+    """A component's differences in each pairing: as recorded, then with every pair on one machine where that
+    pairing exists and differs from the recorded one."""
+    again = one_machine.get(name)
+    return [removals[name]] + ([again] if again and again != removals[name] else [])
+
+
 def what_mattered(results: dict[str, dict], reruns: dict[str, dict] | None = None) -> str:
     """The bullets under notebook 09's index of every test, from `frontier.load_results()` and the crossed seeds
     re-run on one machine (`reruns`): the runs at chance, the ablation's verdicts with how often chance alone gives
@@ -62,7 +71,7 @@ def gap_trade(results: dict[str, dict], reruns: dict[str, dict] | None = None) -
     removals, one_machine, _ = ablation_differences(results, reruns)
     if "gap" not in removals:
         return ""
-    pairs = [removals["gap"]] + ([one_machine["gap"]] if one_machine.get("gap") not in (None, removals["gap"]) else [])
+    pairs = component_pairings("gap", removals, one_machine)
     dense, pooled = (
         count_parameters(build_model(f"{ABLATION_BASE}-no-gap")),
         count_parameters(build_model(ABLATION_BASE)),
@@ -86,13 +95,12 @@ def gap_trade(results: dict[str, dict], reruns: dict[str, dict] | None = None) -
         if smallest < SIGNIFICANCE_LEVEL and statistics.fmean(pairs[-1]) > 0
         else ""
     )
-    text = (
+    return (
         f"**What bought size: the GAP head.** `{ABLATION_BASE}` has {pooled:,} parameters, {dense:,} with a dense "
         "head instead (notebook 04). GAP's gain (test accuracy with it minus without), as recorded over"
         + ";".join(readings)
         + f"{cost}."
     )
-    return text
 
 
 def untrained_bullet(
@@ -148,11 +156,7 @@ def ablation_bullets(
     two paired only: borderline; otherwise within seed noise. GAP, higher without it, is read the same way."""
     one_machine = {name: (one_machine or {}).get(name) for name in removals}
     p_values = {name: paired_t_p_value(differences) for name, differences in removals.items()}
-    paired = {
-        name: [removals[name]]
-        + ([one_machine[name]] if one_machine[name] and one_machine[name] != removals[name] else [])
-        for name in removals
-    }
+    paired = {name: component_pairings(name, removals, one_machine) for name in removals}
     shown = {
         name: [paired_t_p_value(values) < SIGNIFICANCE_LEVEL and statistics.fmean(values) < 0 for values in pairs]
         for name, pairs in paired.items()
